@@ -1,0 +1,93 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { NativeBinding, NativeBackendInfo, NativeCudaStatus } from '#binding';
+import { ErrorCodes, SpikelayersError } from './errors.js';
+
+const require = createRequire(import.meta.url);
+const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+let cached: NativeBinding | undefined;
+let loadedFrom = '';
+
+/** The native addon, loaded on first use with node-gyp-build (build/ first, then prebuilds/). */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const nodeGypBuild = require('node-gyp-build') as ((dir: string) => NativeBinding) & {
+    resolve?: (dir: string) => string;
+  };
+  try {
+    loadedFrom = nodeGypBuild.resolve ? nodeGypBuild.resolve(packageRoot) : packageRoot;
+    cached = nodeGypBuild(packageRoot);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new SpikelayersError(
+      ErrorCodes.LOAD_FAILED,
+      `spikelayers: could not load the native addon for ${process.platform}-${process.arch} ` +
+        `(Node ${process.versions.node}).\n` +
+        `  Looked in ${packageRoot}build/Release and ${packageRoot}prebuilds/${process.platform}-${process.arch}.\n` +
+        `  Reason: ${reason}\n` +
+        `  Possible solutions:\n` +
+        `  - build from source: npm run build:native (needs CMake >= 3.19, a C++17 compiler and OpenMP)\n` +
+        `  - on slim Linux images install the OpenMP runtime: apt-get install libgomp1`,
+    );
+  }
+  return cached;
+}
+
+export type CudaStatus = NativeCudaStatus & {
+  /** True when SPIKELAYERS_DEVICE=cpu disables CUDA. */
+  disabledByEnv: boolean;
+};
+
+export interface BackendInfo extends Omit<NativeBackendInfo, 'cuda'> {
+  /** Path of the loaded native binary. */
+  binary: string;
+  cuda: CudaStatus;
+  /** Devices usable by this process, e.g. ['cpu']. */
+  devices: string[];
+}
+
+/** What the native backend is, how many threads it uses and whether (or why not) CUDA is usable. */
+export function backendInfo(): BackendInfo {
+  const b = native();
+  const info = b.backendInfo();
+  const disabledByEnv = (process.env.SPIKELAYERS_DEVICE ?? '').toLowerCase() === 'cpu';
+  const cuda: CudaStatus = { ...info.cuda, disabledByEnv };
+  if (disabledByEnv && cuda.available) {
+    cuda.available = false;
+    cuda.code = 'ERR_CUDA_DISABLED';
+    cuda.reason = 'CUDA is disabled by SPIKELAYERS_DEVICE=cpu';
+  }
+  return { ...info, binary: loadedFrom, cuda, devices: ['cpu'] };
+}
+
+/** Sets the number of OpenMP threads the kernels use (results do not depend on it). */
+export function setNumThreads(n: number): void {
+  if (typeof n !== 'number') throw new TypeError(`setNumThreads: n must be a number, got ${typeof n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 1024)
+    throw new RangeError(`setNumThreads: n must be an integer in [1, 1024], got ${n}`);
+  native().setNumThreads(n);
+}
+
+/** The number of threads the kernels use. */
+export function getNumThreads(): number {
+  return native().getNumThreads();
+}
+
+/** Normalises a device string. Only 'cpu' runs kernels in this build; 'cuda' explains why not. */
+export function resolveDevice(device: unknown, what: string): 'cpu' {
+  if (device === undefined || device === null) return 'cpu';
+  if (typeof device !== 'string') throw new TypeError(`${what} must be a string such as 'cpu', got ${typeof device}`);
+  if (device === 'cpu' || device === 'auto') return 'cpu';
+  if (/^cuda(:\d+)?$/.test(device)) {
+    const c = backendInfo().cuda;
+    const reason = c.available
+      ? 'the CUDA kernels are not part of this release yet'
+      : c.reason || 'CUDA is not available';
+    throw new SpikelayersError(
+      c.available ? ErrorCodes.CUDA_UNAVAILABLE : c.code || ErrorCodes.CUDA_UNAVAILABLE,
+      `${what}: device '${device}' cannot be used: ${reason}`,
+    );
+  }
+  throw new RangeError(`${what} must be 'cpu', 'auto', 'cuda' or 'cuda:N', got '${device}'`);
+}

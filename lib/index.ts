@@ -1,0 +1,46 @@
+/**
+ * spikelayers: sinabs' spiking-neuron layers for Node.js.
+ *
+ *   import { LIF, Tensor } from 'spikelayers';
+ *   const lif = new LIF({ tauMem: 20 });
+ *   const spikes = lif.forward(Tensor.from(data, [B, T, N]));
+ */
+export { Tensor, MAX_ELEMENTS, type TensorOptions } from './tensor.js';
+export {
+  LIF,
+  CHECKPOINT_INTERVAL,
+  type LIFOptions,
+  type ForwardOptions,
+  type BackwardOptions,
+  type ResetStatesOptions,
+  type Recordings,
+} from './layer.js';
+export {
+  MultiSpike,
+  SingleSpike,
+  MaxSpike,
+  MembraneSubtract,
+  MembraneReset,
+  SingleExponential,
+  Heaviside,
+  Gaussian,
+  MultiGaussian,
+  PeriodicExponential,
+  type MaxSpikeOptions,
+  type MembraneSubtractOptions,
+  type MembraneResetOptions,
+  type SingleExponentialOptions,
+  type HeavisideOptions,
+  type GaussianOptions,
+  type MultiGaussianOptions,
+  type PeriodicExponentialOptions,
+  type CustomSpikeFn,
+  type CustomSurrogateFn,
+  type SpikeFnSpec,
+  type ResetFnSpec,
+  type Surrogate,
+  type SurrogateSpec,
+} from './activations.js';
+export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus } from './backend.js';
+export { SpikelayersError, ErrorCodes } from './errors.js';
+export { SGD, Adam, type Optimizer } from './optim.js';
