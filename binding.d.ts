@@ -78,6 +78,8 @@ export interface NativeBackendInfo {
   maxThreads: number;
   openmp: number;
   simd: string;
+  /** The CPU kernel build chosen at run time: "x86-64-v3", "x86-64-v2" or "generic". */
+  cpuKernels: string;
   cuda: NativeCudaStatus;
 }
 

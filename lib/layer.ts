@@ -263,7 +263,7 @@ export class LIF {
   #carry: { gv: Float32Array; gi: Float32Array | null } | null = null;
   #recordings: Recordings = {};
   #firingRate: number | null = null;
-  #busy = false;
+  #inflight = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #rng: Rng;
   #mapCache = new Map<string, Int32Array | null>();
@@ -466,8 +466,8 @@ export class LIF {
         if (opts.valueRanges === null || typeof opts.valueRanges !== 'object') throw new TypeError('resetStates: valueRanges must be an object such as { v_mem: [0, 1] }');
         for (const [k, r] of Object.entries(opts.valueRanges)) {
           if (k !== 'v_mem' && k !== 'i_syn') throw new TypeError(`resetStates: valueRanges has an unknown state '${k}' (expected 'v_mem' or 'i_syn')`);
-          if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)))
-            throw new RangeError(`resetStates: valueRanges.${k} must be [low, high] with finite numbers`);
+          if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)) || r[0] > r[1])
+            throw new RangeError(`resetStates: valueRanges.${k} must be [low, high] with finite numbers and low <= high`);
         }
         ranges = opts.valueRanges;
       }
@@ -503,7 +503,7 @@ export class LIF {
   }
 
   #notBusy(what: string): void {
-    if (this.#busy)
+    if (this.#inflight > 0)
       throw new SpikelayersError(ErrorCodes.LAYER_BUSY, `${what}: the layer is running an async call; await it first`);
   }
 
@@ -543,7 +543,7 @@ export class LIF {
       if (k === 'v_mem' || k === 'i_syn') {
         if (t.rank < 1) throw new RangeError(`loadStateDict: '${k}' must have a batch dimension`);
       } else {
-        if (t.size !== own[k]!.size) throw new RangeError(`loadStateDict: '${k}' has shape [${t.shape.join(', ')}], the layer's is [${own[k]!.shape.join(', ')}]`);
+        if (!sameShape(t.shape, own[k]!.shape)) throw new RangeError(`loadStateDict: '${k}' has shape [${t.shape.join(', ')}], the layer's is [${own[k]!.shape.join(', ')}]`);
         if ((k === 'tau_mem' || k === 'tau_syn' || k === 'spike_threshold') && data.some((x) => !(x > 0)))
           throw new RangeError(`loadStateDict: '${k}' must be positive`);
       }
@@ -799,13 +799,15 @@ export class LIF {
     });
   }
 
+  // Async calls on one layer run one after another. From the moment one is issued until it
+  // settles, synchronous calls that use or change the layer throw ERR_LAYER_BUSY.
   #enqueue<R>(fn: () => Promise<R>): Promise<R> {
+    this.#inflight += 1;
     const run = async (): Promise<R> => {
-      this.#busy = true;
       try {
         return await fn();
       } finally {
-        this.#busy = false;
+        this.#inflight -= 1;
       }
     };
     const r = this.#queue.then(run, run);

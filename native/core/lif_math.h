@@ -43,9 +43,10 @@ struct StepParams {
   bool normInput;
 };
 
-// Surrogate hyper-parameters, pre-digested on the host (see surrogate_params()).
+// Surrogate hyper-parameters, pre-digested on the host (lib/activations.ts). Named scalars, not
+// an array: GCC does not vectorise loops that index an array member of a by-value struct.
 struct SurrParams {
-  float p[10];
+  float p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -53,6 +54,8 @@ struct SurrParams {
 SL_HD float bits_to_float(int32_t i) {
 #if defined(__CUDA_ARCH__)
   return __int_as_float(i);
+#elif defined(__GNUC__) || defined(__clang__)
+  return __builtin_bit_cast(float, i);  // vectorises, unlike memcpy
 #else
   float f;
   std::memcpy(&f, &i, sizeof f);
@@ -172,20 +175,20 @@ SL_HD float surrogate(float u, float given, float theta, const SurrParams& q) {
   if constexpr (S == SurrKind::SingleExponential) {
     float d = u - theta;
     d = (d < 0.0f) ? -d : d;
-    return q.p[0] * exp_neg(-(d * q.p[1]));
+    return q.p0 * exp_neg(-(d * q.p1));
   } else if constexpr (S == SurrKind::Heaviside) {
-    return (u >= q.p[0]) ? q.p[1] : 0.0f;
+    return (u >= q.p0) ? q.p1 : 0.0f;
   } else if constexpr (S == SurrKind::Gaussian) {
-    float x = (u - theta) - q.p[0];
-    return q.p[2] * exp_neg((x * x) * q.p[1]);
+    float x = (u - theta) - q.p0;
+    return q.p2 * exp_neg((x * x) * q.p1);
   } else if constexpr (S == SurrKind::MultiGaussian) {
     float x = u - theta;
-    float xm = x - q.p[0];
-    float xa = x - q.p[3];
-    float xb = x + q.p[3];
-    float main = q.p[2] * exp_neg((xm * xm) * q.p[1]);
-    float sa = q.p[5] * exp_neg((xa * xa) * q.p[4]);
-    float sb = q.p[5] * exp_neg((xb * xb) * q.p[4]);
+    float xm = x - q.p0;
+    float xa = x - q.p3;
+    float xb = x + q.p3;
+    float main = q.p2 * exp_neg((xm * xm) * q.p1);
+    float sa = q.p5 * exp_neg((xa * xa) * q.p4);
+    float sb = q.p5 * exp_neg((xb * xb) * q.p4);
     return (main - sa) - sb;
   } else if constexpr (S == SurrKind::PeriodicExponential) {
     float n = u / theta - 0.5f;
@@ -193,7 +196,7 @@ SL_HD float surrogate(float u, float given, float theta, const SurrParams& q) {
     float p = theta * (2.0f * frac - 1.0f);
     float a = (u >= theta) ? p : (u - theta);
     a = (a < 0.0f) ? -a : a;
-    return q.p[1] * exp_neg(-(a * q.p[0]));
+    return q.p1 * exp_neg(-(a * q.p0));
   } else {
     return given;
   }

@@ -1,4 +1,5 @@
-// OpenMP + SIMD kernels. Work is split into jobs of (batch entry, chunk of CH neurons); each
+// OpenMP + SIMD kernels. This file is compiled once per instruction-set level (generic x86-64,
+// x86-64-v2, x86-64-v3) into its own namespace; cpu_dispatch.cc picks one at run time. Work is split into jobs of (batch entry, chunk of CH neurons); each
 // job runs the time loop with an inner `omp simd` loop over its neurons, so its state lives in
 // L1. Jobs never share output elements, and per-neuron reductions run in a fixed order after
 // the parallel region: results are bit-identical for any thread count.
@@ -7,17 +8,22 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
+#ifndef SL_CPU_ISA
+#define SL_CPU_ISA isa_generic
+#endif
+
 namespace sl {
+namespace SL_CPU_ISA {
 namespace {
 
-constexpr int64_t CH = 64;  // neurons per job (state arrays of 64 floats stay in L1)
+constexpr int64_t CH = 256;  // neurons per job: 1 KiB of each row; state arrays stay in L1, replay buffers in L2
 
 struct Job {
   int64_t b, n0, len;
@@ -33,9 +39,52 @@ inline Job job_of(int64_t j, int64_t N) {
   return J;
 }
 
+// Rows of one job are N floats apart, usually in different pages, where hardware prefetchers
+// stop; fetch the rows a few steps ahead explicitly.
+constexpr int64_t PD = 4;  // prefetch distance in time steps
+inline void prefetch_row(const float* p, int64_t len, bool write) {
+  for (int64_t j = 0; j < len; j += 16) {
+    if (write)
+      __builtin_prefetch(p + j, 1, 3);
+    else
+      __builtin_prefetch(p + j, 0, 3);
+  }
+}
+
 // Copy this job's per-neuron parameters into contiguous local arrays (scalar or per-neuron).
 inline void load_param(float* dst, const float* src, int64_t stride, int64_t n0, int64_t len) {
   for (int64_t j = 0; j < len; ++j) dst[j] = src[stride * (n0 + j)];
+}
+
+// One forward time step over a job's neurons. All pointers are distinct (restrict), so the loop
+// vectorises; the per-element math is the shared step code of native/core.
+template <SpikeKind SK, ResetKind RK, bool SYN>
+inline void forward_step(int64_t len, const float* __restrict xt, const float* __restrict given,
+                         float* __restrict st, float* __restrict v, float* __restrict iS,
+                         float* __restrict u, float* __restrict acc, const float* __restrict am,
+                         const float* __restrict c, const float* __restrict as,
+                         const float* __restrict mflag, const StepParams P) {
+  const float minV = P.minV;
+#pragma omp simd
+  for (int64_t j = 0; j < len; ++j) {
+    float cur;
+    if constexpr (SYN) {
+      cur = syn_update(iS[j], xt[j], as[j]);
+      iS[j] = cur;
+    } else {
+      cur = xt[j];
+    }
+    const float uu = integrate(v[j], cur, am[j], c[j]);
+    float g = 0.0f;
+    if constexpr (SK == SpikeKind::Given) g = given[j];
+    const float s = spike<SK>(uu, g, P);
+    const float r = reset<RK>(uu, s, P);
+    const float cl = clip_min(r, minV);
+    v[j] = mflag[j] > 0.0f ? cl : r;
+    u[j] = uu;
+    st[j] = s;
+    acc[j] += s;
+  }
 }
 
 template <SpikeKind SK, ResetKind RK, bool SYN>
@@ -51,15 +100,17 @@ void forward_impl(LifKernelArgs& a, int threads) {
     const Job J = job_of(jb, N);
     const int64_t b = J.b, n0 = J.n0, len = J.len;
     const StepParams P = A.P;
-    const float minV = P.minV;
-    const bool hasMin = P.hasMin;
-    alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], u[CH];
-    alignas(64) double acc[CH];
+    alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], u[CH], acc[CH], mflag[CH];
+    alignas(64) double accD[CH];
     load_param(am, A.alphaMem, A.alphaMemStride, n0, len);
     for (int64_t j = 0; j < len; ++j) {
+      mflag[j] = P.hasMin ? 1.0f : 0.0f;
       c[j] = P.normInput ? (1.0f - am[j]) : 1.0f;
       v[j] = A.v0[b * N + n0 + j];
-      acc[j] = 0.0;
+      acc[j] = 0.0f;
+      accD[j] = 0.0;
+      iS[j] = 0.0f;
+      as[j] = 0.0f;
     }
     if (SYN) {
       load_param(as, A.alphaSyn, A.alphaSynStride, n0, len);
@@ -67,54 +118,35 @@ void forward_impl(LifKernelArgs& a, int threads) {
     }
     for (int64_t t = 0; t < T; ++t) {
       const int64_t row = (b * T + t) * N + n0;
-      if (A.ckV && (t % K) == 0) {
-        float* cv = A.ckV + (b * nCk + t / K) * N + n0;
-        for (int64_t j = 0; j < len; ++j) cv[j] = v[j];
-        if (SYN) {
-          float* ci = A.ckI + (b * nCk + t / K) * N + n0;
-          for (int64_t j = 0; j < len; ++j) ci[j] = iS[j];
+      if ((t % K) == 0) {
+        if (A.ckV) {
+          float* cv = A.ckV + (b * nCk + t / K) * N + n0;
+          for (int64_t j = 0; j < len; ++j) cv[j] = v[j];
+          if (SYN) {
+            float* ci = A.ckI + (b * nCk + t / K) * N + n0;
+            for (int64_t j = 0; j < len; ++j) ci[j] = iS[j];
+          }
+        }
+        // spike counts are summed in float for K steps, then in double (exact for counts < 2^24/K)
+        for (int64_t j = 0; j < len; ++j) {
+          accD[j] += acc[j];
+          acc[j] = 0.0f;
         }
       }
-      const float* __restrict xt = A.x + row;
-      float* __restrict st = A.out + row;
-      const float* __restrict gs = (SK == SpikeKind::Given) ? A.spikesGiven + row : nullptr;
-#pragma omp simd
-      for (int64_t j = 0; j < len; ++j) {
-        float cur;
-        if constexpr (SYN) {
-          cur = syn_update(iS[j], xt[j], as[j]);
-          iS[j] = cur;
-        } else {
-          cur = xt[j];
-        }
-        const float uu = integrate(v[j], cur, am[j], c[j]);
-        float g = 0.0f;
-        if constexpr (SK == SpikeKind::Given) g = gs[j];
-        const float s = spike<SK>(uu, g, P);
-        const float r = reset<RK>(uu, s, P);
-        const float cl = clip_min(r, minV);
-        v[j] = hasMin ? cl : r;
-        u[j] = uu;
-        st[j] = s;
-        acc[j] += static_cast<double>(s);
+      if (t + PD < T) {
+        prefetch_row(A.x + row + PD * N, len, false);
+        prefetch_row(A.out + row + PD * N, len, true);
       }
-      if (A.uOut) {
-        float* uo = A.uOut + row;
-        for (int64_t j = 0; j < len; ++j) uo[j] = u[j];
-      }
-      if (A.recV) {
-        float* rv = A.recV + row;
-        for (int64_t j = 0; j < len; ++j) rv[j] = v[j];
-      }
-      if (SYN && A.recI) {
-        float* ri = A.recI + row;
-        for (int64_t j = 0; j < len; ++j) ri[j] = iS[j];
-      }
+      forward_step<SK, RK, SYN>(len, A.x + row, SK == SpikeKind::Given ? A.spikesGiven + row : nullptr,
+                                A.out + row, v, iS, u, acc, am, c, as, mflag, P);
+      if (A.uOut) std::memcpy(A.uOut + row, u, sizeof(float) * len);
+      if (A.recV) std::memcpy(A.recV + row, v, sizeof(float) * len);
+      if (SYN && A.recI) std::memcpy(A.recI + row, iS, sizeof(float) * len);
     }
     double sum = 0.0;
     for (int64_t j = 0; j < len; ++j) {
       A.v1[b * N + n0 + j] = v[j];
-      sum += acc[j];
+      sum += accD[j] + acc[j];
     }
     if (SYN)
       for (int64_t j = 0; j < len; ++j) A.i1[b * N + n0 + j] = iS[j];
@@ -125,10 +157,77 @@ void forward_impl(LifKernelArgs& a, int threads) {
   a.spikeSum = total;
 }
 
-// Backward: for each job, walk the checkpoint chunks from last to first. Replay the chunk
-// forward from its checkpoint (the same step functions as the forward, so the same bits),
-// keeping per step the adjoint factor A, sigma and the parameter-gradient factors; then run the
-// O(T) reverse recurrence over the chunk.
+// Replay of one step in the backward: the forward step again (same step functions, same bits),
+// keeping the adjoint factor A, sigma and the parameter-gradient factors P (alpha_m) and
+// Q (alpha_s) of the step.
+template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
+inline void replay_step(int64_t len, const float* __restrict xt, const float* __restrict gsp,
+                        const float* __restrict gsg, float* __restrict v, float* __restrict iS,
+                        float* __restrict Ar, float* __restrict Sr, float* __restrict Pr,
+                        float* __restrict Qr, const float* __restrict am, const float* __restrict c,
+                        const float* __restrict as, const float* __restrict mflag,
+                        const float* __restrict nflag, const StepParams P, const SurrParams Q) {
+  // The min_v_mem and norm_input switches are per-lane flags, not loop-invariant bools: GCC 12
+  // does not vectorise a select on an invariant bool inside this loop.
+  const float theta = P.theta, minV = P.minV;
+#pragma omp simd
+  for (int64_t j = 0; j < len; ++j) {
+    float cur;
+    if constexpr (SYN) {
+      const float pre = syn_pre(iS[j], xt[j]);
+      Qr[j] = pre;
+      cur = syn_decay(pre, as[j]);
+      iS[j] = cur;
+    } else {
+      cur = xt[j];
+    }
+    const float vp = v[j];
+    const float uu = integrate(vp, cur, am[j], c[j]);
+    float g1 = 0.0f, g2 = 0.0f;
+    if constexpr (SK == SpikeKind::Given) g1 = gsp[j];
+    if constexpr (SS == SurrKind::Given && SK != SpikeKind::None) g2 = gsg[j];
+    const float s = spike<SK>(uu, g1, P);
+    const float r = reset<RK>(uu, s, P);
+    const float cm = mflag[j] > 0.0f ? clip_mask(r, minV) : 1.0f;
+    const float cl = clip_min(r, minV);
+    v[j] = mflag[j] > 0.0f ? cl : r;
+    float sg = 1.0f;  // no spike function: the output is u itself
+    if constexpr (SK != SpikeKind::None) sg = surrogate<SS>(uu, g2, theta, Q);
+    Ar[j] = adjoint_factor<RK>(sg, s, cm, P);
+    Sr[j] = sg;
+    Pr[j] = nflag[j] > 0.0f ? (vp - cur) : vp;
+  }
+}
+
+// One reverse step: the adjoint recurrence of the specification (section 7).
+template <bool SYN>
+inline void reverse_step(int64_t len, const float* __restrict gt, float* __restrict gx,
+                         const float* __restrict Ar, const float* __restrict Sr,
+                         const float* __restrict Pr, const float* __restrict Qr,
+                         float* __restrict gv, float* __restrict gi, float* __restrict pmf,
+                         float* __restrict psf, const float* __restrict am,
+                         const float* __restrict c, const float* __restrict as) {
+#pragma omp simd
+  for (int64_t j = 0; j < len; ++j) {
+    float gvj = gv[j];
+    const float gu = adjoint_mem(gvj, gt[j], Ar[j], Sr[j], am[j]);
+    gv[j] = gvj;
+    pmf[j] += gu * Pr[j];
+    const float cg = c[j] * gu;
+    if constexpr (SYN) {
+      const float gin = cg + gi[j];
+      gx[j] = as[j] * gin;
+      psf[j] += gin * Qr[j];
+      gi[j] = flush_tiny(as[j] * gin);
+    } else {
+      gx[j] = cg;
+    }
+  }
+}
+
+// Backward: for each job, walk the checkpoint chunks from last to first: replay the chunk from its
+// checkpoint, then run the O(T) reverse recurrence over it. Parameter-gradient terms are summed
+// per neuron in float within a chunk (at most K terms), then in double.
 template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
 void backward_impl(LifKernelArgs& a, int threads) {
   const int64_t B = a.B, T = a.T, N = a.N, K = a.K;
@@ -142,105 +241,59 @@ void backward_impl(LifKernelArgs& a, int threads) {
   {
     // Per-thread replay buffers, K x CH each.
     std::unique_ptr<float[]> bufA(new float[K * CH]), bufS(new float[K * CH]),
-        bufP(new float[K * CH]), bufQ(new float[SYN ? K * CH : 1]);
+        bufP(new float[K * CH]), bufQ(new float[SYN ? K * CH : CH]);
 #pragma omp for schedule(static)
     for (int64_t jb = 0; jb < jobs; ++jb) {
       const Job J = job_of(jb, N);
       const int64_t b = J.b, n0 = J.n0, len = J.len;
       const StepParams P = A.P;
       const SurrParams Q = A.Q;
-      const float theta = P.theta, minV = P.minV;
-      const bool hasMin = P.hasMin, norm = P.normInput;
-      alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], gv[CH], gi[CH];
+      alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], gv[CH], gi[CH], pmf[CH], psf[CH];
+      alignas(64) float mflag[CH], nflag[CH];
       alignas(64) double pm[CH], ps[CH];
       load_param(am, A.alphaMem, A.alphaMemStride, n0, len);
       for (int64_t j = 0; j < len; ++j) {
-        c[j] = norm ? (1.0f - am[j]) : 1.0f;
+        mflag[j] = P.hasMin ? 1.0f : 0.0f;
+        nflag[j] = P.normInput ? 1.0f : 0.0f;
+        c[j] = P.normInput ? (1.0f - am[j]) : 1.0f;
         gv[j] = A.gvEnd ? A.gvEnd[b * N + n0 + j] : 0.0f;
-        pm[j] = 0.0;
+        gi[j] = 0.0f;
+        iS[j] = 0.0f;
+        as[j] = 0.0f;
+        pm[j] = ps[j] = 0.0;
       }
       if (SYN) {
         load_param(as, A.alphaSyn, A.alphaSynStride, n0, len);
-        for (int64_t j = 0; j < len; ++j) {
-          gi[j] = A.giEnd ? A.giEnd[b * N + n0 + j] : 0.0f;
-          ps[j] = 0.0;
-        }
+        if (A.giEnd)
+          for (int64_t j = 0; j < len; ++j) gi[j] = A.giEnd[b * N + n0 + j];
       }
-      float* __restrict Ab = bufA.get();
-      float* __restrict Sb = bufS.get();
-      float* __restrict Pb = bufP.get();
-      float* __restrict Qb = bufQ.get();
       for (int64_t k = nCk - 1; k >= 0; --k) {
         const int64_t t0 = k * K, t1 = std::min(T, t0 + K);
-        const float* cv = A.ckV + (b * nCk + k) * N + n0;
-        for (int64_t j = 0; j < len; ++j) v[j] = cv[j];
-        if (SYN) {
-          const float* ci = A.ckI + (b * nCk + k) * N + n0;
-          for (int64_t j = 0; j < len; ++j) iS[j] = ci[j];
-        }
-        // replay
+        std::memcpy(v, A.ckV + (b * nCk + k) * N + n0, sizeof(float) * len);
+        if (SYN) std::memcpy(iS, A.ckI + (b * nCk + k) * N + n0, sizeof(float) * len);
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t row = (b * T + t) * N + n0;
-          const float* __restrict xt = A.x + row;
-          const float* __restrict gsp = (SK == SpikeKind::Given) ? A.spikesGiven + row : nullptr;
-          const float* __restrict gsg =
-              (SS == SurrKind::Given && SK != SpikeKind::None) ? A.sigmaGiven + row : nullptr;
-          float* __restrict Ar = Ab + (t - t0) * CH;
-          float* __restrict Sr = Sb + (t - t0) * CH;
-          float* __restrict Pr = Pb + (t - t0) * CH;
-          float* __restrict Qr = Qb + (SYN ? (t - t0) * CH : 0);
-#pragma omp simd
-          for (int64_t j = 0; j < len; ++j) {
-            float cur;
-            if constexpr (SYN) {
-              const float pre = syn_pre(iS[j], xt[j]);
-              Qr[j] = pre;
-              cur = syn_decay(pre, as[j]);
-              iS[j] = cur;
-            } else {
-              cur = xt[j];
-            }
-            const float vp = v[j];
-            const float uu = integrate(vp, cur, am[j], c[j]);
-            float g1 = 0.0f, g2 = 0.0f;
-            if constexpr (SK == SpikeKind::Given) g1 = gsp[j];
-            if constexpr (SS == SurrKind::Given && SK != SpikeKind::None) g2 = gsg[j];
-            const float s = spike<SK>(uu, g1, P);
-            const float r = reset<RK>(uu, s, P);
-            const float cm = hasMin ? clip_mask(r, minV) : 1.0f;
-            const float cl = clip_min(r, minV);
-            v[j] = hasMin ? cl : r;
-            const float sg = (SK == SpikeKind::None) ? 1.0f : surrogate<SS>(uu, g2, theta, Q);
-            Ar[j] = adjoint_factor<RK>(sg, s, cm, P);
-            Sr[j] = sg;
-            Pr[j] = norm ? (vp - cur) : vp;
-          }
+          const int64_t row = (b * T + t) * N + n0, o = (t - t0) * CH;
+          if (t + PD < t1) prefetch_row(A.x + row + PD * N, len, false);
+          replay_step<SK, RK, SS, SYN>(
+              len, A.x + row, SK == SpikeKind::Given ? A.spikesGiven + row : nullptr,
+              (SS == SurrKind::Given && SK != SpikeKind::None) ? A.sigmaGiven + row : nullptr, v,
+              iS, bufA.get() + o, bufS.get() + o, bufP.get() + o, bufQ.get() + (SYN ? o : 0), am,
+              c, as, mflag, nflag, P, Q);
         }
-        // reverse
+        for (int64_t j = 0; j < len; ++j) pmf[j] = psf[j] = 0.0f;
         for (int64_t t = t1 - 1; t >= t0; --t) {
-          const int64_t row = (b * T + t) * N + n0;
-          const float* __restrict gt = A.gradOut + row;
-          float* __restrict gx = A.gradIn + row;
-          const float* __restrict Ar = Ab + (t - t0) * CH;
-          const float* __restrict Sr = Sb + (t - t0) * CH;
-          const float* __restrict Pr = Pb + (t - t0) * CH;
-          const float* __restrict Qr = Qb + (SYN ? (t - t0) * CH : 0);
-#pragma omp simd
-          for (int64_t j = 0; j < len; ++j) {
-            float gvj = gv[j];
-            const float gu = adjoint_mem(gvj, gt[j], Ar[j], Sr[j], am[j]);
-            gv[j] = gvj;
-            pm[j] += static_cast<double>(gu * Pr[j]);
-            const float cg = c[j] * gu;
-            if constexpr (SYN) {
-              const float gin = cg + gi[j];
-              gx[j] = as[j] * gin;
-              ps[j] += static_cast<double>(gin * Qr[j]);
-              gi[j] = flush_tiny(as[j] * gin);
-            } else {
-              gx[j] = cg;
-            }
+          const int64_t row = (b * T + t) * N + n0, o = (t - t0) * CH;
+          if (t - PD >= t0) {
+            prefetch_row(A.gradOut + row - PD * N, len, false);
+            prefetch_row(A.gradIn + row - PD * N, len, true);
           }
+          reverse_step<SYN>(len, A.gradOut + row, A.gradIn + row, bufA.get() + o, bufS.get() + o,
+                            bufP.get() + o, bufQ.get() + (SYN ? o : 0), gv, gi, pmf, psf, am, c,
+                            as);
+        }
+        for (int64_t j = 0; j < len; ++j) {
+          pm[j] += pmf[j];
+          ps[j] += psf[j];
         }
       }
       for (int64_t j = 0; j < len; ++j) {
@@ -335,47 +388,5 @@ void lif_backward_cpu(LifKernelArgs& a, int threads) {
   }
 }
 
-double triad_bandwidth_gbs(int64_t bytesPerArray, int reps, int threads) {
-  const int64_t n = std::max<int64_t>(1024, bytesPerArray / 4);
-  std::unique_ptr<float[]> x(new float[n]), y(new float[n]), z(new float[n]);
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = 0.0f;
-    y[i] = 1.0f;
-    z[i] = 2.0f;
-  }
-  double best = 0.0;
-  for (int r = 0; r < std::max(1, reps); ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    float* __restrict xp = x.get();
-    const float* __restrict yp = y.get();
-    const float* __restrict zp = z.get();
-#pragma omp parallel for simd schedule(static) num_threads(threads)
-    for (int64_t i = 0; i < n; ++i) xp[i] = yp[i] + 3.0f * zp[i];
-    auto t1 = std::chrono::steady_clock::now();
-    double sec = std::chrono::duration<double>(t1 - t0).count();
-    double gbs = 12.0 * static_cast<double>(n) / sec / 1e9;
-    best = std::max(best, gbs);
-  }
-  volatile float sink = x[n / 2];
-  (void)sink;
-  return best;
-}
-
-double sum_fixed_order(const float* p, int64_t n, int threads) {
-  const int64_t blk = 4096;
-  const int64_t nb = (n + blk - 1) / blk;
-  std::vector<double> part(static_cast<size_t>(nb), 0.0);
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t k = 0; k < nb; ++k) {
-    double s = 0.0;
-    const int64_t e = std::min(n, (k + 1) * blk);
-    for (int64_t i = k * blk; i < e; ++i) s += p[i];
-    part[k] = s;
-  }
-  double s = 0.0;
-  for (double v : part) s += v;
-  return s;
-}
-
+}  // namespace SL_CPU_ISA
 }  // namespace sl

@@ -59,6 +59,10 @@ inline int64_t num_checkpoints(int64_t T, int64_t K) { return (T + K - 1) / K; }
 void lif_forward_cpu(LifKernelArgs& a, int threads);
 void lif_backward_cpu(LifKernelArgs& a, int threads);
 
+// The kernel build chosen at run time for this CPU ("x86-64-v3", "x86-64-v2" or "generic");
+// SPIKELAYERS_CPU_ISA forces a lower one.
+const char* cpu_isa_name();
+
 // A STREAM-like triad (a = b + s*c) over `bytesPerArray`, best of `reps`, in GB/s (bytes read and
 // written as STREAM counts them: 12 bytes per float element).
 double triad_bandwidth_gbs(int64_t bytesPerArray, int reps, int threads);

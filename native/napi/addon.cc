@@ -125,7 +125,8 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   if (!sp.IsUndefined() && !sp.IsNull()) {
     int64_t n = 0;
     float* p = f32(o, "surrParams", 0, false, keep, &n);
-    for (int64_t k = 0; k < 10; ++k) a.Q.p[k] = k < n ? p[k] : 0.0f;
+    float* dst[6] = {&a.Q.p0, &a.Q.p1, &a.Q.p2, &a.Q.p3, &a.Q.p4, &a.Q.p5};
+    for (int64_t k = 0; k < 6; ++k) *dst[k] = k < n ? p[k] : 0.0f;
   }
   const int64_t BN = a.B * a.N, E = BN * a.T;
   int64_t lm = 0;
@@ -304,6 +305,7 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   o.Set("maxThreads", omp_get_num_procs());
   o.Set("openmp", _OPENMP);
   o.Set("simd", simd_level());
+  o.Set("cpuKernels", sl::cpu_isa_name());
   Napi::Object c = Napi::Object::New(env);
   c.Set("built", SPIKELAYERS_HAVE_CUDA != 0);
   {  // the probe runs here, on first use, never at load
