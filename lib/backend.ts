@@ -15,16 +15,25 @@ export function native(): NativeBinding {
   const nodeGypBuild = require('node-gyp-build') as ((dir: string) => NativeBinding) & {
     resolve?: (dir: string) => string;
   };
+  const override = process.env.SPIKELAYERS_BINARY;
   try {
-    loadedFrom = nodeGypBuild.resolve ? nodeGypBuild.resolve(packageRoot) : packageRoot;
-    cached = nodeGypBuild(packageRoot);
+    if (override) {
+      // an explicit binary (tests, bundlers, side-by-side builds)
+      loadedFrom = override;
+      cached = require(override) as NativeBinding;
+    } else {
+      loadedFrom = nodeGypBuild.resolve ? nodeGypBuild.resolve(packageRoot) : packageRoot;
+      cached = nodeGypBuild(packageRoot);
+    }
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     throw new SpikelayersError(
       ErrorCodes.LOAD_FAILED,
       `spikelayers: could not load the native addon for ${process.platform}-${process.arch} ` +
         `(Node ${process.versions.node}).\n` +
-        `  Looked in ${packageRoot}build/Release and ${packageRoot}prebuilds/${process.platform}-${process.arch}.\n` +
+        (override
+          ? `  Tried SPIKELAYERS_BINARY=${override}.\n`
+          : `  Looked in ${packageRoot}build/Release and ${packageRoot}prebuilds/${process.platform}-${process.arch}.\n`) +
         `  Reason: ${reason}\n` +
         `  Possible solutions:\n` +
         `  - build from source: npm run build:native (needs CMake >= 3.19, a C++17 compiler and OpenMP)\n` +
