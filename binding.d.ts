@@ -27,6 +27,8 @@ export interface NativeCommonArgs {
   spikesGiven?: Float32Array;
   ckV?: Float32Array;
   ckI?: Float32Array;
+  /** Run host arrays through the CPU emulation of the CUDA launch (tests). */
+  emulate?: boolean;
 }
 
 export interface NativeForwardArgs extends NativeCommonArgs {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import type { NativeBinding, NativeBackendInfo, NativeCudaStatus } from '#binding';
 import { ErrorCodes, SpikelayersError } from './errors.js';
 
@@ -19,8 +20,8 @@ export function native(): NativeBinding {
   try {
     if (override) {
       // an explicit binary (tests, bundlers, side-by-side builds)
-      loadedFrom = override;
-      cached = require(override) as NativeBinding;
+      loadedFrom = path.resolve(override);
+      cached = require(loadedFrom) as NativeBinding;
     } else {
       loadedFrom = nodeGypBuild.resolve ? nodeGypBuild.resolve(packageRoot) : packageRoot;
       cached = nodeGypBuild(packageRoot);
@@ -99,4 +100,16 @@ export function resolveDevice(device: unknown, what: string): 'cpu' {
     );
   }
   throw new RangeError(`${what} must be 'cpu', 'auto', 'cuda' or 'cuda:N', got '${device}'`);
+}
+
+let emulateCudaLaunch = false;
+/**
+ * Internal (tests): when on, CPU layers run the CUDA kernels' per-thread code through the CPU
+ * emulation of the launch instead of the OpenMP kernels. Results are identical by design.
+ */
+export function _setCudaLaunchEmulation(on: boolean): void {
+  emulateCudaLaunch = on;
+}
+export function _cudaLaunchEmulation(): boolean {
+  return emulateCudaLaunch;
 }

@@ -22,7 +22,7 @@ import {
   type SpikeFnSpec,
   type SurrogateSpec,
 } from './activations.js';
-import { native, resolveDevice } from './backend.js';
+import { _cudaLaunchEmulation, native, resolveDevice } from './backend.js';
 import { ErrorCodes, SpikelayersError } from './errors.js';
 import { Rng } from './rng.js';
 import { Tensor, checkShape, checkTensor, describe } from './tensor.js';
@@ -121,6 +121,8 @@ interface Pending {
   /** alpha/tau factor per parameter element (null with trainAlphas), and parameter maps. */
   memGrad: ParamGradInfo;
   synGrad: ParamGradInfo | null;
+  /** Adjoint of this call's final state, from the later call that continued from it. */
+  carry: { gv: Float32Array; gi: Float32Array | null } | null;
 }
 
 interface ParamGradInfo {
@@ -258,9 +260,9 @@ export class LIF {
   #v: Float32Array | null = null;
   #i: Float32Array | null = null;
   #stateShape: number[] | null = null;
-  #linked = false;
+  /** The pending call whose final state is the current state (null: the state is detached). */
+  #stateOwner: Pending | null = null;
   #pending: Pending[] = [];
-  #carry: { gv: Float32Array; gi: Float32Array | null } | null = null;
   #recordings: Recordings = {};
   #firingRate: number | null = null;
   #inflight = 0;
@@ -498,8 +500,7 @@ export class LIF {
 
   #cut(): void {
     this.#pending = [];
-    this.#carry = null;
-    this.#linked = false;
+    this.#stateOwner = null;
   }
 
   #notBusy(what: string): void {
@@ -603,6 +604,12 @@ export class LIF {
     };
   }
 
+  /** Whether the current state still carries a gradient path into the newest pending call. */
+  #stateLinked(): boolean {
+    const top = this.#pending[this.#pending.length - 1];
+    return top !== undefined && this.#stateOwner === top;
+  }
+
   #map(p: Tensor, neuronShape: number[], what: string): Int32Array | null {
     const key = `${p.shape.join(',')}|${neuronShape.join(',')}`;
     if (!this.#mapCache.has(key)) this.#mapCache.set(key, broadcastMap(p.shape, neuronShape, what));
@@ -632,7 +639,7 @@ export class LIF {
     return { arr, grad: { param, map, dAlpha } };
   }
 
-  #prepare(input: unknown, opts: ForwardOptions | undefined, what: string): Prepared {
+  #prepare(input: unknown, opts: ForwardOptions | undefined, what: string, training = this.#training): Prepared {
     const x = checkTensor(input, `${what}: input`);
     const shape = x.shape;
     if (shape.length < 2) throw new RangeError(`${what}: input must have rank >= 2, (B, T, ...neurons); got shape [${shape.join(', ')}]`);
@@ -649,6 +656,8 @@ export class LIF {
         outTensor = checkTensor(opts.out, `${what}: out`);
         if (!sameShape(outTensor.shape, shape)) throw new RangeError(`${what}: out must have the input's shape [${shape.join(', ')}], got [${outTensor.shape.join(', ')}]`);
         if (outTensor._data() === x._data()) throw new RangeError(`${what}: out must not be the input tensor`);
+        if (this.#pending.some((r) => r.common.x === outTensor!._data()))
+          throw new RangeError(`${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`);
       }
     }
     const mem = this.#alphas(this.#tauMem, this.#alphaMem, neuronShape, N, this.trainAlphas ? 'alphaMem' : 'tauMem');
@@ -676,14 +685,13 @@ export class LIF {
         const iOld = this.#i ?? new Float32Array(Bold * N);
         for (let b = 0; b < B; ++b) i0.set(iOld.subarray(idxI![b]! * N, (idxI![b]! + 1) * N), b * N);
       }
-      link = this.#linked ? { kind: 'resample', idxV, idxI } : { kind: 'start' };
+      link = this.#stateLinked() ? { kind: 'resample', idxV, idxI } : { kind: 'start' };
     } else {
       v0 = this.#v;
       i0 = k.hasSyn ? (this.#i ?? new Float32Array(B * N)) : undefined;
-      if (!this.#linked) link = { kind: 'start' };
+      if (!this.#stateLinked()) link = { kind: 'start' };
     }
     const E = B * T * N;
-    const training = this.#training;
     const K = CHECKPOINT_INTERVAL;
     const nCk = Math.ceil(T / K);
     const fwd: NativeForwardArgs = {
@@ -692,6 +700,7 @@ export class LIF {
       theta: k.theta, maxSpikes: k.maxSpikes, thetaSub: k.thetaSub, resetValue: k.resetValue,
       minV: k.minV, hasMin: k.hasMin, normInput: k.normInput, K,
       surrParams: k.surrParams,
+      emulate: _cudaLaunchEmulation(),
       alphaMem: mem.arr,
       alphaSyn: syn?.arr,
       x: x._data(),
@@ -762,16 +771,17 @@ export class LIF {
         theta: fwd.theta, maxSpikes: fwd.maxSpikes, thetaSub: fwd.thetaSub, resetValue: fwd.resetValue,
         minV: fwd.minV, hasMin: fwd.hasMin, normInput: fwd.normInput, K: fwd.K, surrParams: fwd.surrParams,
         alphaMem: fwd.alphaMem, alphaSyn: fwd.alphaSyn, x: fwd.x, spikesGiven: fwd.spikesGiven,
-        ckV: fwd.ckV, ckI: fwd.ckI,
+        ckV: fwd.ckV, ckI: fwd.ckI, emulate: fwd.emulate,
       };
-      this.#pending.push({
+      const rec: Pending = {
         B, T, N, inputShape: p.inputShape, common, v0: fwd.v0, i0: fwd.i0, link: p.link,
         customSurrogate: typeof this.surrogateGradFn === 'function' ? this.surrogateGradFn : null,
-        memGrad: p.memGrad, synGrad: p.synGrad,
-      });
-      this.#linked = true;
+        memGrad: p.memGrad, synGrad: p.synGrad, carry: null,
+      };
+      this.#pending.push(rec);
+      this.#stateOwner = rec;
     } else {
-      this.#linked = false;
+      this.#stateOwner = null;  // an eval forward detaches the state
     }
     if (p.outTensor) return p.outTensor;
     return Tensor._adopt(fwd.out, p.inputShape);
@@ -791,8 +801,17 @@ export class LIF {
 
   /** forward() on the libuv thread pool. Calls on one layer run one after another, in order. */
   forwardAsync(input: Tensor, opts?: ForwardOptions): Promise<Tensor> {
+    // The input's data and the train/eval mode are taken now, as a sync call would take them.
+    let x: Tensor;
+    const training = this.#training;
+    try {
+      x = checkTensor(input, 'forwardAsync: input');
+      x = Tensor._adopt(x._data(), x.shape);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#enqueue(async () => {
-      const p = this.#prepare(input, opts, 'forwardAsync');
+      const p = this.#prepare(x, opts, 'forwardAsync', training);
       if (p.fwd.spike === SPIKE_GIVEN) this.#customSpikes(p);
       const sum = await native().lifForwardAsync(p.fwd);
       return this.#commit(p, sum);
@@ -850,9 +869,10 @@ export class LIF {
       sigmaGiven = s instanceof Float32Array ? s : Float32Array.from(s as ArrayLike<number>);
       surr = SURR_GIVEN;
     }
-    const carry = this.#carry;
+    const carry = rec.carry;
     const args: NativeBackwardArgs = {
       ...c,
+      emulate: _cudaLaunchEmulation(),
       surr,
       sigmaGiven,
       ckV: c.ckV!,
@@ -870,10 +890,12 @@ export class LIF {
 
   #commitBackward(rec: Pending, args: NativeBackwardArgs, outTensor: Tensor | null): Tensor {
     this.#pending.pop();
-    // carry the initial-state adjoints into the previous call
+    // The state produced by this call has no gradient path any more: a later forward starts anew.
+    if (this.#stateOwner === rec) this.#stateOwner = null;
+    // carry the initial-state adjoints into the previous call (the one this call continued from)
     const prev = this.#pending[this.#pending.length - 1];
-    if (!prev || rec.link.kind === 'start') this.#carry = null;
-    else if (rec.link.kind === 'carry') this.#carry = { gv: args.gvStart, gi: args.giStart ?? null };
+    if (!prev || rec.link.kind === 'start') return this.#finishBackward(rec, args, outTensor);
+    if (rec.link.kind === 'carry') prev.carry = { gv: args.gvStart, gi: args.giStart ?? null };
     else {
       const { idxV, idxI } = rec.link;
       const N = rec.N, Bp = prev.B;
@@ -887,8 +909,12 @@ export class LIF {
           for (let n = 0; n < N; ++n) gi[di + n] += args.giStart![b * N + n]!;
         }
       }
-      this.#carry = { gv, gi };
+      prev.carry = { gv, gi };
     }
+    return this.#finishBackward(rec, args, outTensor);
+  }
+
+  #finishBackward(rec: Pending, args: NativeBackwardArgs, outTensor: Tensor | null): Tensor {
     accumulateGrad(rec.memGrad, args.gAlphaMem);
     if (rec.synGrad && args.gAlphaSyn) accumulateGrad(rec.synGrad, args.gAlphaSyn);
     if (outTensor) return outTensor;
@@ -909,8 +935,15 @@ export class LIF {
 
   /** backward() on the libuv thread pool, queued behind other async calls on this layer. */
   backwardAsync(gradOutput: Tensor, opts?: BackwardOptions): Promise<Tensor> {
+    let g: Tensor;
+    try {
+      g = checkTensor(gradOutput, 'backwardAsync: gradOutput');
+      g = Tensor._adopt(g._data(), g.shape);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#enqueue(async () => {
-      const { rec, args, outTensor } = this.#prepareBackward(gradOutput, opts, 'backwardAsync');
+      const { rec, args, outTensor } = this.#prepareBackward(g, opts, 'backwardAsync');
       await native().lifBackwardAsync(args);
       return this.#commitBackward(rec, args, outTensor);
     });
@@ -931,6 +964,7 @@ export class LIF {
 /** Adds a per-neuron alpha gradient (double) into a parameter's grad, reduced to its shape. */
 function accumulateGrad(info: ParamGradInfo, gN: Float64Array): void {
   const { param, map, dAlpha } = info;
+  if (!param.requiresGrad) return;
   const size = param.size;
   const g = new Float64Array(size);
   if (map === null) {

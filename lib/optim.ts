@@ -53,10 +53,16 @@ export class Adam implements Optimizer {
   constructor(params: Tensor[], opts: { lr: number; beta1?: number; beta2?: number; eps?: number; min?: number }) {
     this.#params = checkParams(params, 'Adam');
     this.lr = checkLr(opts?.lr, 'Adam');
-    this.beta1 = opts.beta1 ?? 0.9;
-    this.beta2 = opts.beta2 ?? 0.999;
-    this.eps = opts.eps ?? 1e-8;
-    this.min = opts.min ?? -Infinity;
+    const num = (v: unknown, name: string, d: number, ok: (x: number) => boolean, expect: string): number => {
+      if (v === undefined) return d;
+      if (typeof v !== 'number') throw new TypeError(`Adam: ${name} must be a number`);
+      if (!ok(v)) throw new RangeError(`Adam: ${name} must be ${expect}, got ${v}`);
+      return v;
+    };
+    this.beta1 = num(opts.beta1, 'beta1', 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
+    this.beta2 = num(opts.beta2, 'beta2', 0.999, (x) => x >= 0 && x < 1, 'in [0, 1)');
+    this.eps = num(opts.eps, 'eps', 1e-8, (x) => x > 0 && Number.isFinite(x), 'a finite positive number');
+    this.min = num(opts.min, 'min', -Infinity, (x) => !Number.isNaN(x) && x !== Infinity, 'a number below +Infinity');
     this.#m = this.#params.map((p) => new Float64Array(p.size));
     this.#v = this.#params.map((p) => new Float64Array(p.size));
   }

@@ -15,6 +15,10 @@
 #include <stdexcept>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #ifndef SL_CPU_ISA
 #define SL_CPU_ISA isa_generic
 #endif
@@ -23,7 +27,16 @@ namespace sl {
 namespace SL_CPU_ISA {
 namespace {
 
-constexpr int64_t CH = 256;  // neurons per job: 1 KiB of each row; state arrays stay in L1, replay buffers in L2
+#ifndef SL_CH
+#define SL_CH 256
+#endif
+#ifndef SL_PD
+#define SL_PD 4
+#endif
+#ifndef SL_NT_BYTES
+#define SL_NT_BYTES (int64_t(8) << 20)
+#endif
+constexpr int64_t CH = SL_CH;  // neurons per job: 1 KiB of each row; state arrays stay in L1, replay buffers in L2
 
 struct Job {
   int64_t b, n0, len;
@@ -41,7 +54,7 @@ inline Job job_of(int64_t j, int64_t N) {
 
 // Rows of one job are N floats apart, usually in different pages, where hardware prefetchers
 // stop; fetch the rows a few steps ahead explicitly.
-constexpr int64_t PD = 4;  // prefetch distance in time steps
+constexpr int64_t PD = SL_PD;  // prefetch distance in time steps
 inline void prefetch_row(const float* p, int64_t len, bool write) {
   for (int64_t j = 0; j < len; j += 16) {
     if (write)
@@ -51,19 +64,44 @@ inline void prefetch_row(const float* p, int64_t len, bool write) {
   }
 }
 
+// Non-temporal ("streaming") stores for the big outputs (spikes, gradIn). A plain store first
+// reads the line it writes into the cache (write-allocate): 12 bytes of traffic per element of
+// x -> out instead of 8. Streaming stores write whole lines without reading them. The kernels
+// compute a row into an L1 buffer and stream it out with this copy; only used when the output is
+// large (SL_NT_BYTES), where it would not stay in cache for the next reader anyway.
+inline void stream_row(float* __restrict dst, const float* __restrict src, int64_t len) {
+  int64_t j = 0;
+#if defined(__AVX__)
+  for (; j < len && (reinterpret_cast<uintptr_t>(dst + j) & 31) != 0; ++j) dst[j] = src[j];
+  for (; j + 8 <= len; j += 8) _mm256_stream_ps(dst + j, _mm256_loadu_ps(src + j));
+#elif defined(__SSE2__)
+  for (; j < len && (reinterpret_cast<uintptr_t>(dst + j) & 15) != 0; ++j) dst[j] = src[j];
+  for (; j + 4 <= len; j += 4) _mm_stream_ps(dst + j, _mm_loadu_ps(src + j));
+#endif
+  for (; j < len; ++j) dst[j] = src[j];
+}
+// Streaming stores are weakly ordered: fence them before the job's results are handed over.
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 // Copy this job's per-neuron parameters into contiguous local arrays (scalar or per-neuron).
 inline void load_param(float* dst, const float* src, int64_t stride, int64_t n0, int64_t len) {
   for (int64_t j = 0; j < len; ++j) dst[j] = src[stride * (n0 + j)];
 }
 
 // One forward time step over a job's neurons. All pointers are distinct (restrict), so the loop
-// vectorises; the per-element math is the shared step code of native/core.
-template <SpikeKind SK, ResetKind RK, bool SYN>
+// vectorises; the per-element math is the shared step code of native/core. CLIP (min_v_mem) is a
+// template parameter rather than a per-lane flag: without it the loop needs neither the clip nor
+// the select, a few instructions per element.
+template <SpikeKind SK, ResetKind RK, bool SYN, bool CLIP>
 inline void forward_step(int64_t len, const float* __restrict xt, const float* __restrict given,
                          float* __restrict st, float* __restrict v, float* __restrict iS,
                          float* __restrict u, float* __restrict acc, const float* __restrict am,
                          const float* __restrict c, const float* __restrict as,
-                         const float* __restrict mflag, const StepParams P) {
+                         const StepParams P) {
   const float minV = P.minV;
 #pragma omp simd
   for (int64_t j = 0; j < len; ++j) {
@@ -79,32 +117,35 @@ inline void forward_step(int64_t len, const float* __restrict xt, const float* _
     if constexpr (SK == SpikeKind::Given) g = given[j];
     const float s = spike<SK>(uu, g, P);
     const float r = reset<RK>(uu, s, P);
-    const float cl = clip_min(r, minV);
-    v[j] = mflag[j] > 0.0f ? cl : r;
+    if constexpr (CLIP)
+      v[j] = clip_min(r, minV);
+    else
+      v[j] = r;
     u[j] = uu;
     st[j] = s;
     acc[j] += s;
   }
 }
 
-template <SpikeKind SK, ResetKind RK, bool SYN>
+template <SpikeKind SK, ResetKind RK, bool SYN, bool CLIP>
 void forward_impl(LifKernelArgs& a, int threads) {
   const int64_t B = a.B, T = a.T, N = a.N, K = a.K;
   const int64_t nCk = num_checkpoints(T, K);
   const int64_t jobs = num_jobs(B, N);
   std::vector<double> jobSum(static_cast<size_t>(jobs), 0.0);
   const LifKernelArgs A = a;  // local copy: keeps loads out of the shared struct
+  const bool nt = B * T * N * int64_t(sizeof(float)) >= SL_NT_BYTES;
 
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t jb = 0; jb < jobs; ++jb) {
     const Job J = job_of(jb, N);
     const int64_t b = J.b, n0 = J.n0, len = J.len;
     const StepParams P = A.P;
-    alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], u[CH], acc[CH], mflag[CH];
+    alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], acc[CH];
+    alignas(64) float sbuf[CH], ubuf[CH];  // row staging for streaming stores; u when not wanted
     alignas(64) double accD[CH];
     load_param(am, A.alphaMem, A.alphaMemStride, n0, len);
     for (int64_t j = 0; j < len; ++j) {
-      mflag[j] = P.hasMin ? 1.0f : 0.0f;
       c[j] = P.normInput ? (1.0f - am[j]) : 1.0f;
       v[j] = A.v0[b * N + n0 + j];
       acc[j] = 0.0f;
@@ -135,14 +176,18 @@ void forward_impl(LifKernelArgs& a, int threads) {
       }
       if (t + PD < T) {
         prefetch_row(A.x + row + PD * N, len, false);
-        prefetch_row(A.out + row + PD * N, len, true);
+        if (!nt) prefetch_row(A.out + row + PD * N, len, true);
       }
-      forward_step<SK, RK, SYN>(len, A.x + row, SK == SpikeKind::Given ? A.spikesGiven + row : nullptr,
-                                A.out + row, v, iS, u, acc, am, c, as, mflag, P);
-      if (A.uOut) std::memcpy(A.uOut + row, u, sizeof(float) * len);
+      // u goes straight into uOut when it is wanted, else into a scratch row.
+      float* st = nt ? sbuf : A.out + row;
+      forward_step<SK, RK, SYN, CLIP>(len, A.x + row,
+                                      SK == SpikeKind::Given ? A.spikesGiven + row : nullptr, st,
+                                      v, iS, A.uOut ? A.uOut + row : ubuf, acc, am, c, as, P);
+      if (nt) stream_row(A.out + row, sbuf, len);
       if (A.recV) std::memcpy(A.recV + row, v, sizeof(float) * len);
       if (SYN && A.recI) std::memcpy(A.recI + row, iS, sizeof(float) * len);
     }
+    if (nt) stream_fence();
     double sum = 0.0;
     for (int64_t j = 0; j < len; ++j) {
       A.v1[b * N + n0 + j] = v[j];
@@ -320,12 +365,19 @@ void backward_impl(LifKernelArgs& a, int threads) {
 }
 
 // ---- dispatch (once per call, never per element) ----------------------------------------------
+template <SpikeKind SK, ResetKind RK, bool SYN>
+void forward_clip(LifKernelArgs& a, int th) {
+  if (a.P.hasMin)
+    forward_impl<SK, RK, SYN, true>(a, th);
+  else
+    forward_impl<SK, RK, SYN, false>(a, th);
+}
 template <SpikeKind SK, ResetKind RK>
 void forward_syn(LifKernelArgs& a, int th) {
   if (a.hasSyn)
-    forward_impl<SK, RK, true>(a, th);
+    forward_clip<SK, RK, true>(a, th);
   else
-    forward_impl<SK, RK, false>(a, th);
+    forward_clip<SK, RK, false>(a, th);
 }
 template <SpikeKind SK>
 void forward_reset(LifKernelArgs& a, int th) {

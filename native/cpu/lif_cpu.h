@@ -4,57 +4,10 @@
 
 #include <cstdint>
 
-#include "core/lif_math.h"
+#include "core/lif_args.h"
 
 namespace sl {
 
-// Layout: x, spikes, recordings, gradients are (B, T, N) row-major; states are (B, N);
-// checkpoints are (B, nCk, N) with nCk = ceil(T / K), checkpoint k = state before step k*K.
-// Per-neuron parameters have length N (stride 1) or 1 (stride 0).
-struct LifKernelArgs {
-  int64_t B = 0, T = 0, N = 0;
-  SpikeKind spike = SpikeKind::Multi;
-  ResetKind reset = ResetKind::Subtract;
-  SurrKind surr = SurrKind::SingleExponential;
-  bool hasSyn = false;
-  StepParams P{};
-  SurrParams Q{};
-  const float* alphaMem = nullptr;  // per-neuron or scalar decay factors
-  int64_t alphaMemStride = 0;
-  const float* alphaSyn = nullptr;
-  int64_t alphaSynStride = 0;
-
-  const float* x = nullptr;       // input (B, T, N)
-  const float* v0 = nullptr;      // initial membrane (B, N)
-  const float* i0 = nullptr;      // initial synaptic current (B, N), hasSyn only
-
-  // forward outputs
-  float* out = nullptr;           // spikes (B, T, N)
-  const float* spikesGiven = nullptr;  // SpikeKind::Given: spikes to replay (B, T, N)
-  float* v1 = nullptr;            // final membrane (B, N)
-  float* i1 = nullptr;            // final synaptic current (B, N)
-  float* recV = nullptr;          // recordings (B, T, N) or null
-  float* recI = nullptr;
-  float* uOut = nullptr;          // pre-spike membrane (B, T, N) or null
-  float* ckV = nullptr;           // checkpoints (B, nCk, N) or null
-  float* ckI = nullptr;
-  int64_t K = 32;                 // checkpoint interval
-  double spikeSum = 0.0;          // sum of all outputs (firing rate), forward result
-
-  // backward
-  const float* gradOut = nullptr;     // dL/d out (B, T, N)
-  const float* sigmaGiven = nullptr;  // SurrKind::Given: sigma(u_t) (B, T, N)
-  const float* gvEnd = nullptr;       // adjoint of the final membrane (B, N) or null (= 0)
-  const float* giEnd = nullptr;       // adjoint of the final synaptic current or null
-  float* gradIn = nullptr;            // dL/d x (B, T, N)
-  float* gvStart = nullptr;           // adjoint of the initial membrane (B, N)
-  float* giStart = nullptr;           // adjoint of the initial synaptic current (B, N)
-  double* gAlphaMem = nullptr;        // dL/d alpha_m per neuron (N), summed over batch and time
-  double* gAlphaSyn = nullptr;        // dL/d alpha_s per neuron (N)
-};
-
-// Number of checkpoints for T steps at interval K.
-inline int64_t num_checkpoints(int64_t T, int64_t K) { return (T + K - 1) / K; }
 
 void lif_forward_cpu(LifKernelArgs& a, int threads);
 void lif_backward_cpu(LifKernelArgs& a, int threads);

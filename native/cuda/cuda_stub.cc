@@ -1,4 +1,5 @@
 // Used when the addon is built without CUDA (no nvcc, or SPIKELAYERS_FORCE_CPU).
+#include "cuda/cuda_ops.h"
 #include "cuda/cuda_probe.h"
 
 namespace sl {
@@ -14,5 +15,19 @@ const CudaStatus& cuda_status() {
   }();
   return status;
 }
+
+[[noreturn]] static void not_built() {
+  throw CudaError("ERR_CUDA_NOT_BUILT", cuda_status().reason);
+}
+
+void* cuda_alloc(size_t, int) { not_built(); }
+void cuda_free(void*, int) noexcept {}
+void cuda_upload(void*, const void*, size_t, int) { not_built(); }
+void cuda_download(void*, const void*, size_t, int) { not_built(); }
+void cuda_copy(void*, const void*, size_t, int) { not_built(); }
+void cuda_zero(void*, size_t, int) { not_built(); }
+void cuda_lif_forward(LifKernelArgs&, int) { not_built(); }
+void cuda_lif_backward(LifKernelArgs&, int) { not_built(); }
+double cuda_copy_bandwidth(size_t, int, int) { not_built(); }
 
 }  // namespace sl

@@ -10,10 +10,14 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/lif_thread.h"
+#include "cpu/emulated.h"
 #include "cpu/lif_cpu.h"
+#include "cuda/cuda_ops.h"
 #include "cuda/cuda_probe.h"
 
 namespace {
@@ -37,6 +41,146 @@ struct Keep {
   std::vector<Napi::Reference<Napi::Value>> refs;
   void add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
 };
+
+// Rethrows a kernel failure as a JavaScript error with a stable code.
+[[noreturn]] void throw_kernel_error(Napi::Env env, const sl::CudaError& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", e.code);
+  throw err;
+}
+
+// Runs f, turning a CudaError into a JavaScript Error with its code.
+template <class F>
+auto cuda_call(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const sl::CudaError& e) {
+    throw_kernel_error(env, e);
+  }
+}
+
+// ---- device memory ----------------------------------------------------------------------------
+// A float32 buffer in CUDA device memory. JavaScript holds it through a Tensor; dispose() frees it
+// at once, the finalizer frees what was forgotten.
+class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
+ public:
+  static Napi::FunctionReference* ctor;
+  static Napi::Function Define(Napi::Env env) {
+    Napi::Function f = DefineClass(env, "DeviceBuffer",
+                                   {InstanceMethod("upload", &DeviceBuffer::Upload),
+                                    InstanceMethod("download", &DeviceBuffer::Download),
+                                    InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
+                                    InstanceMethod("zero", &DeviceBuffer::Zero),
+                                    InstanceMethod("dispose", &DeviceBuffer::Dispose),
+                                    InstanceAccessor("length", &DeviceBuffer::Length, nullptr),
+                                    InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
+                                    InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
+    ctor = new Napi::FunctionReference(Napi::Persistent(f));
+    return f;
+  }
+  static bool Is(Napi::Value v) {
+    return v.IsObject() && ctor && v.As<Napi::Object>().InstanceOf(ctor->Value());
+  }
+
+  DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+      throw Napi::TypeError::New(env, "DeviceBuffer(length, device): two numbers expected");
+    double len = info[0].As<Napi::Number>().DoubleValue();
+    double dev = info[1].As<Napi::Number>().DoubleValue();
+    if (!(len >= 0 && len <= 4294967295.0) || len != std::floor(len))
+      throw Napi::RangeError::New(env, "DeviceBuffer: length must be an integer in [0, 2^32)");
+    if (!(dev >= 0 && dev < 1024) || dev != std::floor(dev))
+      throw Napi::RangeError::New(env, "DeviceBuffer: device must be a device index");
+    length_ = static_cast<int64_t>(len);
+    device_ = static_cast<int>(dev);
+    ptr_ = cuda_call(env, [&] { return static_cast<float*>(sl::cuda_alloc(sizeof(float) * length_, device_)); });
+    if (length_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(sizeof(float) * length_ / 16));
+  }
+  ~DeviceBuffer() override { release(); }
+  void Finalize(Napi::Env) override { release(); }
+
+  float* ptr() const { return ptr_; }
+  int64_t length() const { return length_; }
+  int device() const { return device_; }
+
+ private:
+  void release() {
+    if (ptr_) sl::cuda_free(ptr_, device_);
+    ptr_ = nullptr;
+  }
+  float* live(Napi::Env env) {
+    if (!ptr_) throw Napi::Error::New(env, "the device buffer was disposed");
+    return ptr_;
+  }
+  Napi::Float32Array host_arg(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(info.Env(), "a Float32Array is required");
+    Napi::Float32Array a = info[0].As<Napi::Float32Array>();
+    if (static_cast<int64_t>(a.ElementLength()) != length_)
+      throw Napi::RangeError::New(info.Env(), "the Float32Array must have the buffer's length");
+    return a;
+  }
+  Napi::Value Upload(const Napi::CallbackInfo& info) {
+    Napi::Float32Array a = host_arg(info);
+    float* p = live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_upload(p, a.Data(), sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value Download(const Napi::CallbackInfo& info) {
+    Napi::Float32Array a = host_arg(info);
+    float* p = live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_download(a.Data(), p, sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value CopyFrom(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !Is(info[0])) throw Napi::TypeError::New(info.Env(), "a DeviceBuffer is required");
+    DeviceBuffer* o = Napi::ObjectWrap<DeviceBuffer>::Unwrap(info[0].As<Napi::Object>());
+    if (o->length_ != length_ || o->device_ != device_)
+      throw Napi::RangeError::New(info.Env(), "copyFrom: same length and device required");
+    float* dst = live(info.Env());
+    float* src = o->live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_copy(dst, src, sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value Zero(const Napi::CallbackInfo& info) {
+    float* p = live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_zero(p, sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+  Napi::Value Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), length_); }
+  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
+
+  float* ptr_ = nullptr;
+  int64_t length_ = 0;
+  int device_ = 0;
+};
+Napi::FunctionReference* DeviceBuffer::ctor = nullptr;
+
+// Where the arrays of one call live: all on the host, or all on one CUDA device.
+struct Loc {
+  int device = -2;  // -2: nothing seen yet, -1: host, >= 0: CUDA device
+  std::string first;
+  void see(Napi::Env env, int dev, const char* key) {
+    if (device == -2) {
+      device = dev;
+      first = key;
+      return;
+    }
+    if (device != dev) {
+      auto name = [](int d) { return d < 0 ? std::string("cpu") : "cuda:" + std::to_string(d); };
+      throw Napi::TypeError::New(env, std::string("native: '") + key + "' is on " + name(dev) + " but '" +
+                                          first + "' is on " + name(device) + ": all tensors of a call must be on one device");
+    }
+  }
+};
+thread_local Loc* g_loc = nullptr;
 
 int64_t get_int(Napi::Object o, const char* key, int64_t lo, int64_t hi) {
   Napi::Env env = o.Env();
@@ -75,6 +219,19 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
     throw_type(env, std::string("native: '") + key + "' is required");
   }
   const char* tname = TT == napi_float32_array ? "Float32Array" : "Float64Array";
+  if constexpr (TT == napi_float32_array) {
+    if (DeviceBuffer::Is(v)) {
+      DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
+      if (!d->ptr()) throw_type(env, std::string("native: '") + key + "' was disposed");
+      if (d->length() < need)
+        throw_range(env, std::string("native: '") + key + "' has " + std::to_string(d->length()) +
+                             " elements, needs " + std::to_string(need));
+      if (g_loc) g_loc->see(env, d->device(), key);
+      if (lenOut) *lenOut = d->length();
+      keep.add(v);
+      return reinterpret_cast<T*>(d->ptr());
+    }
+  }
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TT)
     throw_type(env, std::string("native: '") + key + "' must be a " + tname);
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
@@ -84,6 +241,7 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
                          " elements, needs " + std::to_string(need));
   if (lenOut) *lenOut = len;
   keep.add(v);
+  if (TT == napi_float32_array && g_loc) g_loc->see(env, -1, key);
   if (len == 0) return nullptr;
   auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
   if (!base) throw_type(env, std::string("native: '") + key + "' is detached");
@@ -124,7 +282,10 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   Napi::Value sp = o.Get("surrParams");
   if (!sp.IsUndefined() && !sp.IsNull()) {
     int64_t n = 0;
+    Loc* saved = g_loc;
+    g_loc = nullptr;  // copied by value: may live on the host for any device
     float* p = f32(o, "surrParams", 0, false, keep, &n);
+    g_loc = saved;
     float* dst[6] = {&a.Q.p0, &a.Q.p1, &a.Q.p2, &a.Q.p3, &a.Q.p4, &a.Q.p5};
     for (int64_t k = 0; k < 6; ++k) *dst[k] = k < n ? p[k] : 0.0f;
   }
@@ -181,86 +342,139 @@ void parse_backward(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   }
 }
 
-// ---- AsyncWorker ----------------------------------------------------------------------------
+// ---- execution ------------------------------------------------------------------------------
+enum class Mode { Cpu, Emulated, Cuda };
+
+struct Call {
+  sl::LifKernelArgs args;
+  Keep keep;
+  Mode mode = Mode::Cpu;
+  int device = -1;
+  bool backward = false;
+};
+
+void run_call(Call& c, int threads) {
+  switch (c.mode) {
+    case Mode::Cpu:
+      if (c.backward) sl::lif_backward_cpu(c.args, threads);
+      else sl::lif_forward_cpu(c.args, threads);
+      break;
+    case Mode::Emulated:
+      if (c.backward) sl::lif_backward_emulated(c.args, threads);
+      else sl::lif_forward_emulated(c.args, threads);
+      break;
+    case Mode::Cuda:
+      if (c.backward) sl::cuda_lif_backward(c.args, c.device);
+      else sl::cuda_lif_forward(c.args, c.device);
+      break;
+  }
+}
+
+// Parses one call: the arrays decide the device (all host, or all on one CUDA device);
+// `emulate: true` runs host arrays through the CPU emulation of the CUDA launch.
+std::unique_ptr<Call> parse_call(const Napi::CallbackInfo& info, bool backward) {
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray())
+    throw_type(info.Env(), "native: expected one argument object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto c = std::make_unique<Call>();
+  c->backward = backward;
+  Loc loc;
+  g_loc = &loc;
+  try {
+    if (backward)
+      parse_backward(o, c->args, c->keep);
+    else
+      parse_forward(o, c->args, c->keep);
+  } catch (...) {
+    g_loc = nullptr;
+    throw;
+  }
+  g_loc = nullptr;
+  const bool emulate = get_bool(o, "emulate");
+  if (loc.device >= 0) {
+    c->mode = Mode::Cuda;
+    c->device = loc.device;
+    if (c->args.K > sl::kMaxChunk)
+      throw_range(info.Env(), "native: K must be <= " + std::to_string(sl::kMaxChunk) + " on CUDA");
+  } else if (emulate) {
+    c->mode = Mode::Emulated;
+    if (c->args.K > sl::kMaxChunk)
+      throw_range(info.Env(), "native: K must be <= " + std::to_string(sl::kMaxChunk) + " for the emulated launch");
+  }
+  return c;
+}
+
 class KernelWorker : public Napi::AsyncWorker {
  public:
-  KernelWorker(Napi::Env env, bool backward, sl::LifKernelArgs args, Keep&& keep, int threads)
-      : Napi::AsyncWorker(env, backward ? "spikelayers.backward" : "spikelayers.forward"),
+  KernelWorker(Napi::Env env, std::unique_ptr<Call> call, int threads)
+      : Napi::AsyncWorker(env, call->backward ? "spikelayers.backward" : "spikelayers.forward"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        backward_(backward),
-        args_(args),
-        keep_(std::move(keep)),
+        call_(std::move(call)),
         threads_(threads) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      if (backward_)
-        sl::lif_backward_cpu(args_, threads_);
-      else
-        sl::lif_forward_cpu(args_, threads_);
+      run_call(*call_, threads_);
+    } catch (const sl::CudaError& e) {
+      code_ = e.code;
+      SetError(e.what());
     } catch (const std::exception& e) {
       SetError(e.what());
     }
   }
   void OnOK() override {
     Napi::Env env = Env();
-    keep_.refs.clear();
-    deferred_.Resolve(backward_ ? env.Undefined() : Napi::Number::New(env, args_.spikeSum));
+    call_->keep.refs.clear();
+    deferred_.Resolve(call_->backward ? env.Undefined() : Napi::Number::New(env, call_->args.spikeSum));
   }
   void OnError(const Napi::Error& e) override {
-    keep_.refs.clear();
+    call_->keep.refs.clear();
+    if (!code_.empty()) e.Value().Set("code", code_);
     deferred_.Reject(e.Value());
   }
 
  private:
   Napi::Promise::Deferred deferred_;
-  bool backward_;
-  sl::LifKernelArgs args_;
-  Keep keep_;
+  std::unique_ptr<Call> call_;
   int threads_;
+  std::string code_;
 };
 
-Napi::Object need_object(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray())
-    throw_type(info.Env(), "native: expected one argument object");
-  return info[0].As<Napi::Object>();
+Napi::Value RunSync(const Napi::CallbackInfo& info, bool backward) {
+  std::unique_ptr<Call> c = parse_call(info, backward);
+  try {
+    run_call(*c, threads_now());
+  } catch (const sl::CudaError& e) {
+    throw_kernel_error(info.Env(), e);
+  }
+  return backward ? info.Env().Undefined() : Napi::Number::New(info.Env(), c->args.spikeSum);
 }
 
-Napi::Value Forward(const Napi::CallbackInfo& info) {
-  Keep keep;
-  sl::LifKernelArgs a;
-  parse_forward(need_object(info), a, keep);
-  sl::lif_forward_cpu(a, threads_now());
-  return Napi::Number::New(info.Env(), a.spikeSum);
-}
-
-Napi::Value Backward(const Napi::CallbackInfo& info) {
-  Keep keep;
-  sl::LifKernelArgs a;
-  parse_backward(need_object(info), a, keep);
-  sl::lif_backward_cpu(a, threads_now());
-  return info.Env().Undefined();
-}
-
-Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
-  Keep keep;
-  sl::LifKernelArgs a;
-  parse_forward(need_object(info), a, keep);
-  auto* w = new KernelWorker(info.Env(), false, a, std::move(keep), threads_now());
+Napi::Value RunAsync(const Napi::CallbackInfo& info, bool backward) {
+  auto* w = new KernelWorker(info.Env(), parse_call(info, backward), threads_now());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
 }
 
-Napi::Value BackwardAsync(const Napi::CallbackInfo& info) {
-  Keep keep;
-  sl::LifKernelArgs a;
-  parse_backward(need_object(info), a, keep);
-  auto* w = new KernelWorker(info.Env(), true, a, std::move(keep), threads_now());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+Napi::Value Forward(const Napi::CallbackInfo& info) { return RunSync(info, false); }
+Napi::Value Backward(const Napi::CallbackInfo& info) { return RunSync(info, true); }
+Napi::Value ForwardAsync(const Napi::CallbackInfo& info) { return RunAsync(info, false); }
+Napi::Value BackwardAsync(const Napi::CallbackInfo& info) { return RunAsync(info, true); }
+
+Napi::Value CudaCopyBandwidth(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw_type(env, "cudaCopyBandwidth(bytes, reps, device)");
+  try {
+    return Napi::Number::New(env, sl::cuda_copy_bandwidth(
+                                      static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()),
+                                      info[1].As<Napi::Number>().Int32Value(),
+                                      info[2].As<Napi::Number>().Int32Value()));
+  } catch (const sl::CudaError& e) {
+    throw_kernel_error(env, e);
+  }
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
@@ -304,7 +518,9 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   o.Set("threads", threads_now());
   o.Set("maxThreads", omp_get_num_procs());
   o.Set("openmp", _OPENMP);
-  o.Set("simd", simd_level());
+  // SIMD level of the kernels in use (the run-time choice), and of the rest of the binary
+  const std::string isa = sl::cpu_isa_name();
+  o.Set("simd", isa == "x86-64-v3" ? "avx2" : isa == "x86-64-v2" ? "sse4.2" : simd_level());
   o.Set("cpuKernels", sl::cpu_isa_name());
   Napi::Object c = Napi::Object::New(env);
   c.Set("built", SPIKELAYERS_HAVE_CUDA != 0);
@@ -363,6 +579,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo, "backendInfo"));
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth, "memoryBandwidth"));
   exports.Set("sumF32", Napi::Function::New(env, SumF32, "sumF32"));
+  exports.Set("cudaCopyBandwidth", Napi::Function::New(env, CudaCopyBandwidth, "cudaCopyBandwidth"));
+  exports.Set("DeviceBuffer", DeviceBuffer::Define(env));
   return exports;
 }
 

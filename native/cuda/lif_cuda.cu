@@ -1,0 +1,182 @@
+// CUDA kernels of the LIF family and device memory. The kernels are thin wrappers around the
+// per-thread functions of native/core/lif_thread.h (which the CPU test suite runs through an
+// emulated launch); the math is native/core/lif_math.h, shared with the CPU kernels.
+#include <cuda_runtime.h>
+
+#include <string>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "core/lif_thread.h"
+#include "cuda/cuda_ops.h"
+#include "cuda/cuda_probe.h"
+
+namespace sl {
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return;
+  (void)cudaGetLastError();  // clear a sticky non-fatal error
+  const std::string code = e == cudaErrorMemoryAllocation ? "ERR_CUDA_OUT_OF_MEMORY" : "ERR_CUDA_RUNTIME";
+  throw CudaError(code, std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+}
+
+// Makes `device` current for the scope and restores the previous device afterwards.
+struct DeviceGuard {
+  int prev = -1;
+  explicit DeviceGuard(int device) {
+    const CudaStatus& st = cuda_status();
+    if (!st.available) throw CudaError(st.code.empty() ? "ERR_CUDA_UNAVAILABLE" : st.code, st.reason);
+    if (device < 0 || device >= static_cast<int>(st.devices.size()) || !st.devices[device].usable)
+      throw CudaError("ERR_CUDA_NO_DEVICE", "CUDA device " + std::to_string(device) + " does not exist or is not usable");
+    check(cudaGetDevice(&prev), "cudaGetDevice");
+    if (prev != device) check(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceGuard() {
+    int cur = -1;
+    if (prev >= 0 && cudaGetDevice(&cur) == cudaSuccess && cur != prev) cudaSetDevice(prev);
+  }
+};
+
+const cudaStream_t kStream = cudaStreamPerThread;
+
+template <SpikeKind SK, ResetKind RK, bool SYN>
+__global__ void forward_kernel(LifKernelArgs a) {
+  forward_thread<SK, RK, SYN>(a, blockIdx.x, threadIdx.x, blockDim.x);
+}
+
+template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
+__global__ void backward_kernel(LifKernelArgs a) {
+  backward_thread<SK, RK, SS, SYN>(a, blockIdx.x, threadIdx.x, blockDim.x);
+}
+
+__global__ void reduce_batch_kernel(const double* part, int64_t B, int64_t N, double* out) {
+  reduce_batch_thread(part, B, N, out, blockIdx.x, threadIdx.x, blockDim.x);
+}
+
+// Stream-ordered scratch memory, freed when the scope ends.
+struct Scratch {
+  void* p = nullptr;
+  explicit Scratch(size_t bytes) {
+    if (bytes) check(cudaMallocAsync(&p, bytes, kStream), "cudaMallocAsync");
+  }
+  ~Scratch() {
+    if (p) cudaFreeAsync(p, kStream);
+  }
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p);
+  }
+};
+
+void launch_reduce(const double* part, int64_t B, int64_t N, double* outHost) {
+  Scratch out(sizeof(double) * N);
+  const Grid g = grid_for(N);
+  reduce_batch_kernel<<<g.blocks, g.threads, 0, kStream>>>(part, B, N, out.as<double>());
+  check(cudaGetLastError(), "reduce kernel launch");
+  check(cudaMemcpyAsync(outHost, out.p, sizeof(double) * N, cudaMemcpyDeviceToHost, kStream), "cudaMemcpyAsync");
+}
+
+}  // namespace
+
+void* cuda_alloc(size_t bytes, int device) {
+  DeviceGuard g(device);
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes ? bytes : 4), "cudaMalloc");
+  return p;
+}
+
+void cuda_free(void* p, int device) noexcept {
+  if (!p) return;
+  int prev = -1;
+  cudaGetDevice(&prev);
+  if (prev != device) cudaSetDevice(device);
+  cudaFree(p);
+  if (prev >= 0 && prev != device) cudaSetDevice(prev);
+}
+
+void cuda_upload(void* dst, const void* src, size_t bytes, int device) {
+  DeviceGuard g(device);
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, kStream), "upload");
+  check(cudaStreamSynchronize(kStream), "upload");
+}
+
+void cuda_download(void* dst, const void* src, size_t bytes, int device) {
+  DeviceGuard g(device);
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, kStream), "download");
+  check(cudaStreamSynchronize(kStream), "download");
+}
+
+void cuda_copy(void* dst, const void* src, size_t bytes, int device) {
+  DeviceGuard g(device);
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, kStream), "device copy");
+  check(cudaStreamSynchronize(kStream), "device copy");
+}
+
+void cuda_zero(void* dst, size_t bytes, int device) {
+  DeviceGuard g(device);
+  check(cudaMemsetAsync(dst, 0, bytes, kStream), "cudaMemsetAsync");
+  check(cudaStreamSynchronize(kStream), "cudaMemsetAsync");
+}
+
+void cuda_lif_forward(LifKernelArgs& a, int device) {
+  DeviceGuard g(device);
+  const int64_t BN = a.B * a.N;
+  Scratch part(sizeof(double) * BN);
+  LifKernelArgs A = a;
+  A.partSpikes = part.as<double>();
+  const Grid grid = grid_for(BN);
+  dispatch_forward(A, [&](auto sk, auto rk, auto syn) {
+    forward_kernel<decltype(sk)::value, decltype(rk)::value, decltype(syn)::value>
+        <<<grid.blocks, grid.threads, 0, kStream>>>(A);
+  });
+  check(cudaGetLastError(), "forward kernel launch");
+  std::vector<double> perNeuron(static_cast<size_t>(a.N));
+  launch_reduce(A.partSpikes, a.B, a.N, perNeuron.data());
+  check(cudaStreamSynchronize(kStream), "forward kernel");
+  double s = 0.0;
+  for (double v : perNeuron) s += v;
+  a.spikeSum = s;
+}
+
+void cuda_lif_backward(LifKernelArgs& a, int device) {
+  DeviceGuard g(device);
+  const int64_t BN = a.B * a.N;
+  Scratch partM(sizeof(double) * BN), partS(a.hasSyn ? sizeof(double) * BN : 0);
+  LifKernelArgs A = a;
+  A.partM = partM.as<double>();
+  A.partS = partS.as<double>();
+  const Grid grid = grid_for(BN);
+  dispatch_backward(A, [&](auto sk, auto rk, auto ss, auto syn) {
+    backward_kernel<decltype(sk)::value, decltype(rk)::value, decltype(ss)::value, decltype(syn)::value>
+        <<<grid.blocks, grid.threads, 0, kStream>>>(A);
+  });
+  check(cudaGetLastError(), "backward kernel launch");
+  launch_reduce(A.partM, a.B, a.N, a.gAlphaMem);
+  if (a.hasSyn) launch_reduce(A.partS, a.B, a.N, a.gAlphaSyn);
+  check(cudaStreamSynchronize(kStream), "backward kernel");
+}
+
+double cuda_copy_bandwidth(size_t bytes, int reps, int device) {
+  DeviceGuard g(device);
+  Scratch src(bytes), dst(bytes);
+  check(cudaMemsetAsync(src.p, 0, bytes, kStream), "cudaMemsetAsync");
+  cudaEvent_t e0, e1;
+  check(cudaEventCreate(&e0), "cudaEventCreate");
+  check(cudaEventCreate(&e1), "cudaEventCreate");
+  float best = 1e30f;
+  for (int r = 0; r < (reps < 1 ? 1 : reps); ++r) {
+    cudaEventRecord(e0, kStream);
+    cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice, kStream);
+    cudaEventRecord(e1, kStream);
+    check(cudaEventSynchronize(e1), "copy bandwidth");
+    float ms = 0.0f;
+    cudaEventElapsedTime(&ms, e0, e1);
+    if (ms < best) best = ms;
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return 2.0 * static_cast<double>(bytes) / (static_cast<double>(best) * 1e-3) / 1e9;
+}
+
+}  // namespace sl
