@@ -3,6 +3,21 @@
 
 // Kernel kinds are passed as numbers; lib/activations.ts names them (native/core/lif_math.h).
 
+/** A float32 buffer in CUDA device memory (see native/napi/addon.cc). */
+export interface NativeDeviceBuffer {
+  readonly length: number;
+  readonly device: number;
+  readonly disposed: boolean;
+  upload(src: Float32Array): void;
+  download(dst: Float32Array): void;
+  copyFrom(src: NativeDeviceBuffer): void;
+  zero(): void;
+  dispose(): void;
+}
+
+/** Host memory, or device memory on one CUDA device: all arrays of a call live in one place. */
+export type NativeArray = Float32Array | NativeDeviceBuffer;
+
 export interface NativeCommonArgs {
   B: number;
   T: number;
@@ -21,36 +36,36 @@ export interface NativeCommonArgs {
   K: number;
   surrParams?: Float32Array;
   /** Length 1 (scalar) or N. */
-  alphaMem: Float32Array;
-  alphaSyn?: Float32Array;
-  x: Float32Array;
-  spikesGiven?: Float32Array;
-  ckV?: Float32Array;
-  ckI?: Float32Array;
+  alphaMem: NativeArray;
+  alphaSyn?: NativeArray;
+  x: NativeArray;
+  spikesGiven?: NativeArray;
+  ckV?: NativeArray;
+  ckI?: NativeArray;
   /** Run host arrays through the CPU emulation of the CUDA launch (tests). */
   emulate?: boolean;
 }
 
 export interface NativeForwardArgs extends NativeCommonArgs {
-  v0: Float32Array;
-  i0?: Float32Array;
-  out: Float32Array;
-  v1: Float32Array;
-  i1?: Float32Array;
-  recV?: Float32Array;
-  recI?: Float32Array;
-  uOut?: Float32Array;
+  v0: NativeArray;
+  i0?: NativeArray;
+  out: NativeArray;
+  v1: NativeArray;
+  i1?: NativeArray;
+  recV?: NativeArray;
+  recI?: NativeArray;
+  uOut?: NativeArray;
 }
 
 export interface NativeBackwardArgs extends NativeCommonArgs {
-  ckV: Float32Array;
-  gradOut: Float32Array;
-  sigmaGiven?: Float32Array;
-  gvEnd?: Float32Array;
-  giEnd?: Float32Array;
-  gradIn: Float32Array;
-  gvStart: Float32Array;
-  giStart?: Float32Array;
+  ckV: NativeArray;
+  gradOut: NativeArray;
+  sigmaGiven?: NativeArray;
+  gvEnd?: NativeArray;
+  giEnd?: NativeArray;
+  gradIn: NativeArray;
+  gvStart: NativeArray;
+  giStart?: NativeArray;
   gAlphaMem: Float64Array;
   gAlphaSyn?: Float64Array;
 }
@@ -98,4 +113,8 @@ export interface NativeBinding {
   memoryBandwidth(bytesPerArray: number, reps: number): number;
   /** Sum in double, fixed order. */
   sumF32(data: Float32Array): number;
+  /** Device-to-device copy bandwidth in GB/s (read + write), CUDA events. */
+  cudaCopyBandwidth(bytes: number, reps: number, device: number): number;
+  /** Allocates `length` floats on CUDA device `device` (uninitialised). */
+  DeviceBuffer: new (length: number, device: number) => NativeDeviceBuffer;
 }

@@ -53,7 +53,7 @@ export interface BackendInfo extends Omit<NativeBackendInfo, 'cuda'> {
   /** Path of the loaded native binary. */
   binary: string;
   cuda: CudaStatus;
-  /** Devices usable by this process, e.g. ['cpu']. */
+  /** Devices usable by this process, e.g. ['cpu', 'cuda:0']. */
   devices: string[];
 }
 
@@ -68,7 +68,8 @@ export function backendInfo(): BackendInfo {
     cuda.code = 'ERR_CUDA_DISABLED';
     cuda.reason = 'CUDA is disabled by SPIKELAYERS_DEVICE=cpu';
   }
-  return { ...info, binary: loadedFrom, cuda, devices: ['cpu'] };
+  const devices = ['cpu', ...(cuda.available ? cuda.devices.filter((d) => d.usable).map((d) => `cuda:${d.index}`) : [])];
+  return { ...info, binary: loadedFrom, cuda, devices };
 }
 
 /** Sets the number of OpenMP threads the kernels use (results do not depend on it). */
@@ -84,22 +85,32 @@ export function getNumThreads(): number {
   return native().getNumThreads();
 }
 
-/** Normalises a device string. Only 'cpu' runs kernels in this build; 'cuda' explains why not. */
-export function resolveDevice(device: unknown, what: string): 'cpu' {
-  if (device === undefined || device === null) return 'cpu';
-  if (typeof device !== 'string') throw new TypeError(`${what} must be a string such as 'cpu', got ${typeof device}`);
-  if (device === 'cpu' || device === 'auto') return 'cpu';
-  if (/^cuda(:\d+)?$/.test(device)) {
-    const c = backendInfo().cuda;
-    const reason = c.available
-      ? 'the CUDA kernels are not part of this release yet'
-      : c.reason || 'CUDA is not available';
-    throw new SpikelayersError(
-      c.available ? ErrorCodes.CUDA_UNAVAILABLE : c.code || ErrorCodes.CUDA_UNAVAILABLE,
-      `${what}: device '${device}' cannot be used: ${reason}`,
-    );
+/**
+ * Normalises a device string: 'cpu'; 'cuda' or 'cuda:N' (throws an Error with the probe's code and
+ * reason where that GPU cannot be used); 'auto' (the first usable GPU, else 'cpu'). The default
+ * is 'cpu', so CPU results never depend on whether a GPU exists.
+ */
+export function resolveDevice(device: unknown, what: string): string {
+  if (device === undefined || device === null || device === 'cpu') return 'cpu';
+  if (typeof device !== 'string') throw new TypeError(`${what} must be a string such as 'cpu' or 'cuda', got ${typeof device}`);
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (device !== 'auto' && !m) throw new RangeError(`${what} must be 'cpu', 'cuda', 'cuda:N' or 'auto', got '${device}'`);
+  const c = backendInfo().cuda;
+  if (device === 'auto') {
+    const d = c.available ? c.devices.find((x) => x.usable) : undefined;
+    return d ? `cuda:${d.index}` : 'cpu';
   }
-  throw new RangeError(`${what} must be 'cpu', 'auto', 'cuda' or 'cuda:N', got '${device}'`);
+  const index = m![1] === undefined ? 0 : Number(m![1]);
+  if (!c.available)
+    throw new SpikelayersError(c.code || ErrorCodes.CUDA_UNAVAILABLE, `${what}: device '${device}' cannot be used: ${c.reason || 'CUDA is not available'}`);
+  const dev = c.devices.find((x) => x.index === index);
+  if (!dev || !dev.usable)
+    throw new SpikelayersError(
+      dev ? 'ERR_CUDA_DEVICE_TOO_OLD' : 'ERR_CUDA_NO_DEVICE',
+      `${what}: device '${device}' cannot be used: ` +
+        (dev ? `${dev.name} has compute capability ${dev.computeCapability}, below 7.5` : `there are ${c.devices.length} CUDA device(s)`),
+    );
+  return `cuda:${index}`;
 }
 
 let emulateCudaLaunch = false;

@@ -26,6 +26,7 @@ import { _cudaLaunchEmulation, native, resolveDevice } from './backend.js';
 import { ErrorCodes, SpikelayersError } from './errors.js';
 import { Rng } from './rng.js';
 import { Tensor, checkShape, checkTensor, describe } from './tensor.js';
+import { alloc, copyTo, hostCopy, place, toHost, type Storage } from './storage.js';
 
 /** Checkpoint interval of the backward recompute: a pending call keeps 4/K bytes per state per neuron-step. */
 export const CHECKPOINT_INTERVAL = 32;
@@ -54,7 +55,8 @@ export interface LIFOptions {
   normInput?: boolean;
   /** Record the state after every step in `recordings` (default false). */
   recordStates?: boolean;
-  /** 'cpu' (default) or 'auto'. 'cuda' throws an Error explaining why CUDA cannot be used. */
+  /** 'cpu' (default), 'cuda' (= 'cuda:0'), 'cuda:N', or 'auto' (CUDA when usable, else CPU). Where CUDA
+   * is unusable, 'cuda' throws an Error whose `code` and message say why. */
   device?: string;
   /** Seed of the generator used for batch resampling and randomised resets. */
   seed?: number;
@@ -114,15 +116,15 @@ interface Pending {
   N: number;
   inputShape: number[];
   common: NativeCommonArgs;
-  v0: Float32Array;
-  i0: Float32Array | undefined;
+  v0: Storage;
+  i0: Storage | undefined;
   link: Link;
   customSurrogate: CustomSurrogateFn | null;
   /** alpha/tau factor per parameter element (null with trainAlphas), and parameter maps. */
   memGrad: ParamGradInfo;
   synGrad: ParamGradInfo | null;
   /** Adjoint of this call's final state, from the later call that continued from it. */
-  carry: { gv: Float32Array; gi: Float32Array | null } | null;
+  carry: { gv: Storage; gi: Storage | null } | null;
 }
 
 interface ParamGradInfo {
@@ -255,10 +257,10 @@ export class LIF {
   readonly spikeFn: SpikeFnSpec | null;
   readonly resetFn: ResetFnSpec;
   readonly surrogateGradFn: SurrogateSpec;
-  readonly device: string = 'cpu';
+  #device = 'cpu';
   #training = true;
-  #v: Float32Array | null = null;
-  #i: Float32Array | null = null;
+  #v: Storage | null = null;
+  #i: Storage | null = null;
   #stateShape: number[] | null = null;
   /** The pending call whose final state is the current state (null: the state is detached). */
   #stateOwner: Pending | null = null;
@@ -291,7 +293,7 @@ export class LIF {
     this.recordStates = bool(o.recordStates, 'recordStates', false);
     if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed)))
       throw new TypeError(`LIF: seed must be an integer, got ${describe(o.seed)}`);
-    this.device = resolveDevice(o.device, 'LIF: device');
+    this.#device = resolveDevice(o.device, 'LIF: device');
 
     const tauMem = paramTensor(o.tauMem, 'tauMem', (x) => x > 0, 'a finite positive number');
     const tauSyn = o.tauSyn === undefined || o.tauSyn === null ? null : paramTensor(o.tauSyn, 'tauSyn', (x) => x > 0, 'a finite positive number');
@@ -334,8 +336,8 @@ export class LIF {
       const n = checkShape(o.shape, 'LIF: shape');
       if (o.shape.length < 1 || n === 0) throw new RangeError('LIF: shape must include the batch dimension and have no zero dimension, e.g. [B, C]');
       this.#stateShape = o.shape.slice();
-      this.#v = new Float32Array(n);
-      if (this.hasSynapse) this.#i = new Float32Array(n);
+      this.#v = alloc(this.#device, n, true);
+      if (this.hasSynapse) this.#i = alloc(this.#device, n, true);
     }
   }
 
@@ -406,13 +408,17 @@ export class LIF {
 
   // ---- state ----------------------------------------------------------------------------------
 
-  /** The membrane state (B, ...neurons) as a copy, or null before the first forward. */
+  /** Where the layer computes: 'cpu' or 'cuda:N'. */
+  get device(): string {
+    return this.#device;
+  }
+  /** The membrane state (B, ...neurons) as a copy on the layer's device, or null before the first forward. */
   get vMem(): Tensor | null {
-    return this.#v && this.#stateShape ? Tensor._adopt(this.#v.slice(), this.#stateShape) : null;
+    return this.#v && this.#stateShape ? Tensor._adopt(copyTo(this.#device, this.#v), this.#stateShape, this.#device) : null;
   }
   /** The synaptic current state, or null (no tauSyn, or before the first forward). */
   get iSyn(): Tensor | null {
-    return this.#i && this.#stateShape ? Tensor._adopt(this.#i.slice(), this.#stateShape) : null;
+    return this.#i && this.#stateShape ? Tensor._adopt(copyTo(this.#device, this.#i), this.#stateShape, this.#device) : null;
   }
   /** The state shape including the batch dimension, or null before initialisation. */
   get shape(): number[] | null {
@@ -476,13 +482,16 @@ export class LIF {
     }
     this.#cut();
     if (!this.#v) return;
-    const fill = (a: Float32Array, name: 'v_mem' | 'i_syn'): void => {
-      if (!randomize) return void a.fill(0);
-      const [lo, hi] = ranges?.[name] ?? [0, 1];
-      for (let k = 0; k < a.length; ++k) a[k] = lo + (hi - lo) * this.#rng.next();
+    const fill = (n: number, name: 'v_mem' | 'i_syn'): Storage => {
+      const a = new Float32Array(n);
+      if (randomize) {
+        const [lo, hi] = ranges?.[name] ?? [0, 1];
+        for (let k = 0; k < a.length; ++k) a[k] = lo + (hi - lo) * this.#rng.next();
+      }
+      return place(this.#device, a);
     };
-    fill(this.#v, 'v_mem');
-    if (this.#i) fill(this.#i, 'i_syn');
+    this.#v = fill(this.#v.length, 'v_mem');
+    if (this.#i) this.#i = fill(this.#i.length, 'i_syn');
   }
 
   /** Keeps the state values but cuts the gradient path (discards pending backward data). */
@@ -508,9 +517,32 @@ export class LIF {
       throw new SpikelayersError(ErrorCodes.LAYER_BUSY, `${what}: the layer is running an async call; await it first`);
   }
 
-  /** Moves the layer to a device. Only 'cpu' runs in this build; 'cuda' explains why not. */
+  /** Moves the layer (state, recordings and pending calls) to a device: 'cpu', 'cuda', 'cuda:N'. */
   to(device: string): this {
-    resolveDevice(device, 'LIF.to: device');
+    this.#notBusy('to');
+    const d = resolveDevice(device, 'LIF.to: device');
+    if (d === this.#device) return this;
+    const mv = <S extends Storage | null | undefined>(x: S): S => (x ? (copyTo(d, x) as S) : x);
+    const moved = this.#pending.map((r) => ({
+      ...r,
+      common: {
+        ...r.common,
+        alphaMem: mv(r.common.alphaMem), alphaSyn: mv(r.common.alphaSyn), x: mv(r.common.x),
+        spikesGiven: mv(r.common.spikesGiven), ckV: mv(r.common.ckV), ckI: mv(r.common.ckI),
+      },
+      v0: mv(r.v0), i0: mv(r.i0),
+      carry: r.carry ? { gv: mv(r.carry.gv), gi: mv(r.carry.gi) } : null,
+    }));
+    const owner = this.#stateOwner ? moved[this.#pending.indexOf(this.#stateOwner)] ?? null : null;
+    const rec: Recordings = {};
+    if (this.#recordings.vMem) rec.vMem = this.#recordings.vMem.to(d);
+    if (this.#recordings.iSyn) rec.iSyn = this.#recordings.iSyn.to(d);
+    this.#v = mv(this.#v);
+    this.#i = mv(this.#i);
+    this.#pending = moved;
+    this.#stateOwner = owner;
+    this.#recordings = rec;
+    this.#device = d;
     return this;
   }
 
@@ -520,8 +552,8 @@ export class LIF {
   stateDict(): Record<string, Tensor> {
     const d: Record<string, Tensor> = {};
     for (const [k, t] of this.namedParameters()) d[k] = t.clone();
-    d.v_mem = this.#v && this.#stateShape ? Tensor._adopt(this.#v.slice(), this.#stateShape) : Tensor.zeros([0]);
-    if (this.hasSynapse) d.i_syn = this.#i && this.#stateShape ? Tensor._adopt(this.#i.slice(), this.#stateShape) : Tensor.zeros([0]);
+    d.v_mem = this.#v && this.#stateShape ? Tensor._adopt(hostCopy(this.#v), this.#stateShape) : Tensor.zeros([0]);
+    if (this.hasSynapse) d.i_syn = this.#i && this.#stateShape ? Tensor._adopt(hostCopy(this.#i), this.#stateShape) : Tensor.zeros([0]);
     return d;
   }
 
@@ -538,7 +570,7 @@ export class LIF {
         continue;
       }
       const t = typeof v === 'number' ? Tensor.from([v], []) : checkTensor(v, `loadStateDict: '${k}'`);
-      const data = t._data();
+      const data = t.toFloat32Array();
       for (let q = 0; q < data.length; ++q)
         if (!Number.isFinite(data[q]!) && k !== 'v_mem' && k !== 'i_syn') throw new RangeError(`loadStateDict: '${k}' must be finite, got ${data[q]} at element ${q}`);
       if (k === 'v_mem' || k === 'i_syn') {
@@ -565,13 +597,13 @@ export class LIF {
         if (data.length === 0) {
           this.#v = null; this.#stateShape = null; this.#i = null;
         } else {
-          this.#v = data; this.#stateShape = shape;
+          this.#v = place(this.#device, data); this.#stateShape = shape;
         }
       } else if (k === 'i_syn') {
-        if (data.length) this.#i = data;
+        if (data.length) this.#i = place(this.#device, data);
       } else params[k]!._assign(data);
     }
-    if (this.#v && this.hasSynapse && (!this.#i || this.#i.length !== this.#v.length)) this.#i = new Float32Array(this.#v.length);
+    if (this.#v && this.hasSynapse && (!this.#i || this.#i.length !== this.#v.length)) this.#i = alloc(this.#device, this.#v.length, true);
     this.#cut();
   }
 
@@ -617,7 +649,7 @@ export class LIF {
   }
 
   /** Decay factors expanded per neuron (or scalar) and their gradient bookkeeping. */
-  #alphas(tau: Tensor | null, alpha: Tensor | null, neuronShape: number[], N: number, what: string): { arr: Float32Array; grad: ParamGradInfo } {
+  #alphas(tau: Tensor | null, alpha: Tensor | null, neuronShape: number[], N: number, what: string): { arr: Storage; grad: ParamGradInfo } {
     const param = (tau ?? alpha)!;
     const map = this.#map(param, neuronShape, what);
     const pd = param._data();
@@ -636,11 +668,13 @@ export class LIF {
       arr = new Float32Array(N);
       for (let n = 0; n < N; ++n) arr[n] = a[map[n]!]!;
     }
-    return { arr, grad: { param, map, dAlpha } };
+    return { arr: place(this.#device, arr), grad: { param, map, dAlpha } };
   }
 
   #prepare(input: unknown, opts: ForwardOptions | undefined, what: string, training = this.#training): Prepared {
     const x = checkTensor(input, `${what}: input`);
+    if (x.device !== this.#device)
+      throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${this.#device}; move one with .to()`);
     const shape = x.shape;
     if (shape.length < 2) throw new RangeError(`${what}: input must have rank >= 2, (B, T, ...neurons); got shape [${shape.join(', ')}]`);
     const [B, T, ...neuronShape] = shape as [number, number, ...number[]];
@@ -655,8 +689,10 @@ export class LIF {
       if (opts.out !== undefined) {
         outTensor = checkTensor(opts.out, `${what}: out`);
         if (!sameShape(outTensor.shape, shape)) throw new RangeError(`${what}: out must have the input's shape [${shape.join(', ')}], got [${outTensor.shape.join(', ')}]`);
-        if (outTensor._data() === x._data()) throw new RangeError(`${what}: out must not be the input tensor`);
-        if (this.#pending.some((r) => r.common.x === outTensor!._data()))
+        if (outTensor.device !== this.#device)
+          throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${this.#device}`);
+        if (outTensor._storage() === x._storage()) throw new RangeError(`${what}: out must not be the input tensor`);
+        if (this.#pending.some((r) => r.common.x === outTensor!._storage()))
           throw new RangeError(`${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`);
       }
     }
@@ -664,13 +700,14 @@ export class LIF {
     const syn = this.hasSynapse ? this.#alphas(this.#tauSyn, this.#alphaSyn, neuronShape, N, this.trainAlphas ? 'alphaSyn' : 'tauSyn') : null;
     const k = this.#kinds();
     // state preparation (sinabs rules), into new arrays: the layer changes only on commit
-    let v0: Float32Array, i0: Float32Array | undefined;
+    const dev = this.#device;
+    let v0: Storage, i0: Storage | undefined;
     let link: Link = { kind: 'carry' };
     let recreated = false;
     const st = this.#stateShape;
     if (!this.#v || !st || !sameShape(st.slice(1), neuronShape)) {
-      v0 = new Float32Array(B * N);
-      i0 = k.hasSyn ? new Float32Array(B * N) : undefined;
+      v0 = alloc(dev, B * N, true);
+      i0 = k.hasSyn ? alloc(dev, B * N, true) : undefined;
       link = { kind: 'start' };
       recreated = this.#v !== null && st !== null && !sameShape(st.slice(1), neuronShape);
     } else if (st[0] !== B) {
@@ -678,17 +715,20 @@ export class LIF {
       const idxV = new Int32Array(B), idxI = k.hasSyn ? new Int32Array(B) : null;
       for (let b = 0; b < B; ++b) idxV[b] = Bold === 1 ? 0 : this.#rng.int(Bold);
       if (idxI) for (let b = 0; b < B; ++b) idxI[b] = Bold === 1 ? 0 : this.#rng.int(Bold);
-      v0 = new Float32Array(B * N);
-      for (let b = 0; b < B; ++b) v0.set(this.#v.subarray(idxV[b]! * N, (idxV[b]! + 1) * N), b * N);
+      const vOld = toHost(this.#v);
+      const vNew = new Float32Array(B * N);
+      for (let b = 0; b < B; ++b) vNew.set(vOld.subarray(idxV[b]! * N, (idxV[b]! + 1) * N), b * N);
+      v0 = place(dev, vNew);
       if (k.hasSyn) {
-        i0 = new Float32Array(B * N);
-        const iOld = this.#i ?? new Float32Array(Bold * N);
-        for (let b = 0; b < B; ++b) i0.set(iOld.subarray(idxI![b]! * N, (idxI![b]! + 1) * N), b * N);
+        const iOld = this.#i ? toHost(this.#i) : new Float32Array(Bold * N);
+        const iNew = new Float32Array(B * N);
+        for (let b = 0; b < B; ++b) iNew.set(iOld.subarray(idxI![b]! * N, (idxI![b]! + 1) * N), b * N);
+        i0 = place(dev, iNew);
       }
       link = this.#stateLinked() ? { kind: 'resample', idxV, idxI } : { kind: 'start' };
     } else {
       v0 = this.#v;
-      i0 = k.hasSyn ? (this.#i ?? new Float32Array(B * N)) : undefined;
+      i0 = k.hasSyn ? (this.#i ?? alloc(dev, B * N, true)) : undefined;
       if (!this.#stateLinked()) link = { kind: 'start' };
     }
     const E = B * T * N;
@@ -703,15 +743,15 @@ export class LIF {
       emulate: _cudaLaunchEmulation(),
       alphaMem: mem.arr,
       alphaSyn: syn?.arr,
-      x: x._data(),
+      x: x._storage(),
       v0, i0,
-      out: outTensor ? outTensor._data() : new Float32Array(E),
-      v1: new Float32Array(B * N),
-      i1: k.hasSyn ? new Float32Array(B * N) : undefined,
-      recV: this.recordStates ? new Float32Array(E) : undefined,
-      recI: this.recordStates && k.hasSyn ? new Float32Array(E) : undefined,
-      ckV: training ? new Float32Array(B * nCk * N) : undefined,
-      ckI: training && k.hasSyn ? new Float32Array(B * nCk * N) : undefined,
+      out: outTensor ? outTensor._storage() : alloc(dev, E),
+      v1: alloc(dev, B * N),
+      i1: k.hasSyn ? alloc(dev, B * N) : undefined,
+      recV: this.recordStates ? alloc(dev, E) : undefined,
+      recI: this.recordStates && k.hasSyn ? alloc(dev, E) : undefined,
+      ckV: training ? alloc(dev, B * nCk * N) : undefined,
+      ckI: training && k.hasSyn ? alloc(dev, B * nCk * N) : undefined,
     };
     return { B, T, N, neuronShape, inputShape: shape, fwd, link, recreated, training, memGrad: mem.grad, synGrad: syn?.grad ?? null, outTensor };
   }
@@ -723,14 +763,17 @@ export class LIF {
     const bin = native();
     const BN = B * N;
     const given = new Float32Array(B * T * N);
-    let v = fwd.v0;
-    let i = fwd.i0;
+    // the user's function runs on the host: step with host copies (a round trip for CUDA layers)
+    const x = toHost(fwd.x);
+    const hostArgs = { alphaMem: toHost(fwd.alphaMem), alphaSyn: fwd.alphaSyn ? toHost(fwd.alphaSyn) : undefined };
+    let v: Float32Array = toHost(fwd.v0);
+    let i: Float32Array | undefined = fwd.i0 ? toHost(fwd.i0) : undefined;
     const xt = new Float32Array(BN), u = new Float32Array(BN), st = new Float32Array(BN);
     const scratch = new Float32Array(BN);
     for (let t = 0; t < T; ++t) {
-      for (let b = 0; b < B; ++b) xt.set(fwd.x.subarray((b * T + t) * N, (b * T + t + 1) * N), b * N);
+      for (let b = 0; b < B; ++b) xt.set(x.subarray((b * T + t) * N, (b * T + t + 1) * N), b * N);
       const step: NativeForwardArgs = {
-        ...fwd, T: 1, x: xt, v0: v, i0: i, out: scratch,
+        ...fwd, ...hostArgs, emulate: false, T: 1, x: xt, v0: v, i0: i, out: scratch,
         v1: new Float32Array(BN), i1: i ? new Float32Array(BN) : undefined,
         recV: undefined, recI: undefined, ckV: undefined, ckI: undefined, uOut: undefined,
       };
@@ -746,13 +789,13 @@ export class LIF {
       // ... then reset and clip with those spikes.
       bin.lifForward({ ...step, spike: SPIKE_GIVEN, spikesGiven: st });
       for (let b = 0; b < B; ++b) given.set(st.subarray(b * N, (b + 1) * N), (b * T + t) * N);
-      v = step.v1;
-      i = step.i1;
+      v = step.v1 as Float32Array;
+      i = step.i1 as Float32Array | undefined;
     }
     // One full pass replaying the given spikes yields output, state, recordings and checkpoints
     // with the same step code; the pending call keeps the spikes for its backward.
     fwd.spike = SPIKE_GIVEN;
-    fwd.spikesGiven = given;
+    fwd.spikesGiven = place(this.#device, given);
   }
 
   #commit(p: Prepared, spikeSum: number): Tensor {
@@ -763,8 +806,8 @@ export class LIF {
     this.#stateShape = [B, ...p.neuronShape];
     this.#firingRate = spikeSum / (B * T * N);
     this.#recordings = {};
-    if (fwd.recV) this.#recordings.vMem = Tensor._adopt(fwd.recV, p.inputShape);
-    if (fwd.recI) this.#recordings.iSyn = Tensor._adopt(fwd.recI, p.inputShape);
+    if (fwd.recV) this.#recordings.vMem = Tensor._adopt(fwd.recV, p.inputShape, this.#device);
+    if (fwd.recI) this.#recordings.iSyn = Tensor._adopt(fwd.recI, p.inputShape, this.#device);
     if (p.training) {
       const common: NativeCommonArgs = {
         B, T, N, spike: fwd.spike, reset: fwd.reset, surr: fwd.surr, hasSyn: fwd.hasSyn,
@@ -784,7 +827,7 @@ export class LIF {
       this.#stateOwner = null;  // an eval forward detaches the state
     }
     if (p.outTensor) return p.outTensor;
-    return Tensor._adopt(fwd.out, p.inputShape);
+    return Tensor._adopt(fwd.out, p.inputShape, this.#device);
   }
 
   /**
@@ -806,7 +849,7 @@ export class LIF {
     const training = this.#training;
     try {
       x = checkTensor(input, 'forwardAsync: input');
-      x = Tensor._adopt(x._data(), x.shape);
+      x = Tensor._adopt(x._storage(), x.shape, x.device);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -838,6 +881,8 @@ export class LIF {
 
   #prepareBackward(gradOutput: unknown, opts: BackwardOptions | undefined, what: string) {
     const g = checkTensor(gradOutput, `${what}: gradOutput`);
+    if (g.device !== this.#device)
+      throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${this.#device}; move one with .to()`);
     if (this.#pending.length === 0)
       throw codeError(new RangeError(`${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`), ErrorCodes.NOTHING_PENDING);
     const rec = this.#pending[this.#pending.length - 1]!;
@@ -849,6 +894,8 @@ export class LIF {
       for (const k of Object.keys(opts)) if (k !== 'out') throw new TypeError(`${what}: unknown option '${k}' (expected 'out')`);
       if (opts.out !== undefined) {
         outTensor = checkTensor(opts.out, `${what}: out`);
+        if (outTensor.device !== this.#device)
+          throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${this.#device}`);
         if (!sameShape(outTensor.shape, rec.inputShape)) throw new RangeError(`${what}: out must have shape [${rec.inputShape.join(', ')}], got [${outTensor.shape.join(', ')}]`);
       }
     }
@@ -856,17 +903,19 @@ export class LIF {
     const BN = B * N;
     const c = rec.common;
     let surr = c.surr;
-    let sigmaGiven: Float32Array | undefined;
+    const dev = this.#device;
+    let sigmaGiven: Storage | undefined;
     if (rec.customSurrogate && c.spike !== SPIKE_NONE) {
       // Recompute u for every step, then ask the user's surrogate for sigma(u).
-      const u = new Float32Array(B * T * N);
-      native().lifForward({ ...c, v0: rec.v0, i0: rec.i0, out: new Float32Array(B * T * N), v1: new Float32Array(BN), i1: c.hasSyn ? new Float32Array(BN) : undefined, uOut: u, ckV: undefined, ckI: undefined });
+      const uS = alloc(dev, B * T * N);
+      native().lifForward({ ...c, v0: rec.v0, i0: rec.i0, out: alloc(dev, B * T * N), v1: alloc(dev, BN), i1: c.hasSyn ? alloc(dev, BN) : undefined, uOut: uS, ckV: undefined, ckI: undefined });
+      const u = toHost(uS);
       const s = rec.customSurrogate(u, c.theta);
       if (s === null || typeof s !== 'object' || typeof (s as ArrayLike<number>).length !== 'number')
         throw new TypeError(`${what}: surrogateGradFn must return a Float32Array of ${u.length} values, got ${describe(s)}`);
       if ((s as ArrayLike<number>).length !== u.length)
         throw new RangeError(`${what}: surrogateGradFn returned ${(s as ArrayLike<number>).length} values, expected ${u.length}`);
-      sigmaGiven = s instanceof Float32Array ? s : Float32Array.from(s as ArrayLike<number>);
+      sigmaGiven = place(dev, s instanceof Float32Array ? s : Float32Array.from(s as ArrayLike<number>));
       surr = SURR_GIVEN;
     }
     const carry = rec.carry;
@@ -876,12 +925,12 @@ export class LIF {
       surr,
       sigmaGiven,
       ckV: c.ckV!,
-      gradOut: g._data(),
+      gradOut: g._storage(),
       gvEnd: carry?.gv,
       giEnd: carry?.gi ?? undefined,
-      gradIn: outTensor ? outTensor._data() : new Float32Array(B * T * N),
-      gvStart: new Float32Array(BN),
-      giStart: c.hasSyn ? new Float32Array(BN) : undefined,
+      gradIn: outTensor ? outTensor._storage() : alloc(dev, B * T * N),
+      gvStart: alloc(dev, BN),
+      giStart: c.hasSyn ? alloc(dev, BN) : undefined,
       gAlphaMem: new Float64Array(N),
       gAlphaSyn: c.hasSyn ? new Float64Array(N) : undefined,
     };
@@ -901,15 +950,16 @@ export class LIF {
       const N = rec.N, Bp = prev.B;
       const gv = new Float32Array(Bp * N);
       const gi = args.giStart ? new Float32Array(Bp * N) : null;
+      const gvS = toHost(args.gvStart), giS = args.giStart ? toHost(args.giStart) : null;
       for (let b = 0; b < rec.B; ++b) {
         const dv = idxV[b]! * N;
-        for (let n = 0; n < N; ++n) gv[dv + n] += args.gvStart[b * N + n]!;
-        if (gi && idxI) {
+        for (let n = 0; n < N; ++n) gv[dv + n] += gvS[b * N + n]!;
+        if (gi && giS && idxI) {
           const di = idxI[b]! * N;
-          for (let n = 0; n < N; ++n) gi[di + n] += args.giStart![b * N + n]!;
+          for (let n = 0; n < N; ++n) gi[di + n] += giS[b * N + n]!;
         }
       }
-      prev.carry = { gv, gi };
+      prev.carry = { gv: place(this.#device, gv), gi: gi ? place(this.#device, gi) : null };
     }
     return this.#finishBackward(rec, args, outTensor);
   }
@@ -918,7 +968,7 @@ export class LIF {
     accumulateGrad(rec.memGrad, args.gAlphaMem);
     if (rec.synGrad && args.gAlphaSyn) accumulateGrad(rec.synGrad, args.gAlphaSyn);
     if (outTensor) return outTensor;
-    return Tensor._adopt(args.gradIn, rec.inputShape);
+    return Tensor._adopt(args.gradIn, rec.inputShape, this.#device);
   }
 
   /**
@@ -938,7 +988,7 @@ export class LIF {
     let g: Tensor;
     try {
       g = checkTensor(gradOutput, 'backwardAsync: gradOutput');
-      g = Tensor._adopt(g._data(), g.shape);
+      g = Tensor._adopt(g._storage(), g.shape, g.device);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -1,12 +1,14 @@
 import { resolveDevice } from './backend.js';
 import { ErrorCodes, SpikelayersError } from './errors.js';
+import { copyTo, hostCopy, isHost, place, release, type Storage } from './storage.js';
 
 /** Largest element count a Tensor may hold (a Float32Array's limit in V8). */
 export const MAX_ELEMENTS = 2 ** 32 - 1;
 
 /** Options of Tensor.from / Tensor.zeros. */
 export interface TensorOptions {
-  /** 'cpu' (default). 'cuda' / 'cuda:N' throw an Error saying why CUDA cannot be used. */
+  /** 'cpu' (default), 'cuda' (= 'cuda:0'), 'cuda:N', or 'auto' (CUDA when usable, else CPU).
+   * Where CUDA is unusable, 'cuda' throws an Error whose `code` and message say why. */
   device?: string;
 }
 
@@ -32,22 +34,24 @@ export function checkShape(shape: unknown, what: string): number {
  * Parameters of a layer are Tensors too, with `grad` and `requiresGrad`.
  */
 export class Tensor {
-  #data: Float32Array | null;
+  #data: Storage | null;
   readonly #shape: readonly number[];
-  readonly device: string = 'cpu';
+  /** 'cpu' or 'cuda:N'. */
+  readonly device: string;
   /** Accumulated gradient (parameters only), or null. */
   grad: Tensor | null = null;
   /** Whether a layer accumulates a gradient into `grad`. */
   requiresGrad = false;
 
-  private constructor(data: Float32Array, shape: readonly number[]) {
+  private constructor(data: Storage, shape: readonly number[], device = 'cpu') {
     this.#data = data;
     this.#shape = Object.freeze(shape.slice());
+    this.device = device;
   }
 
-  /** Wraps an array without copying (internal: the caller gives up the array). */
-  static _adopt(data: Float32Array, shape: readonly number[]): Tensor {
-    return new Tensor(data, shape);
+  /** Wraps storage without copying (internal: the caller gives up the storage). */
+  static _adopt(data: Storage, shape: readonly number[], device = 'cpu'): Tensor {
+    return new Tensor(data, shape, device);
   }
 
   /** A tensor holding a copy of `data` with the given shape. */
@@ -55,10 +59,11 @@ export class Tensor {
     const n = checkShape(shape, 'Tensor.from: shape');
     if (opts !== undefined && (opts === null || typeof opts !== 'object'))
       throw new TypeError('Tensor.from: opts must be an object such as { device: "cpu" }');
+    let device = 'cpu';
     if (opts) {
       for (const k of Object.keys(opts))
         if (k !== 'device') throw new TypeError(`Tensor.from: unknown option '${k}' (expected 'device')`);
-      resolveDevice(opts.device, 'Tensor.from: opts.device');
+      device = resolveDevice(opts.device, 'Tensor.from: opts.device');
     }
     let copy: Float32Array;
     if (data instanceof Float32Array) {
@@ -81,7 +86,7 @@ export class Tensor {
       throw new RangeError(
         `Tensor.from: data has ${copy.length} elements but shape [${shape.join(', ')}] needs ${n}`,
       );
-    return new Tensor(copy, shape);
+    return new Tensor(place(device, copy), shape, device);
   }
 
   /** A scalar (0-d) tensor. */
@@ -93,8 +98,8 @@ export class Tensor {
   /** A tensor of zeros. */
   static zeros(shape: number[], opts?: TensorOptions): Tensor {
     const n = checkShape(shape, 'Tensor.zeros: shape');
-    if (opts?.device !== undefined) resolveDevice(opts.device, 'Tensor.zeros: opts.device');
-    return new Tensor(new Float32Array(n), shape);
+    const device = opts?.device !== undefined ? resolveDevice(opts.device, 'Tensor.zeros: opts.device') : 'cpu';
+    return new Tensor(place(device, new Float32Array(n)), shape, device);
   }
 
   /** A tensor filled with `value`. */
@@ -124,54 +129,63 @@ export class Tensor {
     return this.#data === null;
   }
 
-  /** A copy of the data. */
+  /** A copy of the data on the host (downloaded from the GPU for a CUDA tensor). */
   toFloat32Array(): Float32Array {
-    return this._data().slice();
+    return hostCopy(this._storage());
   }
 
   /** The data as a plain array (a copy). */
   toArray(): number[] {
-    return Array.from(this._data());
+    return Array.from(this.toFloat32Array());
   }
 
   /** The value of a single-element tensor. */
   item(): number {
-    const d = this._data();
+    const d = this.toFloat32Array();
     if (d.length !== 1) throw new RangeError(`item(): the tensor has ${d.length} elements, not 1`);
     return d[0]!;
   }
 
-  /** A copy on `device` ('cpu' only in this build). */
+  /** A copy on `device` ('cpu', 'cuda', 'cuda:N', 'auto'). */
   to(device: string): Tensor {
-    resolveDevice(device, 'Tensor.to: device');
-    return new Tensor(this._data().slice(), this.#shape);
+    const d = resolveDevice(device, 'Tensor.to: device');
+    return new Tensor(copyTo(d, this._storage()), this.#shape, d);
   }
 
-  /** A deep copy. */
+  /** A deep copy on the same device. */
   clone(): Tensor {
-    const t = new Tensor(this._data().slice(), this.#shape);
+    const t = new Tensor(copyTo(this.device, this._storage()), this.#shape, this.device);
     t.requiresGrad = this.requiresGrad;
     return t;
   }
 
-  /** A tensor with the same data and another shape of the same size. */
+  /** A copy with another shape of the same size. */
   reshape(shape: number[]): Tensor {
     const n = checkShape(shape, 'reshape: shape');
-    const d = this._data();
+    const d = this._storage();
     if (n !== d.length) throw new RangeError(`reshape: cannot view ${d.length} elements as [${shape.join(', ')}]`);
-    return new Tensor(d.slice(), shape);
+    return new Tensor(copyTo(this.device, d), shape, this.device);
   }
 
-  /** Frees the data now. Using the tensor afterwards is an Error with code ERR_TENSOR_DISPOSED. */
+  /** Frees the data now (GPU memory at once). Using the tensor afterwards is an Error with code
+   * ERR_TENSOR_DISPOSED; disposing twice is harmless. Forgotten tensors are freed by the GC. */
   dispose(): void {
+    release(this.#data);
     this.#data = null;
   }
 
-  /** Internal: the live data (no copy). */
-  _data(): Float32Array {
+  /** Internal: the live storage (no copy), host or device. */
+  _storage(): Storage {
     if (this.#data === null)
       throw new SpikelayersError(ErrorCodes.DISPOSED, 'the tensor was disposed and cannot be used');
     return this.#data;
+  }
+
+  /** Internal: the live host data (no copy). */
+  _data(): Float32Array {
+    const s = this._storage();
+    if (!isHost(s)) throw new TypeError(`this operation needs a cpu tensor, the tensor is on ${this.device} (use .to('cpu'))`);
+    return s;
   }
 
   /** Internal: replace the data in place (same size), used by optimizers and loadStateDict. */
@@ -182,7 +196,7 @@ export class Tensor {
   }
 
   toString(): string {
-    const d = this.#data;
+    const d = this.#data === null ? null : hostCopy(this.#data);
     const body = d === null ? 'disposed' : Array.from(d.subarray(0, 8)).map((v) => +v.toPrecision(6)).join(', ') + (d.length > 8 ? ', ...' : '');
     return `Tensor(shape=[${this.#shape.join(', ')}], device=${this.device}, [${body}])`;
   }

@@ -36,13 +36,15 @@ function gradOf(layer: LIF, name: string): Tensor | null {
   return p[1].grad;
 }
 
-export function runGoldenCase(c: GoldenCase, layer: LIF = makeLif(c)): void {
+export function runGoldenCase(c: GoldenCase, layer?: LIF, device = 'cpu'): void {
+  layer ??= device === 'cpu' ? makeLif(c) : makeLif(c).to(device);
+  const on = (t: Tensor): Tensor => (device === 'cpu' ? t : t.to(device));
   const tol = c.suggested_tolerance;
   const segment: { call: (typeof c.calls)[number]; idx: number }[] = [];
   const flush = (): void => {
     for (let k = segment.length - 1; k >= 0; --k) {
       const { call, idx } = segment[k]!;
-      const gi = layer.backward(tensorOf(call.grad_output!));
+      const gi = layer!.backward(on(tensorOf(call.grad_output!)));
       expectClose(`call ${idx} grad_input`, gi, call.grad_input!, tol.grad_input_atol);
     }
     segment.length = 0;
@@ -50,7 +52,7 @@ export function runGoldenCase(c: GoldenCase, layer: LIF = makeLif(c)): void {
   c.calls.forEach((call, idx) => {
     if (call.op === 'reset_states') { flush(); layer.resetStates(); return; }
     if (call.op === 'detach_states') { flush(); layer.detachStates(); return; }
-    const input = tensorOf(call.input!);
+    const input = on(tensorOf(call.input!));
     const st = layer.shape;
     if (st && st.slice(1).join() !== input.shape.slice(2).join()) flush(); // re-creation cuts
     const out = layer.forward(input);

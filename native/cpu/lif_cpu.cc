@@ -205,15 +205,17 @@ void forward_impl(LifKernelArgs& a, int threads) {
 // Replay of one step in the backward: the forward step again (same step functions, same bits),
 // keeping the adjoint factor A, sigma and the parameter-gradient factors P (alpha_m) and
 // Q (alpha_s) of the step.
-template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
+template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN, bool CLIP>
 inline void replay_step(int64_t len, const float* __restrict xt, const float* __restrict gsp,
                         const float* __restrict gsg, float* __restrict v, float* __restrict iS,
                         float* __restrict Ar, float* __restrict Sr, float* __restrict Pr,
                         float* __restrict Qr, const float* __restrict am, const float* __restrict c,
-                        const float* __restrict as, const float* __restrict mflag,
-                        const float* __restrict nflag, const StepParams P, const SurrParams Q) {
-  // The min_v_mem and norm_input switches are per-lane flags, not loop-invariant bools: GCC 12
-  // does not vectorise a select on an invariant bool inside this loop.
+                        const float* __restrict as, const float* __restrict nflag,
+                        const StepParams P, const SurrParams Q) {
+  // The norm_input switch is a per-lane flag, not a loop-invariant bool: GCC 12 does not
+  // vectorise a select on an invariant bool inside this loop. min_v_mem is the template
+  // parameter CLIP (as in forward_step): most layers have none, and the clip, its mask and the
+  // selects were a quarter of this loop's instructions.
   const float theta = P.theta, minV = P.minV;
 #pragma omp simd
   for (int64_t j = 0; j < len; ++j) {
@@ -233,9 +235,13 @@ inline void replay_step(int64_t len, const float* __restrict xt, const float* __
     if constexpr (SS == SurrKind::Given && SK != SpikeKind::None) g2 = gsg[j];
     const float s = spike<SK>(uu, g1, P);
     const float r = reset<RK>(uu, s, P);
-    const float cm = mflag[j] > 0.0f ? clip_mask(r, minV) : 1.0f;
-    const float cl = clip_min(r, minV);
-    v[j] = mflag[j] > 0.0f ? cl : r;
+    float cm = 1.0f;
+    if constexpr (CLIP) {
+      cm = clip_mask(r, minV);
+      v[j] = clip_min(r, minV);
+    } else {
+      v[j] = r;
+    }
     float sg = 1.0f;  // no spike function: the output is u itself
     if constexpr (SK != SpikeKind::None) sg = surrogate<SS>(uu, g2, theta, Q);
     Ar[j] = adjoint_factor<RK>(sg, s, cm, P);
@@ -273,7 +279,13 @@ inline void reverse_step(int64_t len, const float* __restrict gt, float* __restr
 // Backward: for each job, walk the checkpoint chunks from last to first: replay the chunk from its
 // checkpoint, then run the O(T) reverse recurrence over it. Parameter-gradient terms are summed
 // per neuron in float within a chunk (at most K terms), then in double.
-template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
+//
+// Memory traffic: the replay reads x rows t0..t1-1, the reverse reads gradOut and writes gradIn
+// rows t1-1..t0. The software prefetches run PD rows ahead and continue across the phase
+// boundaries (the last replay steps fetch the first gradOut rows of the reverse, the last reverse
+// steps fetch the first x rows of the previous chunk's replay), so the memory stream never
+// drains; the reverse walks rows downwards, which hardware prefetchers follow poorly.
+template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN, bool CLIP>
 void backward_impl(LifKernelArgs& a, int threads) {
   const int64_t B = a.B, T = a.T, N = a.N, K = a.K;
   const int64_t nCk = num_checkpoints(T, K);
@@ -281,6 +293,7 @@ void backward_impl(LifKernelArgs& a, int threads) {
   std::vector<double> partM(static_cast<size_t>(B * N), 0.0);
   std::vector<double> partS(SYN ? static_cast<size_t>(B * N) : 0, 0.0);
   const LifKernelArgs A = a;
+  const bool nt = B * T * N * int64_t(sizeof(float)) >= SL_NT_BYTES;
 
 #pragma omp parallel num_threads(threads)
   {
@@ -294,11 +307,10 @@ void backward_impl(LifKernelArgs& a, int threads) {
       const StepParams P = A.P;
       const SurrParams Q = A.Q;
       alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], gv[CH], gi[CH], pmf[CH], psf[CH];
-      alignas(64) float mflag[CH], nflag[CH];
+      alignas(64) float nflag[CH], gxbuf[CH];
       alignas(64) double pm[CH], ps[CH];
       load_param(am, A.alphaMem, A.alphaMemStride, n0, len);
       for (int64_t j = 0; j < len; ++j) {
-        mflag[j] = P.hasMin ? 1.0f : 0.0f;
         nflag[j] = P.normInput ? 1.0f : 0.0f;
         c[j] = P.normInput ? (1.0f - am[j]) : 1.0f;
         gv[j] = A.gvEnd ? A.gvEnd[b * N + n0 + j] : 0.0f;
@@ -312,35 +324,51 @@ void backward_impl(LifKernelArgs& a, int threads) {
         if (A.giEnd)
           for (int64_t j = 0; j < len; ++j) gi[j] = A.giEnd[b * N + n0 + j];
       }
+      const int64_t base = b * T * N + n0;  // row t of this job starts at base + t * N
       for (int64_t k = nCk - 1; k >= 0; --k) {
         const int64_t t0 = k * K, t1 = std::min(T, t0 + K);
         std::memcpy(v, A.ckV + (b * nCk + k) * N + n0, sizeof(float) * len);
         if (SYN) std::memcpy(iS, A.ckI + (b * nCk + k) * N + n0, sizeof(float) * len);
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t row = (b * T + t) * N + n0, o = (t - t0) * CH;
-          if (t + PD < t1) prefetch_row(A.x + row + PD * N, len, false);
-          replay_step<SK, RK, SS, SYN>(
+          const int64_t row = base + t * N, o = (t - t0) * CH;
+          const int64_t ahead = t + PD;  // the step whose rows we fetch now
+          if (ahead < t1) {
+            prefetch_row(A.x + base + ahead * N, len, false);
+          } else if (t1 - 1 - (ahead - t1) >= t0) {
+            // the reverse starts at t1 - 1 and walks down
+            const int64_t r = base + (t1 - 1 - (ahead - t1)) * N;
+            prefetch_row(A.gradOut + r, len, false);
+            if (!nt) prefetch_row(A.gradIn + r, len, true);
+          }
+          replay_step<SK, RK, SS, SYN, CLIP>(
               len, A.x + row, SK == SpikeKind::Given ? A.spikesGiven + row : nullptr,
               (SS == SurrKind::Given && SK != SpikeKind::None) ? A.sigmaGiven + row : nullptr, v,
               iS, bufA.get() + o, bufS.get() + o, bufP.get() + o, bufQ.get() + (SYN ? o : 0), am,
-              c, as, mflag, nflag, P, Q);
+              c, as, nflag, P, Q);
         }
         for (int64_t j = 0; j < len; ++j) pmf[j] = psf[j] = 0.0f;
         for (int64_t t = t1 - 1; t >= t0; --t) {
-          const int64_t row = (b * T + t) * N + n0, o = (t - t0) * CH;
-          if (t - PD >= t0) {
-            prefetch_row(A.gradOut + row - PD * N, len, false);
-            prefetch_row(A.gradIn + row - PD * N, len, true);
+          const int64_t row = base + t * N, o = (t - t0) * CH;
+          const int64_t ahead = t - PD;
+          if (ahead >= t0) {
+            prefetch_row(A.gradOut + base + ahead * N, len, false);
+            if (!nt) prefetch_row(A.gradIn + base + ahead * N, len, true);
+          } else if (k > 0 && t0 - ahead <= K) {
+            // the replay of chunk k - 1 starts at t0 - K and walks up
+            prefetch_row(A.x + base + (t0 - K + (t0 - ahead) - 1) * N, len, false);
           }
-          reverse_step<SYN>(len, A.gradOut + row, A.gradIn + row, bufA.get() + o, bufS.get() + o,
+          float* gx = nt ? gxbuf : A.gradIn + row;
+          reverse_step<SYN>(len, A.gradOut + row, gx, bufA.get() + o, bufS.get() + o,
                             bufP.get() + o, bufQ.get() + (SYN ? o : 0), gv, gi, pmf, psf, am, c,
                             as);
+          if (nt) stream_row(A.gradIn + row, gxbuf, len);
         }
         for (int64_t j = 0; j < len; ++j) {
           pm[j] += pmf[j];
           ps[j] += psf[j];
         }
       }
+      if (nt) stream_fence();
       for (int64_t j = 0; j < len; ++j) {
         A.gvStart[b * N + n0 + j] = gv[j];
         partM[b * N + n0 + j] = pm[j];
@@ -388,12 +416,19 @@ void forward_reset(LifKernelArgs& a, int th) {
   }
 }
 
+template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
+void backward_clip(LifKernelArgs& a, int th) {
+  if (a.P.hasMin)
+    backward_impl<SK, RK, SS, SYN, true>(a, th);
+  else
+    backward_impl<SK, RK, SS, SYN, false>(a, th);
+}
 template <SpikeKind SK, ResetKind RK, SurrKind SS>
 void backward_syn(LifKernelArgs& a, int th) {
   if (a.hasSyn)
-    backward_impl<SK, RK, SS, true>(a, th);
+    backward_clip<SK, RK, SS, true>(a, th);
   else
-    backward_impl<SK, RK, SS, false>(a, th);
+    backward_clip<SK, RK, SS, false>(a, th);
 }
 template <SpikeKind SK, ResetKind RK>
 void backward_surr(LifKernelArgs& a, int th) {

@@ -1,0 +1,67 @@
+// Where a tensor's data lives: a Float32Array on the host, or a device buffer on one CUDA
+// device. Internal helpers shared by Tensor and the layers.
+import type { NativeArray, NativeDeviceBuffer } from '#binding';
+import { native } from './backend.js';
+
+export type Storage = NativeArray;
+
+/** Device string -> CUDA index, or -1 for the host. */
+export function deviceIndex(device: string): number {
+  if (device === 'cpu') return -1;
+  const m = /^cuda:(\d+)$/.exec(device);
+  if (!m) throw new RangeError(`internal: unexpected device '${device}'`);
+  return Number(m[1]);
+}
+
+export function isHost(s: Storage): s is Float32Array {
+  return s instanceof Float32Array;
+}
+
+/** n floats on `device`: zeros on the host; uninitialised on a GPU unless `zero`. */
+export function alloc(device: string, n: number, zero = false): Storage {
+  const idx = deviceIndex(device);
+  if (idx < 0) return new Float32Array(n);
+  const b = new (native().DeviceBuffer)(n, idx);
+  if (zero) b.zero();
+  return b;
+}
+
+/** The data on the host: the array itself for host storage, a downloaded copy otherwise. */
+export function toHost(s: Storage): Float32Array {
+  if (isHost(s)) return s;
+  const a = new Float32Array(s.length);
+  (s as NativeDeviceBuffer).download(a);
+  return a;
+}
+
+/** A copy on the host. */
+export function hostCopy(s: Storage): Float32Array {
+  return isHost(s) ? s.slice() : toHost(s);
+}
+
+/** Host data placed on `device` (the array itself for the host). */
+export function place(device: string, a: Float32Array): Storage {
+  const idx = deviceIndex(device);
+  if (idx < 0) return a;
+  const b = new (native().DeviceBuffer)(a.length, idx);
+  b.upload(a);
+  return b;
+}
+
+/** A copy of `s` on `device`. */
+export function copyTo(device: string, s: Storage): Storage {
+  const idx = deviceIndex(device);
+  if (isHost(s)) return idx < 0 ? s.slice() : place(device, s);
+  if (idx < 0) return toHost(s);
+  if (s.device === idx) {
+    const b = new (native().DeviceBuffer)(s.length, idx);
+    b.copyFrom(s);
+    return b;
+  }
+  return place(device, toHost(s));
+}
+
+/** Frees device memory now (host arrays are left to the garbage collector). */
+export function release(s: Storage | null | undefined): void {
+  if (s && !isHost(s)) s.dispose();
+}
