@@ -28,7 +28,7 @@ namespace SL_CPU_ISA {
 namespace {
 
 #ifndef SL_CH
-#define SL_CH 256
+#define SL_CH 1024
 #endif
 #ifndef SL_PD
 #define SL_PD 4
@@ -36,19 +36,34 @@ namespace {
 #ifndef SL_NT_BYTES
 #define SL_NT_BYTES (int64_t(8) << 20)
 #endif
-constexpr int64_t CH = SL_CH;  // neurons per job: 1 KiB of each row; state arrays stay in L1, replay buffers in L2
+// Neurons per job, at most. Rows of a job are N floats apart, so a job of CH < N neurons reads
+// a CH-float piece of every row: with CH = 256 and N = 1024 every step touches a new 4 KiB page,
+// which defeats the hardware prefetchers and the TLB. A job covering whole rows streams through
+// contiguous memory; 1024 floats keep the forward state (a few KiB per array) in L1 and the
+// backward's replay buffers (3-4 x K x CH floats, 384-512 KiB) in L2. Measured on the mlp
+// workload (N = 1024): forward 0.52 -> 0.30 ns/el with CH 256 -> 1024 (with streaming stores).
+constexpr int64_t CH = SL_CH;
+constexpr int64_t CH_MIN = 128;
 
 struct Job {
   int64_t b, n0, len;
 };
 
-inline int64_t num_jobs(int64_t B, int64_t N) { return B * ((N + CH - 1) / CH); }
-inline Job job_of(int64_t j, int64_t N) {
-  int64_t per = (N + CH - 1) / CH;
+// The chunk width actually used: CH, halved (down to CH_MIN) while there would be fewer than 16
+// jobs, so small batches still spread over the threads. It depends on the shape only, never on
+// the thread count (the per-job spike sums must not depend on it).
+inline int64_t chunk_width(int64_t B, int64_t N) {
+  int64_t ch = CH;
+  while (ch > CH_MIN && B * ((N + ch - 1) / ch) < 16) ch /= 2;
+  return ch;
+}
+inline int64_t num_jobs(int64_t B, int64_t N, int64_t ch) { return B * ((N + ch - 1) / ch); }
+inline Job job_of(int64_t j, int64_t N, int64_t ch) {
+  int64_t per = (N + ch - 1) / ch;
   Job J;
   J.b = j / per;
-  J.n0 = (j % per) * CH;
-  J.len = std::min<int64_t>(CH, N - J.n0);
+  J.n0 = (j % per) * ch;
+  J.len = std::min<int64_t>(ch, N - J.n0);
   return J;
 }
 
@@ -131,14 +146,15 @@ template <SpikeKind SK, ResetKind RK, bool SYN, bool CLIP>
 void forward_impl(LifKernelArgs& a, int threads) {
   const int64_t B = a.B, T = a.T, N = a.N, K = a.K;
   const int64_t nCk = num_checkpoints(T, K);
-  const int64_t jobs = num_jobs(B, N);
+  const int64_t ch = chunk_width(B, N);
+  const int64_t jobs = num_jobs(B, N, ch);
   std::vector<double> jobSum(static_cast<size_t>(jobs), 0.0);
   const LifKernelArgs A = a;  // local copy: keeps loads out of the shared struct
   const bool nt = B * T * N * int64_t(sizeof(float)) >= SL_NT_BYTES;
 
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t jb = 0; jb < jobs; ++jb) {
-    const Job J = job_of(jb, N);
+    const Job J = job_of(jb, N, ch);
     const int64_t b = J.b, n0 = J.n0, len = J.len;
     const StepParams P = A.P;
     alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], acc[CH];
@@ -289,7 +305,8 @@ template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN, bool CLIP>
 void backward_impl(LifKernelArgs& a, int threads) {
   const int64_t B = a.B, T = a.T, N = a.N, K = a.K;
   const int64_t nCk = num_checkpoints(T, K);
-  const int64_t jobs = num_jobs(B, N);
+  const int64_t ch = chunk_width(B, N);
+  const int64_t jobs = num_jobs(B, N, ch);
   std::vector<double> partM(static_cast<size_t>(B * N), 0.0);
   std::vector<double> partS(SYN ? static_cast<size_t>(B * N) : 0, 0.0);
   const LifKernelArgs A = a;
@@ -302,7 +319,7 @@ void backward_impl(LifKernelArgs& a, int threads) {
         bufP(new float[K * CH]), bufQ(new float[SYN ? K * CH : CH]);
 #pragma omp for schedule(static)
     for (int64_t jb = 0; jb < jobs; ++jb) {
-      const Job J = job_of(jb, N);
+      const Job J = job_of(jb, N, ch);
       const int64_t b = J.b, n0 = J.n0, len = J.len;
       const StepParams P = A.P;
       const SurrParams Q = A.Q;
