@@ -14,7 +14,18 @@ export {
   type BackwardOptions,
   type ResetStatesOptions,
   type Recordings,
+  type LayerKind,
 } from './layer.js';
+export {
+  IAF,
+  ExpLeak,
+  LIFSqueeze,
+  IAFSqueeze,
+  ExpLeakSqueeze,
+  type IAFOptions,
+  type ExpLeakOptions,
+  type SqueezeOptions,
+} from './siblings.js';
 export {
   MultiSpike,
   SingleSpike,

@@ -155,6 +155,9 @@ const SINABS_NAMES: Record<string, string> = {
   train_alphas: 'trainAlphas', norm_input: 'normInput', record_states: 'recordStates',
 };
 
+/** The layer family member (internal): LIF, IAF (no leak) or ExpLeak (no spikes). */
+export type LayerKind = 'LIF' | 'IAF' | 'ExpLeak';
+
 function codeError<E extends Error>(err: E, code: string): E {
   (err as E & { code: string }).code = code;
   return err;
@@ -249,7 +252,8 @@ export class LIF {
   #tauSyn: Tensor | null = null;
   #alphaMem: Tensor | null = null;
   #alphaSyn: Tensor | null = null;
-  #threshold: Tensor;
+  #threshold: Tensor | null;
+  #fixedAlphaMem = false;
   #minVMem: Tensor | null;
   readonly trainAlphas: boolean;
   readonly normInput: boolean;
@@ -272,24 +276,31 @@ export class LIF {
   #rng: Rng;
   #mapCache = new Map<string, Int32Array | null>();
 
-  constructor(options: LIFOptions) {
+  /** 'LIF', 'IAF' or 'ExpLeak'. */
+  readonly kind: LayerKind;
+
+  constructor(options: LIFOptions);
+  /** @internal (IAF and ExpLeak) */
+  constructor(options: LIFOptions, kind: LayerKind, allowed: readonly string[]);
+  constructor(options: LIFOptions, kind: LayerKind = 'LIF', allowed: readonly string[] = OPTION_NAMES) {
+    this.kind = kind;
     if (options === null || typeof options !== 'object' || Array.isArray(options))
-      throw new TypeError('LIF: expected an options object such as { tauMem: 20 }');
+      throw new TypeError(`${kind}: expected an options object${kind === 'IAF' ? '' : ' such as { tauMem: 20 }'}`);
     for (const k of Object.keys(options)) {
-      if (!(OPTION_NAMES as readonly string[]).includes(k)) {
-        const hint = SINABS_NAMES[k] ? ` (did you mean '${SINABS_NAMES[k]}'?)` : '';
-        throw new TypeError(`LIF: unknown option '${k}'${hint}`);
+      if (!allowed.includes(k)) {
+        const hint = SINABS_NAMES[k] && allowed.includes(SINABS_NAMES[k]!) ? ` (did you mean '${SINABS_NAMES[k]}'?)` : '';
+        throw new TypeError(`${kind}: unknown option '${k}'${hint}`);
       }
     }
-    const o = options;
-    if (o.tauMem === undefined || o.tauMem === null) throw new TypeError('LIF: tauMem is required (a number or a Tensor)');
+    const o = kind === 'IAF' ? { ...options, tauMem: 1 } : options;
+    if (o.tauMem === undefined || o.tauMem === null) throw new TypeError(`${kind}: tauMem is required (a number or a Tensor)`);
     const bool = (v: unknown, name: string, d: boolean): boolean => {
       if (v === undefined) return d;
       if (typeof v !== 'boolean') throw new TypeError(`LIF: ${name} must be a boolean, got ${describe(v)}`);
       return v;
     };
     this.trainAlphas = bool(o.trainAlphas, 'trainAlphas', false);
-    this.normInput = bool(o.normInput, 'normInput', true);
+    this.normInput = kind === 'IAF' ? false : bool(o.normInput, 'normInput', kind === 'LIF');
     this.recordStates = bool(o.recordStates, 'recordStates', false);
     if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed)))
       throw new TypeError(`LIF: seed must be an integer, got ${describe(o.seed)}`);
@@ -298,11 +309,12 @@ export class LIF {
     const tauMem = paramTensor(o.tauMem, 'tauMem', (x) => x > 0, 'a finite positive number');
     const tauSyn = o.tauSyn === undefined || o.tauSyn === null ? null : paramTensor(o.tauSyn, 'tauSyn', (x) => x > 0, 'a finite positive number');
     const threshold = o.spikeThreshold === undefined ? 1 : scalarOf(o.spikeThreshold, 'spikeThreshold', (x) => x > 0, 'a finite positive number');
-    this.#threshold = Tensor.from([threshold], []);
+    this.#threshold = kind === 'ExpLeak' ? null : Tensor.from([threshold], []);
     this.#minVMem = o.minVMem === undefined || o.minVMem === null ? null : Tensor.from([scalarOf(o.minVMem, 'minVMem', () => true, 'a finite number')], []);
 
     // spike function
-    if (o.spikeFn === undefined) this.spikeFn = MultiSpike;
+    if (kind === 'ExpLeak') this.spikeFn = null;
+    else if (o.spikeFn === undefined) this.spikeFn = MultiSpike;
     else if (o.spikeFn === null) this.spikeFn = null;
     else if (o.spikeFn === MultiSpike || o.spikeFn === SingleSpike || o.spikeFn instanceof MultiSpike || o.spikeFn instanceof SingleSpike || o.spikeFn instanceof MaxSpike) this.spikeFn = o.spikeFn;
     else if (typeof o.spikeFn === 'object' && typeof (o.spikeFn as CustomSpikeFn).forward === 'function') this.spikeFn = o.spikeFn;
@@ -316,7 +328,14 @@ export class LIF {
     else if (typeof o.surrogateGradFn === 'function' || o.surrogateGradFn instanceof SingleExponential || o.surrogateGradFn instanceof Heaviside || o.surrogateGradFn instanceof Gaussian || o.surrogateGradFn instanceof MultiGaussian || o.surrogateGradFn instanceof PeriodicExponential) this.surrogateGradFn = o.surrogateGradFn;
     else throw new TypeError(`LIF: surrogateGradFn must be a surrogate instance (e.g. new SingleExponential()) or a function (vMem, threshold) => sigma, got ${describe(o.surrogateGradFn)}`);
 
-    if (this.trainAlphas) {
+    if (kind === 'IAF') {
+      this.#alphaMem = Tensor.from([1], []);  // no leak: alpha_mem is the constant 1, not a parameter
+      this.#fixedAlphaMem = true;
+      if (tauSyn) {
+        this.#tauSyn = tauSyn;
+        this.#tauSyn.requiresGrad = true;
+      }
+    } else if (this.trainAlphas) {
       this.#alphaMem = alphaOf(tauMem);
       this.#alphaMem.requiresGrad = true;
       if (tauSyn) {
@@ -357,14 +376,14 @@ export class LIF {
   }
   /** The alpha_mem parameter (trainAlphas only, else null). */
   get alphaMem(): Tensor | null {
-    return this.#alphaMem;
+    return this.#fixedAlphaMem ? null : this.#alphaMem;
   }
   /** The alpha_syn parameter (trainAlphas with tauSyn only, else null). */
   get alphaSyn(): Tensor | null {
     return this.#alphaSyn;
   }
-  /** The spike threshold parameter (no gradient). */
-  get spikeThreshold(): Tensor {
+  /** The spike threshold parameter (no gradient); null for ExpLeak, which does not spike. */
+  get spikeThreshold(): Tensor | null {
     return this.#threshold;
   }
   /** The min_v_mem parameter (no gradient) or null. */
@@ -382,6 +401,7 @@ export class LIF {
   }
   /** tau_mem, or -1/log(alpha_mem) with trainAlphas (a copy). */
   get tauMemCalculated(): Tensor {
+    if (this.#fixedAlphaMem) return Tensor.from([Infinity], []);  // IAF: no leak
     return this.#tauMem ? this.#tauMem.clone() : tauOf(this.#alphaMem!);
   }
   /** tau_syn, -1/log(alpha_syn) with trainAlphas, or null. */
@@ -398,11 +418,11 @@ export class LIF {
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     if (this.#tauMem) out.push(['tau_mem', this.#tauMem]);
-    if (this.#alphaMem) out.push(['alpha_mem', this.#alphaMem]);
+    if (this.#alphaMem && !this.#fixedAlphaMem) out.push(['alpha_mem', this.#alphaMem]);
     if (this.#tauSyn) out.push(['tau_syn', this.#tauSyn]);
     if (this.#alphaSyn) out.push(['alpha_syn', this.#alphaSyn]);
     if (this.#minVMem) out.push(['min_v_mem', this.#minVMem]);
-    out.push(['spike_threshold', this.#threshold]);
+    if (this.#threshold) out.push(['spike_threshold', this.#threshold]);
     return out;
   }
 
@@ -610,7 +630,7 @@ export class LIF {
   // ---- forward --------------------------------------------------------------------------------
 
   #kinds(): NativeKinds {
-    const theta = this.#threshold._data()[0]!;
+    const theta = this.#threshold ? this.#threshold._data()[0]! : 1;  // ExpLeak: unused
     let spike: number, maxSpikes = Infinity;
     const sf = this.spikeFn;
     if (sf === null) spike = SPIKE_NONE;
@@ -999,15 +1019,16 @@ export class LIF {
     });
   }
 
+  /** A sinabs-like repr, e.g. `LIF(tau_mem=20, spike_threshold=1, norm_input=True)`. */
   toString(): string {
     const parts: string[] = [];
     const fmt = (t: Tensor | null): string => (t === null ? 'None' : t.size === 1 ? String(t.item()) : `Tensor[${t.shape.join(', ')}]`);
-    parts.push(`tau_mem=${fmt(this.tauMemCalculated)}`);
+    if (this.kind !== 'IAF') parts.push(`tau_mem=${fmt(this.tauMemCalculated)}`);
     if (this.hasSynapse) parts.push(`tau_syn=${fmt(this.tauSynCalculated)}`);
-    parts.push(`spike_threshold=${fmt(this.#threshold)}`);
+    if (this.#threshold) parts.push(`spike_threshold=${fmt(this.#threshold)}`);
     if (this.#minVMem) parts.push(`min_v_mem=${fmt(this.#minVMem)}`);
-    parts.push(`norm_input=${this.normInput ? 'True' : 'False'}`);
-    return `LIF(${parts.join(', ')})`;
+    if (this.kind !== 'IAF') parts.push(`norm_input=${this.normInput ? 'True' : 'False'}`);
+    return `${this.kind}(${parts.join(', ')})`;
   }
 }
 

@@ -119,6 +119,6 @@ describe('CUDA device', function () {
 
   const golden = loadGolden();
   describe('golden suite on cuda', function () {
-    for (const c of (golden ?? []).filter((g) => g.layer === 'LIF')) it(c.name, () => runGoldenCase(c, undefined, 'cuda'));
+    for (const c of golden ?? []) it(`${c.name} (${c.layer})`, () => runGoldenCase(c, undefined, 'cuda'));
   });
 });

@@ -116,6 +116,6 @@ describe('emulated CUDA launch (the GPU kernels\' per-thread code, on the host)'
       });
       return;
     }
-    for (const c of golden.filter((g) => g.layer === 'LIF')) it(c.name, () => runGoldenCase(c));
+    for (const c of golden) it(`${c.name} (${c.layer})`, () => runGoldenCase(c));
   });
 });

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import {
-  Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
+  ExpLeak, IAF, Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
 
@@ -87,6 +87,15 @@ export function lifOptionsOf(c: GoldenCase): LIFOptions {
   };
 }
 
+/** The golden case's layer: LIF, IAF or ExpLeak, built from its sinabs options. */
 export function makeLif(c: GoldenCase): LIF {
+  if (c.layer === 'ExpLeak') {
+    const o = c.options;
+    return new ExpLeak({ tauMem: tauOpt(o.tau_mem)!, shape: o.shape, trainAlphas: o.train_alphas, minVMem: o.min_v_mem, normInput: o.norm_input, recordStates: o.record_states });
+  }
+  if (c.layer === 'IAF') {
+    const l = lifOptionsOf({ ...c, options: { ...c.options, tau_mem: 1 } });
+    return new IAF({ spikeThreshold: l.spikeThreshold, spikeFn: l.spikeFn!, resetFn: l.resetFn, surrogateGradFn: l.surrogateGradFn, tauSyn: l.tauSyn, minVMem: l.minVMem, shape: l.shape, recordStates: l.recordStates });
+  }
   return new LIF(lifOptionsOf(c));
 }

@@ -431,7 +431,7 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
           const synP = c.trainAlphas ? layer.alphaSyn : layer.tauSyn;
           check(c.trainAlphas ? 'alphaSyn' : 'tauSyn', synP, c.tauSyn, [b1.gAs, b2.gAs], [b1.absAs, b2.absAs]);
         }
-        expect(layer.spikeThreshold.grad, 'the threshold gets no gradient').to.equal(null);
+        expect(layer.spikeThreshold!.grad, 'the threshold gets no gradient').to.equal(null);
         if (layer.minVMem) expect(layer.minVMem.grad, 'minVMem gets no gradient').to.equal(null);
       });
     });

@@ -419,7 +419,7 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(arr(l.tauMem!.grad)).to.deep.equal([0]);
       expect(l.tauMem!.grad!.shape).to.deep.equal([]);
       expect(arr(l.tauSyn!.grad)).to.deep.equal([0]);
-      expect(l.spikeThreshold.grad, 'threshold never gets a grad').to.equal(null);
+      expect(l.spikeThreshold!.grad, 'threshold never gets a grad').to.equal(null);
       expect(l.minVMem!.grad, 'minVMem never gets a grad').to.equal(null);
       expect(arr(l.vMem)).to.deep.equal(v);
       expect(l.pendingCalls).to.equal(0);
@@ -662,7 +662,7 @@ describe('state rules (semantics §3.1, §8)', function () {
       l.backward(inp([2, 6, 3, 2], 122, -1, 1));
       expect(l.tauMem!.grad!.shape).to.deep.equal([3, 1]);
       expect(l.tauSyn!.grad!.shape).to.deep.equal([]);
-      expect(l.spikeThreshold.grad).to.equal(null);
+      expect(l.spikeThreshold!.grad).to.equal(null);
       expect(l.minVMem!.grad).to.equal(null);
     });
   });

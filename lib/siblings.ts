@@ -1,0 +1,201 @@
+/**
+ * The sinabs siblings of LIF: IAF (no leak), ExpLeak (no spikes) and the squeeze variants that
+ * take (B*T, ...neurons) input. They share LIF's kernels: a leak of 1 or "no spike function"
+ * are parameters of the same code, not copies of it.
+ */
+import type { ResetFnSpec, SpikeFnSpec, SurrogateSpec } from './activations.js';
+import { LIF, type BackwardOptions, type ForwardOptions, type LIFOptions } from './layer.js';
+import { Tensor, checkTensor, describe } from './tensor.js';
+
+/** Constructor options of IAF (sinabs' keywords in camelCase, with sinabs' defaults). */
+export interface IAFOptions {
+  /** Spike threshold (default 1). */
+  spikeThreshold?: number | Tensor;
+  /** MultiSpike (default), SingleSpike, a MaxSpike instance or a custom `{ forward }`. */
+  spikeFn?: SpikeFnSpec;
+  /** new MembraneSubtract() (default) or new MembraneReset(). */
+  resetFn?: ResetFnSpec;
+  /** new SingleExponential() (default), another surrogate, or a function. */
+  surrogateGradFn?: SurrogateSpec;
+  /** Synaptic time constant (default null: none); trainable when given. */
+  tauSyn?: number | Tensor | null;
+  /** Lower bound of the membrane (default null). */
+  minVMem?: number | Tensor | null;
+  /** State shape including the batch dimension (default null: lazily). */
+  shape?: number[] | null;
+  /** Record the state after every step (default false). */
+  recordStates?: boolean;
+  /** 'cpu' (default), 'cuda', 'cuda:N' or 'auto'. */
+  device?: string;
+  /** Seed of the generator used for batch resampling and randomised resets. */
+  seed?: number;
+}
+const IAF_OPTIONS = ['spikeThreshold', 'spikeFn', 'resetFn', 'surrogateGradFn', 'tauSyn', 'minVMem', 'shape', 'recordStates', 'device', 'seed'] as const;
+
+/**
+ * sinabs.layers.IAF: integrate-and-fire, LIF with alpha_mem = 1 and no input normalisation.
+ * It has no tau_mem parameter; tauSyn, when given, is trainable.
+ */
+export class IAF extends LIF {
+  constructor(options: IAFOptions = {}) {
+    super(options as LIFOptions, 'IAF', IAF_OPTIONS);
+  }
+}
+
+/** Constructor options of ExpLeak. Note: normInput defaults to false here (true for LIF). */
+export interface ExpLeakOptions {
+  /** Time constant in steps (number or per-neuron Tensor). Required. */
+  tauMem: number | Tensor;
+  /** State shape including the batch dimension (default null: lazily). */
+  shape?: number[] | null;
+  /** Train alpha = exp(-1/tau) instead of tau (default false). */
+  trainAlphas?: boolean;
+  /** Lower bound of the state (default null). The output is the membrane before this clip. */
+  minVMem?: number | Tensor | null;
+  /** Scale the input by (1 - alpha) (default false). */
+  normInput?: boolean;
+  /** Record the state after every step (default false). */
+  recordStates?: boolean;
+  /** 'cpu' (default), 'cuda', 'cuda:N' or 'auto'. */
+  device?: string;
+  /** Seed of the generator used for batch resampling and randomised resets. */
+  seed?: number;
+}
+const EXPLEAK_OPTIONS = ['tauMem', 'shape', 'trainAlphas', 'minVMem', 'normInput', 'recordStates', 'device', 'seed'] as const;
+
+/**
+ * sinabs.layers.ExpLeak: a leaky integrator without spikes. The output is the membrane potential
+ * before the min_v_mem clip; the stored state and the recordings are clipped.
+ */
+export class ExpLeak extends LIF {
+  constructor(options: ExpLeakOptions) {
+    super(options as LIFOptions, 'ExpLeak', EXPLEAK_OPTIONS);
+  }
+}
+
+/** The extra options of the squeeze variants: exactly one of them is required. */
+export interface SqueezeOptions {
+  /** Batch size B; the number of steps is inferred from the input's first dimension B*T. */
+  batchSize?: number;
+  /** Number of steps T; the batch size is inferred. */
+  numTimesteps?: number;
+}
+
+type LayerCtor = new (...args: any[]) => LIF;
+
+function squeezeOptions(name: string, options: unknown): { rest: Record<string, unknown>; batchSize: number | null; numTimesteps: number | null } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new TypeError(`${name}: expected an options object with batchSize or numTimesteps`);
+  const { batchSize, numTimesteps, ...rest } = options as Record<string, unknown> & SqueezeOptions;
+  const check = (v: unknown, what: string): number | null => {
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'number') throw new TypeError(`${name}: ${what} must be a number, got ${describe(v)}`);
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name}: ${what} must be a positive integer, got ${v}`);
+    return v;
+  };
+  const b = check(batchSize, 'batchSize'), t = check(numTimesteps, 'numTimesteps');
+  if (b === null && t === null) throw new TypeError(`${name}: batchSize or numTimesteps is required`);
+  return { rest, batchSize: b, numTimesteps: t };
+}
+
+/** What the squeeze variants add to their base layer. */
+export interface SqueezeMembers {
+  /** The batch size, or null when inferred from numTimesteps. */
+  batchSize: number | null;
+  /** The number of steps, or null when inferred from batchSize. */
+  numTimesteps: number | null;
+}
+
+/** Adds (B*T, ...neurons) input handling to a layer class. */
+function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (new (...args: any[]) => SqueezeMembers) {
+  return class extends Base {
+    /** The batch size, or null when inferred from numTimesteps. */
+    batchSize: number | null;
+    /** The number of steps, or null when inferred from batchSize. */
+    numTimesteps: number | null;
+
+    constructor(...args: any[]) {
+      const { rest, batchSize, numTimesteps } = squeezeOptions(name, args[0]);
+      super(rest);
+      this.batchSize = batchSize;
+      this.numTimesteps = numTimesteps;
+    }
+
+    /** (B*T, ...neurons) -> (B, T, ...neurons), sharing the data. */
+    _unsqueeze(t: unknown, what: string): Tensor {
+      const x = checkTensor(t, what);
+      const shape = x.shape;
+      if (shape.length < 1) throw new RangeError(`${what} must have rank >= 1, (B*T, ...neurons); got a scalar`);
+      const M = shape[0]!;
+      let B: number, T: number;
+      if (this.batchSize !== null) {
+        B = this.batchSize;
+        T = M / B;
+        if (this.numTimesteps !== null && T !== this.numTimesteps)
+          throw new RangeError(`${what}: first dimension ${M} is not batchSize ${B} x numTimesteps ${this.numTimesteps}`);
+      } else {
+        T = this.numTimesteps!;
+        B = M / T;
+      }
+      if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1)
+        throw new RangeError(`${what}: first dimension ${M} is not a multiple of ${this.batchSize !== null ? `batchSize ${this.batchSize}` : `numTimesteps ${this.numTimesteps}`}`);
+      return Tensor._adopt(x._storage(), [B, T, ...shape.slice(1)], x.device);
+    }
+
+    _squeeze(t: Tensor, like: Tensor): Tensor {
+      return Tensor._adopt(t._storage(), like.shape, t.device);
+    }
+
+    _opts<O extends ForwardOptions | BackwardOptions>(opts: O | undefined, what: string): O | undefined {
+      if (!opts || typeof opts !== 'object' || opts.out === undefined) return opts;
+      return { ...opts, out: this._unsqueeze(opts.out, `${what}: out`) };
+    }
+
+    /** Runs the layer over (B*T, ...neurons) input; returns spikes of the same shape. */
+    override forward(input: Tensor, opts?: ForwardOptions): Tensor {
+      const x = this._unsqueeze(input, 'forward: input');
+      const y = super.forward(x, this._opts(opts, 'forward'));
+      return opts?.out ?? this._squeeze(y, input);
+    }
+
+    override async forwardAsync(input: Tensor, opts?: ForwardOptions): Promise<Tensor> {
+      const x = this._unsqueeze(input, 'forwardAsync: input');
+      const y = await super.forwardAsync(x, this._opts(opts, 'forwardAsync'));
+      return opts?.out ?? this._squeeze(y, input);
+    }
+
+    /** Backward of the latest pending call, gradients shaped (B*T, ...neurons). */
+    override backward(gradOutput: Tensor, opts?: BackwardOptions): Tensor {
+      const g = this._unsqueeze(gradOutput, 'backward: gradOutput');
+      const y = super.backward(g, this._opts(opts, 'backward'));
+      return opts?.out ?? this._squeeze(y, gradOutput);
+    }
+
+    override async backwardAsync(gradOutput: Tensor, opts?: BackwardOptions): Promise<Tensor> {
+      const g = this._unsqueeze(gradOutput, 'backwardAsync: gradOutput');
+      const y = await super.backwardAsync(g, this._opts(opts, 'backwardAsync'));
+      return opts?.out ?? this._squeeze(y, gradOutput);
+    }
+  };
+}
+
+/** sinabs.layers.LIFSqueeze: LIF on (B*T, ...neurons) input; needs batchSize or numTimesteps. */
+export class LIFSqueeze extends Squeeze(LIF, 'LIFSqueeze') {
+  constructor(options: LIFOptions & SqueezeOptions) {
+    super(options);
+  }
+}
+
+/** sinabs.layers.IAFSqueeze: IAF on (B*T, ...neurons) input; needs batchSize or numTimesteps. */
+export class IAFSqueeze extends Squeeze(IAF, 'IAFSqueeze') {
+  constructor(options: IAFOptions & SqueezeOptions) {
+    super(options);
+  }
+}
+
+/** sinabs.layers.ExpLeakSqueeze: ExpLeak on (B*T, ...neurons) input; needs batchSize or numTimesteps. */
+export class ExpLeakSqueeze extends Squeeze(ExpLeak, 'ExpLeakSqueeze') {
+  constructor(options: ExpLeakOptions & SqueezeOptions) {
+    super(options);
+  }
+}
