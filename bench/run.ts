@@ -395,8 +395,8 @@ const SLOW_WARMUP_MS = 1000;
 const SLOW_REPS = 3;
 
 /**
- * Times one CUDA row on `dev`. Every tensor stays device-resident: x and gradOut are device
- * tensors made once per workload and config by the caller; the reused outputs of the `out` path
+ * Times one CUDA row on `dev`. Every tensor stays device-resident: x (made once per workload and
+ * config) and gradOut (once per workload) are device tensors from the caller; the reused outputs of the `out` path
  * are made here once, as device-side clones of x (no 2.1 GB host round trip; the kernels
  * overwrite every element), and disposed after the row. The tensors the `new` path returns are
  * disposed after each run, outside the timed calls, so that 2.1 GB outputs do not wait for the GC.
@@ -1023,7 +1023,8 @@ function main(): void {
   if (gpuRes) {
     const g = gpuRes;
     if (cpu) out.push('');
-    out.push(`CUDA rows on ${g.device} (${g.name}): median of ${reps} after 1 warm-up (${SLOW_REPS} where the warm-up took over ${SLOW_WARMUP_MS / 1000} s); ` +
+    out.push(`CUDA rows on ${g.device} (${g.name}): median of ${reps} after 1 warm-up` +
+      (SLOW_REPS < reps ? ` (${SLOW_REPS} where the warm-up took over ${SLOW_WARMUP_MS / 1000} s; runs: ${[...new Set(g.rows.map((r) => r.runs))].join('/')})` : '') + '; ' +
       `same inputs and seeds as the CPU rows; every tensor device-resident`);
     out.push('');
     out.push(g.rows.length ? table(g.rows, true) : '(no CUDA rows)');
@@ -1031,7 +1032,9 @@ function main(): void {
     out.push('Timing: forward/backward on CUDA return after their kernels finished (synchronous), so each call is timed with performance.now().');
     out.push('bound ms: model bytes / copy bandwidth; x bound = median / bound; % copy bw = bound / median * 100 (the share of the copy bandwidth reached).');
     out.push('vs plain: plain TypeScript forward time (from the CPU rows) / CUDA forward time. kept B/ns: the model (device memory is not measured).');
-    out.push('cores, +RSS MB, RSS MB: the host process, as in the CPU rows. big (64 x 500 x 16384, 2.1 GB per tensor) runs only on CUDA.');
+    const gpuOnly = WORKLOADS.filter((w) => w.gpuOnly)
+      .map((w) => `${w.name} ([${shapeOf(w).join(', ')}], ${((4 * w.B * w.T * neuronCount(w)) / 1e9).toFixed(1)} GB per tensor)`).join(', ');
+    out.push(`cores, +RSS MB, RSS MB: the host process, as in the CPU rows. Only on CUDA: ${gpuOnly}.`);
     out.push(`peak GPU memory: ${g.peakMemory} (the addon has no device-memory query)`);
     if (g.spikeChecks.length)
       out.push('cuda vs cpu inference spikes: ' + g.spikeChecks.map((s) => `${s.workload}/${s.config} ${s.match ? 'match' : `DIFFER (${s.mismatches} of ${s.elements})`}`).join(', ') +
