@@ -20,7 +20,8 @@ mkdir -p /tmp/node/bin
 xz -dc "$pack/node.xz" > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
 export PATH=/tmp/node/bin:$PATH
 [ -e node_modules ] || ln -s "$pack/node_modules" node_modules
-[ -e dist ] || ln -s "$pack/dist" dist
+# dist is copied, not linked: the package root is found from the compiled files' real location
+rm -rf dist && cp -r "$pack/dist" dist
 stamp "node $(node --version); $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null)"
 
 # --- 1. build with CUDA required ---
