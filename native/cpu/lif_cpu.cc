@@ -1,8 +1,9 @@
 // OpenMP + SIMD kernels. This file is compiled once per instruction-set level (generic x86-64,
 // x86-64-v2, x86-64-v3) into its own namespace; cpu_dispatch.cc picks one at run time. Work is
 // split into jobs of (batch entry, chunk of up to CH neurons); each job runs the time loop with
-// an inner `omp simd` loop over its neurons, so its state lives in L1/L2. Jobs never share output elements, and per-neuron reductions run in a fixed order after
-// the parallel region: results are bit-identical for any thread count.
+// an inner `omp simd` loop over its neurons, so its state lives in L1/L2. Jobs never share
+// output elements, and per-neuron reductions run in a fixed order after the parallel region:
+// results are bit-identical for any thread count.
 #include "cpu/lif_cpu.h"
 
 #include <omp.h>
