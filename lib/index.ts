@@ -54,4 +54,20 @@ export {
 } from './activations.js';
 export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus } from './backend.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';
+export {
+  layerStream,
+  layerIterate,
+  type StreamableLayer,
+  type LayerStreamOptions,
+  type LayerIterateOptions,
+} from './stream.js';
+export {
+  saveSafetensors,
+  loadSafetensors,
+  encodeSafetensors,
+  decodeSafetensors,
+  parseSafetensors,
+  type SafetensorsContents,
+  type SafetensorsDtype,
+} from './safetensors.js';
 export { SGD, Adam, type Optimizer } from './optim.js';

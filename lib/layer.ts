@@ -27,6 +27,8 @@ import { ErrorCodes, SpikelayersError } from './errors.js';
 import { Rng } from './rng.js';
 import { Tensor, checkShape, checkTensor, describe } from './tensor.js';
 import { alloc, copyTo, hostCopy, place, toHost, type Storage } from './storage.js';
+import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from './stream.js';
+import type { Transform } from 'node:stream';
 
 /** Checkpoint interval of the backward recompute: a pending call keeps 4/K bytes per state per neuron-step. */
 export const CHECKPOINT_INTERVAL = 32;
@@ -1017,6 +1019,20 @@ export class LIF {
       await native().lifBackwardAsync(args);
       return this.#commitBackward(rec, args, outTensor);
     });
+  }
+
+  /**
+   * A Node Transform (object mode) that runs this layer over (B, T, ...neurons) chunks and emits
+   * their outputs, carrying state across chunks: splitting a sequence into chunks gives the same
+   * output as one call. Puts the layer in eval mode unless `{ eval: false }`.
+   */
+  stream(options?: LayerStreamOptions): Transform {
+    return layerStream(this, options);
+  }
+
+  /** The async-iterator form of stream(): yields the output of each chunk of `source`. */
+  iterate(source: AsyncIterable<Tensor> | Iterable<Tensor>, options?: LayerIterateOptions): AsyncGenerator<Tensor> {
+    return layerIterate(this, source, options);
   }
 
   /** A sinabs-like repr, e.g. `LIF(tau_mem=20, spike_threshold=1, norm_input=True)`. */
