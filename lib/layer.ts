@@ -30,7 +30,7 @@ import { alloc, copyTo, hostCopy, place, toHost, type Storage } from './storage.
 import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from './stream.js';
 import type { Transform } from 'node:stream';
 
-/** Checkpoint interval of the backward recompute: a pending call keeps 4/K bytes per state per neuron-step. */
+/** Checkpoint interval K (steps) of the backward recompute: a pending call keeps 4/K bytes per state per neuron-step. */
 export const CHECKPOINT_INTERVAL = 32;
 
 /** Constructor options of LIF (sinabs' keywords in camelCase, with sinabs' defaults). */
@@ -157,7 +157,7 @@ const SINABS_NAMES: Record<string, string> = {
   train_alphas: 'trainAlphas', norm_input: 'normInput', record_states: 'recordStates',
 };
 
-/** The layer family member (internal): LIF, IAF (no leak) or ExpLeak (no spikes). */
+/** The layer family member: LIF, IAF (no leak) or ExpLeak (no spikes); see `LIF.kind`. */
 export type LayerKind = 'LIF' | 'IAF' | 'ExpLeak';
 
 function codeError<E extends Error>(err: E, code: string): E {
@@ -368,7 +368,7 @@ export class LIF {
   get hasSynapse(): boolean {
     return this.#tauSyn !== null || this.#alphaSyn !== null;
   }
-  /** The tau_mem parameter (null with trainAlphas, where sinabs has no such attribute). */
+  /** The tau_mem parameter (null with trainAlphas, where sinabs has no such attribute, and for IAF). */
   get tauMem(): Tensor | null {
     return this.#tauMem;
   }
@@ -579,7 +579,10 @@ export class LIF {
     return d;
   }
 
-  /** Loads parameters and states saved by stateDict() (or by sinabs, with the same keys). Cuts the gradient path. */
+  /**
+   * Loads parameters and states saved by stateDict() (or by sinabs, with the same keys). With
+   * `strict` (default true) unknown and missing keys are errors. Cuts the gradient path.
+   */
   loadStateDict(dict: Record<string, Tensor | number>, opts?: { strict?: boolean }): void {
     this.#notBusy('loadStateDict');
     if (dict === null || typeof dict !== 'object') throw new TypeError('loadStateDict: dict must be an object of Tensors');
@@ -853,7 +856,8 @@ export class LIF {
   }
 
   /**
-   * Runs the layer over an input (B, T, ...neurons) and returns the spikes, same shape.
+   * Runs the layer over an input (B, T, ...neurons) and returns the spikes, same shape (the
+   * membrane potential for ExpLeak or spikeFn null).
    * State carries over from the previous call (sinabs' rules for shape changes).
    */
   forward(input: Tensor, opts?: ForwardOptions): Tensor {

@@ -73,7 +73,7 @@ export class ExpLeak extends LIF {
   }
 }
 
-/** The extra options of the squeeze variants: exactly one of them is required. */
+/** The extra options of the squeeze variants: at least one is required; given both, they must agree with the input. */
 export interface SqueezeOptions {
   /** Batch size B; the number of steps is inferred from the input's first dimension B*T. */
   batchSize?: number;

@@ -195,6 +195,7 @@ function parseDoc(comment) {
     else if (tags.length) tags.at(-1).body.push(l);
     else text.push(l);
   }
+  while (text.length && text.at(-1).trim() === '') text.pop();
   for (const t of tags) {
     while (t.body.length && t.body.at(-1).trim() === '') t.body.pop();
   }
@@ -600,7 +601,6 @@ export function generate(options = {}) {
 
   // 3. sections: build them (collecting referenced non-public types), then anchor and render
   const slug = slugger();
-  const sections = []; // { group, name, kind, build: (renderer) => string }
   const supporting = new Map(); // `${file}\0${name}` -> { name, target }
   const queue = [];
   const noteRefs = (text, file) => {
@@ -644,7 +644,7 @@ export function generate(options = {}) {
     for (const b of built.filter((x) => x.group === g)) {
       b.anchor = slug(headingOf(b));
       anchors.set(b.name, b.anchor);
-      for (const m of b.memberHeadings ?? []) m.anchor = slug(m.heading);
+      for (const m of b.memberHeadings ?? []) slug(m.heading); // taken, for GitHub's numbering of repeats
     }
   }
   let supportingAnchor = null;
@@ -653,7 +653,7 @@ export function generate(options = {}) {
     for (const b of supportingBuilt) {
       b.anchor = slug(headingOf(b));
       if (!anchors.has(b.name)) anchors.set(b.name, b.anchor);
-      for (const m of b.memberHeadings ?? []) m.anchor = slug(m.heading);
+      for (const m of b.memberHeadings ?? []) slug(m.heading);
     }
   }
   const r = new Renderer(anchors);
@@ -699,7 +699,7 @@ export function generate(options = {}) {
     );
     for (const b of supportingBuilt) out.push(b.render(r, `### ${headingOf(b)}`));
   }
-  return `${out.filter((s) => s !== '').join('\n\n').replace(/\n{3,}/g, '\n\n')}\n`;
+  return `${out.filter((s) => s !== '').join('\n\n')}\n`;
 }
 
 /**
