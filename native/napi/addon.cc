@@ -64,7 +64,8 @@ auto cuda_call(Napi::Env env, F&& f) -> decltype(f()) {
 // at once, the finalizer frees what was forgotten.
 class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
  public:
-  static Napi::FunctionReference* ctor;
+  // The constructor is per environment (main thread and each worker thread load the addon into
+  // their own environment), kept as the environment's instance data and freed with it.
   static Napi::Function Define(Napi::Env env) {
     Napi::Function f = DefineClass(env, "DeviceBuffer",
                                    {InstanceMethod("upload", &DeviceBuffer::Upload),
@@ -75,11 +76,20 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
                                     InstanceAccessor("length", &DeviceBuffer::Length, nullptr),
                                     InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
                                     InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
-    ctor = new Napi::FunctionReference(Napi::Persistent(f));
+    env.SetInstanceData<Napi::FunctionReference, &DeviceBuffer::ReleaseCtor>(
+        new Napi::FunctionReference(Napi::Persistent(f)));
     return f;
   }
+  // At environment teardown the reference dies with the environment: deleting it through N-API
+  // then would touch a half-destroyed environment.
+  static void ReleaseCtor(Napi::Env, Napi::FunctionReference* r) {
+    r->SuppressDestruct();
+    delete r;
+  }
   static bool Is(Napi::Value v) {
-    return v.IsObject() && ctor && v.As<Napi::Object>().InstanceOf(ctor->Value());
+    if (!v.IsObject()) return false;
+    Napi::FunctionReference* ctor = v.Env().GetInstanceData<Napi::FunctionReference>();
+    return ctor && v.As<Napi::Object>().InstanceOf(ctor->Value());
   }
 
   DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
@@ -161,7 +171,6 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   int64_t length_ = 0;
   int device_ = 0;
 };
-Napi::FunctionReference* DeviceBuffer::ctor = nullptr;
 
 // Where the arrays of one call live: all on the host, or all on one CUDA device.
 struct Loc {
@@ -423,15 +432,32 @@ class KernelWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
+  // node-addon-api opens a handle scope before OnOK/OnError; in an environment being torn down
+  // that fails and throws outside any JavaScript call. Swallow it: the promise has no one left.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      Napi::AsyncWorker::OnWorkComplete(env, status);
+    } catch (...) {
+    }
+  }
+  // Both run on the JS thread. When the environment is shutting down (a worker being terminated
+  // with this call in flight) N-API calls fail and node-addon-api throws; nothing is left to
+  // notify then, and an exception escaping here would abort the whole process.
   void OnOK() override {
-    Napi::Env env = Env();
-    call_->keep.refs.clear();
-    deferred_.Resolve(call_->backward ? env.Undefined() : Napi::Number::New(env, call_->args.spikeSum));
+    try {
+      Napi::Env env = Env();
+      call_->keep.refs.clear();
+      deferred_.Resolve(call_->backward ? env.Undefined() : Napi::Number::New(env, call_->args.spikeSum));
+    } catch (...) {
+    }
   }
   void OnError(const Napi::Error& e) override {
-    call_->keep.refs.clear();
-    if (!code_.empty()) e.Value().Set("code", code_);
-    deferred_.Reject(e.Value());
+    try {
+      call_->keep.refs.clear();
+      if (!code_.empty()) e.Value().Set("code", code_);
+      deferred_.Reject(e.Value());
+    } catch (...) {
+    }
   }
 
  private:
