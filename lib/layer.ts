@@ -327,6 +327,8 @@ export class LIF {
     else throw new TypeError(`LIF: resetFn must be a MembraneSubtract or MembraneReset instance, got ${describe(o.resetFn)}`);
     // surrogate
     if (o.surrogateGradFn === undefined) this.surrogateGradFn = new SingleExponential();
+    else if ([SingleExponential, Heaviside, Gaussian, MultiGaussian, PeriodicExponential].includes(o.surrogateGradFn as never))
+      throw new TypeError(`LIF: surrogateGradFn must be a surrogate instance, e.g. new ${(o.surrogateGradFn as { name: string }).name}(), not the class`);
     else if (typeof o.surrogateGradFn === 'function' || o.surrogateGradFn instanceof SingleExponential || o.surrogateGradFn instanceof Heaviside || o.surrogateGradFn instanceof Gaussian || o.surrogateGradFn instanceof MultiGaussian || o.surrogateGradFn instanceof PeriodicExponential) this.surrogateGradFn = o.surrogateGradFn;
     else throw new TypeError(`LIF: surrogateGradFn must be a surrogate instance (e.g. new SingleExponential()) or a function (vMem, threshold) => sigma, got ${describe(o.surrogateGradFn)}`);
 
@@ -586,6 +588,11 @@ export class LIF {
   loadStateDict(dict: Record<string, Tensor | number>, opts?: { strict?: boolean }): void {
     this.#notBusy('loadStateDict');
     if (dict === null || typeof dict !== 'object') throw new TypeError('loadStateDict: dict must be an object of Tensors');
+    if (opts !== undefined) {
+      if (opts === null || typeof opts !== 'object') throw new TypeError('loadStateDict: options must be an object such as { strict: false }');
+      for (const k of Object.keys(opts)) if (k !== 'strict') throw new TypeError(`loadStateDict: unknown option '${k}' (expected 'strict')`);
+      if (opts.strict !== undefined && typeof opts.strict !== 'boolean') throw new TypeError(`loadStateDict: strict must be a boolean, got ${describe(opts.strict)}`);
+    }
     const strict = opts?.strict ?? true;
     const own = this.stateDict();
     const updates: [string, Float32Array, number[]][] = [];
@@ -862,10 +869,16 @@ export class LIF {
    */
   forward(input: Tensor, opts?: ForwardOptions): Tensor {
     this.#notBusy('forward');
-    const p = this.#prepare(input, opts, 'forward');
-    if (p.fwd.spike === SPIKE_GIVEN) this.#customSpikes(p);
-    const sum = native().lifForward(p.fwd);
-    return this.#commit(p, sum);
+    const rngState = this.#rng.state();
+    try {
+      const p = this.#prepare(input, opts, 'forward');
+      if (p.fwd.spike === SPIKE_GIVEN) this.#customSpikes(p);
+      const sum = native().lifForward(p.fwd);
+      return this.#commit(p, sum);
+    } catch (e) {
+      this.#rng.seed(rngState);  // a rejected call leaves the generator as it was
+      throw e;
+    }
   }
 
   /** forward() on the libuv thread pool. Calls on one layer run one after another, in order. */
@@ -880,10 +893,16 @@ export class LIF {
       return Promise.reject(e);
     }
     return this.#enqueue(async () => {
-      const p = this.#prepare(x, opts, 'forwardAsync', training);
-      if (p.fwd.spike === SPIKE_GIVEN) this.#customSpikes(p);
-      const sum = await native().lifForwardAsync(p.fwd);
-      return this.#commit(p, sum);
+      const rngState = this.#rng.state();
+      try {
+        const p = this.#prepare(x, opts, 'forwardAsync', training);
+        if (p.fwd.spike === SPIKE_GIVEN) this.#customSpikes(p);
+        const sum = await native().lifForwardAsync(p.fwd);
+        return this.#commit(p, sum);
+      } catch (e) {
+        this.#rng.seed(rngState);
+        throw e;
+      }
     });
   }
 

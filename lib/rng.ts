@@ -8,6 +8,10 @@ export class Rng {
   seed(s: number): void {
     this.#s = s >>> 0;
   }
+  /** The generator's state (to restore it when a call that drew numbers is rejected). */
+  state(): number {
+    return this.#s;
+  }
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);

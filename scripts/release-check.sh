@@ -48,13 +48,14 @@ fi
 mkdir -p "$work/bin" "$work/app"
 ln -s "$(command -v node)" "$work/bin/node"
 ln -s "$(command -v npm)" "$work/bin/npm"
+ln -s "$(command -v sh)" "$work/bin/sh"   # npm runs lifecycle scripts through sh
 cd "$work/app"
 echo '{ "name": "consumer", "version": "1.0.0", "private": true }' > package.json
 t0=$(date +%s%N)
 env -i HOME="$HOME" PATH="$work/bin" PREBUILDS_ONLY=1 npm_config_cache="${npm_config_cache:-$HOME/.npm}" \
   npm install --no-audit --no-fund --loglevel=error "$work/$tarball" > "$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
 say "installed into an empty project in $(( ($(date +%s%N) - t0) / 1000000 )) ms (PATH without compiler, cmake or nvcc; PREBUILDS_ONLY=1)"
-for tool in cc c++ gcc g++ cmake nvcc; do
+for tool in cc c++ gcc g++ clang cmake make ninja nvcc; do
   if env -i PATH="$work/bin" sh -c "command -v $tool" > /dev/null 2>&1; then say "FAIL: $tool on the restricted PATH"; exit 1; fi
 done
 
