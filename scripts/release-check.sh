@@ -11,7 +11,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/spikelayers-release.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+[ -n "${SPIKELAYERS_RELEASE_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 say() { echo "release check: $*"; }
 
 # --- 1. a clean copy (tracked files + the compiled TypeScript) and the prebuilds ---
@@ -61,6 +61,8 @@ done
 
 # --- 4. smoke from ESM and CommonJS, and the consumers' types ---
 cp "$repo/test/fixtures/consumer/"{esm.mts,cjs.cts,tsconfig.json} .
+# a TypeScript consumer of a Node library has Node's types (the declarations use node:stream, node:fs)
+mkdir -p node_modules/@types && ln -s "$repo/node_modules/@types/node" node_modules/@types/node
 "$repo/node_modules/.bin/tsc" -p tsconfig.json || { say "FAIL: the consumers do not type-check"; exit 1; }
 say "consumers type-check (ESM .mts, CommonJS .cts)"
 env -i HOME="$HOME" PATH="$work/bin" node out/esm.mjs
