@@ -16,9 +16,9 @@ declare -A result
 stamp() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 
 # --- Node from the pack ---
-mkdir -p /tmp/node/bin
-xz -dc "$pack/node.xz" > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
-export PATH=/tmp/node/bin:$PATH
+mkdir -p "$pack/bin"
+xz -dc "$pack/node.xz" > "$pack/bin/node" && chmod +x "$pack/bin/node"
+export PATH="$PWD/$pack/bin:$PATH"
 [ -e node_modules ] || ln -s "$pack/node_modules" node_modules
 # dist is copied, not linked: the package root is found from the compiled files' real location
 rm -rf dist && cp -r "$pack/dist" dist
@@ -48,7 +48,7 @@ summary=$(tail -1 "$out/tests.txt")
 case "$summary" in *" 0 failed") result[tests]="pass ($summary)";; *) result[tests]="FAIL ($summary)";; esac
 
 # --- 3. compute-sanitizer on a small case ---
-cat > /tmp/sanitize.mjs <<'JS'
+cat > ./sanitize-case.mjs <<'JS'
 import { LIF, Tensor } from './dist/lib/index.js';
 for (const tauSyn of [null, 5]) {
   const l = new LIF({ tauMem: 10, tauSyn, minVMem: -1, device: 'cuda', recordStates: true });
@@ -59,7 +59,6 @@ for (const tauSyn of [null, 5]) {
 }
 console.log('sanitizer case done');
 JS
-cp /tmp/sanitize.mjs ./sanitize-case.mjs
 for tool in memcheck racecheck; do
   stamp "compute-sanitizer --tool $tool"
   if timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 3 node ./sanitize-case.mjs > "$out/sanitizer-$tool.txt" 2>&1; then
