@@ -51,7 +51,7 @@ else
   done
 fi
 
-LOG=$(mktemp /tmp/spikelayers-memcheck.XXXXXX.log)
+LOG=$(mktemp "${TMPDIR:-/tmp}/spikelayers-memcheck.XXXXXX")
 start=$(date +%s)
 set +e
 LD_PRELOAD="$LIBASAN" \
