@@ -6,6 +6,8 @@
 // results are bit-identical for any thread count.
 #include "cpu/lif_cpu.h"
 
+#include "core/dispatch.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -415,87 +417,33 @@ void backward_impl(LifKernelArgs& a, int threads) {
   }
 }
 
-// ---- dispatch (once per call, never per element) ----------------------------------------------
-template <SpikeKind SK, ResetKind RK, bool SYN>
-void forward_clip(LifKernelArgs& a, int th) {
-  if (a.P.hasMin)
-    forward_impl<SK, RK, SYN, true>(a, th);
-  else
-    forward_impl<SK, RK, SYN, false>(a, th);
-}
-template <SpikeKind SK, ResetKind RK>
-void forward_syn(LifKernelArgs& a, int th) {
-  if (a.hasSyn)
-    forward_clip<SK, RK, true>(a, th);
-  else
-    forward_clip<SK, RK, false>(a, th);
-}
-template <SpikeKind SK>
-void forward_reset(LifKernelArgs& a, int th) {
-  switch (a.reset) {
-    case ResetKind::Subtract: return forward_syn<SK, ResetKind::Subtract>(a, th);
-    case ResetKind::Reset: return forward_syn<SK, ResetKind::Reset>(a, th);
-    case ResetKind::None: return forward_syn<SK, ResetKind::None>(a, th);
-  }
-}
-
-template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
-void backward_clip(LifKernelArgs& a, int th) {
-  if (a.P.hasMin)
-    backward_impl<SK, RK, SS, SYN, true>(a, th);
-  else
-    backward_impl<SK, RK, SS, SYN, false>(a, th);
-}
-template <SpikeKind SK, ResetKind RK, SurrKind SS>
-void backward_syn(LifKernelArgs& a, int th) {
-  if (a.hasSyn)
-    backward_clip<SK, RK, SS, true>(a, th);
-  else
-    backward_clip<SK, RK, SS, false>(a, th);
-}
-template <SpikeKind SK, ResetKind RK>
-void backward_surr(LifKernelArgs& a, int th) {
-  if constexpr (SK == SpikeKind::None) {
-    return backward_syn<SK, RK, SurrKind::Given>(a, th);  // sigma is not used
-  } else {
-    switch (a.surr) {
-      case SurrKind::SingleExponential: return backward_syn<SK, RK, SurrKind::SingleExponential>(a, th);
-      case SurrKind::Heaviside: return backward_syn<SK, RK, SurrKind::Heaviside>(a, th);
-      case SurrKind::Gaussian: return backward_syn<SK, RK, SurrKind::Gaussian>(a, th);
-      case SurrKind::MultiGaussian: return backward_syn<SK, RK, SurrKind::MultiGaussian>(a, th);
-      case SurrKind::PeriodicExponential:
-        return backward_syn<SK, RK, SurrKind::PeriodicExponential>(a, th);
-      case SurrKind::Given: return backward_syn<SK, RK, SurrKind::Given>(a, th);
-    }
-  }
-}
-template <SpikeKind SK>
-void backward_reset(LifKernelArgs& a, int th) {
-  switch (a.reset) {
-    case ResetKind::Subtract: return backward_surr<SK, ResetKind::Subtract>(a, th);
-    case ResetKind::Reset: return backward_surr<SK, ResetKind::Reset>(a, th);
-    case ResetKind::None: return backward_surr<SK, ResetKind::None>(a, th);
-  }
-}
-
 }  // namespace
 
+// Dispatch once per call (never per element): the kinds come from native/core/dispatch.h, shared
+// with the CUDA launch and its emulation; the min_v_mem clip is one more compile-time switch here.
 void lif_forward_cpu(LifKernelArgs& a, int threads) {
-  switch (a.spike) {
-    case SpikeKind::Multi: return forward_reset<SpikeKind::Multi>(a, threads);
-    case SpikeKind::Single: return forward_reset<SpikeKind::Single>(a, threads);
-    case SpikeKind::Given: return forward_reset<SpikeKind::Given>(a, threads);
-    case SpikeKind::None: return forward_syn<SpikeKind::None, ResetKind::None>(a, threads);
-  }
+  dispatch_forward(a, [&](auto sk, auto rk, auto syn) {
+    constexpr SpikeKind SK = decltype(sk)::value;
+    constexpr ResetKind RK = decltype(rk)::value;
+    constexpr bool SYN = decltype(syn)::value;
+    if (a.P.hasMin)
+      forward_impl<SK, RK, SYN, true>(a, threads);
+    else
+      forward_impl<SK, RK, SYN, false>(a, threads);
+  });
 }
 
 void lif_backward_cpu(LifKernelArgs& a, int threads) {
-  switch (a.spike) {
-    case SpikeKind::Multi: return backward_reset<SpikeKind::Multi>(a, threads);
-    case SpikeKind::Single: return backward_reset<SpikeKind::Single>(a, threads);
-    case SpikeKind::Given: return backward_reset<SpikeKind::Given>(a, threads);
-    case SpikeKind::None: return backward_surr<SpikeKind::None, ResetKind::None>(a, threads);
-  }
+  dispatch_backward(a, [&](auto sk, auto rk, auto ss, auto syn) {
+    constexpr SpikeKind SK = decltype(sk)::value;
+    constexpr ResetKind RK = decltype(rk)::value;
+    constexpr SurrKind SS = decltype(ss)::value;
+    constexpr bool SYN = decltype(syn)::value;
+    if (a.P.hasMin)
+      backward_impl<SK, RK, SS, SYN, true>(a, threads);
+    else
+      backward_impl<SK, RK, SS, SYN, false>(a, threads);
+  });
 }
 
 }  // namespace SL_CPU_ISA
