@@ -7,19 +7,10 @@ import {
   Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
+import { rng } from './helpers.js';
 
 const f = Math.fround;
 
-/** mulberry32: a small deterministic PRNG so every run sees the same "random" data. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One step (B=1, T=1, N=k) with u = x: normInput false, no tauSyn, zero initial state. */
 function oneStep(xs: readonly number[], opts: Partial<LIFOptions>): { layer: LIF; out: Float32Array } {

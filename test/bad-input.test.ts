@@ -8,21 +8,11 @@ import {
   LIF, Tensor, MaxSpike, MultiSpike, SingleExponential, MembraneSubtract, MembraneReset, Heaviside,
   Gaussian, MultiGaussian, PeriodicExponential, setNumThreads, getNumThreads, type LIFOptions,
 } from '../lib/index.js';
+import { uniformNumbers } from './helpers.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-/** Deterministic values in [lo, hi) (mulberry32), independent of the library's generator. */
-function values(n: number, seed: number, lo = -0.5, hi = 2.5): number[] {
-  let s = seed >>> 0;
-  const out: number[] = [];
-  for (let k = 0; k < n; ++k) {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out.push(lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296));
-  }
-  return out;
-}
+const values = (n: number, seed: number, lo = -0.5, hi = 2.5): number[] => uniformNumbers(seed, n, lo, hi);
 function inp(shape: number[], seed: number, lo?: number, hi?: number): Tensor {
   return Tensor.from(values(shape.reduce((a, b) => a * b, 1), seed, lo, hi), shape);
 }

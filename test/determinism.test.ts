@@ -8,20 +8,8 @@ import {
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, getNumThreads, setNumThreads,
   type LIFOptions,
 } from '../lib/index.js';
+import { uniform } from './helpers.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function uniform(seed: number, n: number, lo: number, hi: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
 
 const B = 5, T = 70, N = 200;
 

@@ -12,20 +12,8 @@ import {
 import { _setCudaLaunchEmulation } from '../lib/backend.js';
 import { loadGolden } from './golden-data.js';
 import { runGoldenCase } from './golden.test.js';
+import { uniform } from './helpers.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function uniform(seed: number, n: number, lo: number, hi: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
 
 /** Two training calls carrying state, backward of both, then an eval call: every output. */
 function scenario(opts: LIFOptions, B: number, T: number, N: number, seed: number): Map<string, Float32Array> {

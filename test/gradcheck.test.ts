@@ -11,18 +11,10 @@ import {
   Gaussian, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
+import { rng } from './helpers.js';
 
 const f = Math.fround;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /** Uniform float32 values (the reference reads the same float32 numbers in float64). */
 function uniform(r: () => number, n: number, lo: number, hi: number): number[] {
   return Array.from({ length: n }, () => f(lo + (hi - lo) * r()));

@@ -21,18 +21,9 @@ import { expect } from 'chai';
 import {
   LIF, IAF, ExpLeak, Tensor, SingleSpike, MaxSpike, MembraneReset, Heaviside, type LIFOptions,
 } from '../lib/index.js';
+import { uniform } from './helpers.js';
 
-function values(n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let k = 0; k < n; ++k) {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[k] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
-}
+const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
 
 /** Same number (NaN equals NaN; -0 equals 0). */
 const same = (a: number, b: number): boolean => (Number.isNaN(a) && Number.isNaN(b)) || a === b;

@@ -10,20 +10,11 @@ import { LIF, SpikelayersError, Tensor } from '../lib/index.js';
 import {
   decodeSafetensors, encodeSafetensors, loadSafetensors, parseSafetensors, saveSafetensors,
 } from '../lib/safetensors.js';
+import { uniform } from './helpers.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-function values(n: number, seed: number, lo = -3, hi = 3): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let k = 0; k < n; ++k) {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[k] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
-}
+const values = (n: number, seed: number, lo = -3, hi = 3): Float32Array => uniform(seed, n, lo, hi);
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const rand = (shape: number[], seed: number): Tensor => Tensor.from(values(prod(shape), seed), shape);
 const bitsOf = (a: Float32Array): number[] => Array.from(new Uint32Array(a.slice().buffer));
