@@ -24,6 +24,7 @@ import {
   LIF, IAF, ExpLeak, Tensor, MultiSpike, SingleSpike, MaxSpike, MembraneSubtract, MembraneReset,
   SingleExponential, Heaviside, Gaussian, MultiGaussian, PeriodicExponential, backendInfo,
 } from '../lib/index.js';
+import { rng } from './helpers.js';
 
 const ITERATIONS = Number(process.env.SPIKELAYERS_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.SPIKELAYERS_FUZZ_SEED ?? 0x5eed1);
@@ -32,15 +33,12 @@ const f32 = Math.fround;
 // ---- random numbers -------------------------------------------------------------------------------
 
 class Rand {
-  #s: number;
+  readonly #next: () => number;
   constructor(seed: number) {
-    this.#s = seed >>> 0;
+    this.#next = rng(seed);
   }
   next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -29,20 +29,37 @@ SL_HD int64_t global_index(int64_t block, int64_t thread, int64_t blockDim) {
   return block * blockDim + thread;
 }
 
+// What every thread of both kernels derives from its launch coordinates: its (b, n), the
+// checkpoint count and the neuron's decay factors.
+struct ThreadNeuron {
+  int64_t idx, b, n, nCk, base;  // base: element (b, 0, n) of the (B, T, N) layout
+  float am, c, as;
+};
+template <bool SYN>
+SL_HD bool thread_neuron(const LifKernelArgs& a, int64_t block, int64_t thread, int64_t blockDim,
+                         ThreadNeuron& tn) {
+  tn.idx = global_index(block, thread, blockDim);
+  if (tn.idx >= a.B * a.N) return false;
+  tn.b = tn.idx / a.N;
+  tn.n = tn.idx - tn.b * a.N;
+  tn.nCk = num_checkpoints(a.T, a.K);
+  tn.base = tn.b * a.T * a.N + tn.n;
+  tn.am = a.alphaMem[a.alphaMemStride * tn.n];
+  tn.c = a.P.normInput ? (1.0f - tn.am) : 1.0f;
+  tn.as = SYN ? a.alphaSyn[a.alphaSynStride * tn.n] : 0.0f;
+  return true;
+}
+
 template <SpikeKind SK, ResetKind RK, bool SYN>
 SL_HD void forward_thread(const LifKernelArgs& a, int64_t block, int64_t thread, int64_t blockDim) {
-  const int64_t idx = global_index(block, thread, blockDim);
+  ThreadNeuron tn;
+  if (!thread_neuron<SYN>(a, block, thread, blockDim, tn)) return;
   const int64_t N = a.N, T = a.T, K = a.K;
-  if (idx >= a.B * N) return;
-  const int64_t b = idx / N, n = idx - b * N;
-  const int64_t nCk = num_checkpoints(T, K);
+  const int64_t idx = tn.idx, b = tn.b, n = tn.n, nCk = tn.nCk, base = tn.base;
+  const float am = tn.am, c = tn.c, as = tn.as;
   const StepParams P = a.P;
-  const float am = a.alphaMem[a.alphaMemStride * n];
-  const float c = P.normInput ? (1.0f - am) : 1.0f;
-  const float as = SYN ? a.alphaSyn[a.alphaSynStride * n] : 0.0f;
   float v = a.v0[idx];
   float i = SYN ? a.i0[idx] : 0.0f;
-  const int64_t base = b * T * N + n;  // element (b, 0, n)
   float acc = 0.0f;
   double accD = 0.0;
   for (int64_t t0 = 0; t0 < T; t0 += kLoadAhead) {
@@ -94,17 +111,13 @@ SL_HD void forward_thread(const LifKernelArgs& a, int64_t block, int64_t thread,
 
 template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
 SL_HD void backward_thread(const LifKernelArgs& a, int64_t block, int64_t thread, int64_t blockDim) {
-  const int64_t idx = global_index(block, thread, blockDim);
+  ThreadNeuron tn;
+  if (!thread_neuron<SYN>(a, block, thread, blockDim, tn)) return;
   const int64_t N = a.N, T = a.T, K = a.K;
-  if (idx >= a.B * N) return;
-  const int64_t b = idx / N, n = idx - b * N;
-  const int64_t nCk = num_checkpoints(T, K);
+  const int64_t idx = tn.idx, b = tn.b, n = tn.n, nCk = tn.nCk, base = tn.base;
+  const float am = tn.am, c = tn.c, as = tn.as;
   const StepParams P = a.P;
   const SurrParams Q = a.Q;
-  const float am = a.alphaMem[a.alphaMemStride * n];
-  const float c = P.normInput ? (1.0f - am) : 1.0f;
-  const float as = SYN ? a.alphaSyn[a.alphaSynStride * n] : 0.0f;
-  const int64_t base = b * T * N + n;
   float gv = a.gvEnd ? a.gvEnd[idx] : 0.0f;
   float gi = (SYN && a.giEnd) ? a.giEnd[idx] : 0.0f;
   double pm = 0.0, ps = 0.0;
