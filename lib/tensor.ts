@@ -36,8 +36,7 @@ export function checkShape(shape: unknown, what: string): number {
 export class Tensor {
   #data: Storage | null;
   readonly #shape: readonly number[];
-  /** 'cpu' or 'cuda:N'. */
-  readonly device: string;
+  #device: string;
   /** Accumulated gradient (parameters only), or null. */
   grad: Tensor | null = null;
   /** Whether a layer accumulates a gradient into `grad`. */
@@ -46,7 +45,12 @@ export class Tensor {
   private constructor(data: Storage, shape: readonly number[], device = 'cpu') {
     this.#data = data;
     this.#shape = Object.freeze(shape.slice());
-    this.device = device;
+    this.#device = device;
+  }
+
+  /** 'cpu' or 'cuda:N'. */
+  get device(): string {
+    return this.#device;
   }
 
   /** Wraps storage without copying (internal: the caller gives up the storage). */
@@ -174,6 +178,26 @@ export class Tensor {
     this.#data = null;
   }
 
+  /**
+   * Internal (Module.to): moves this tensor's data, and its gradient's, to `device` in place, so
+   * that every holder of the tensor (an optimizer, a container) sees it on the new device.
+   * `device` must already be resolved ('cpu' or 'cuda:N').
+   */
+  _relocate(device: string): void {
+    if (device !== this.#device) {
+      this.#data = copyTo(device, this._storage());
+      this.#device = device;
+    }
+    if (this.grad) this.grad._relocate(device);
+  }
+
+  /** Internal: replaces the data with `data` (same size) on `device`, without a copy. */
+  _replace(data: Storage, device: string): void {
+    if (data.length !== this._storage().length) throw new RangeError('internal: size mismatch in _replace');
+    this.#data = data;
+    this.#device = device;
+  }
+
   /** Internal: the live storage (no copy), host or device. */
   _storage(): Storage {
     if (this.#data === null)
@@ -193,6 +217,22 @@ export class Tensor {
     const d = this._data();
     if (values.length !== d.length) throw new RangeError('internal: size mismatch in _assign');
     d.set(values);
+  }
+
+  /** Internal: writes host values (same size) into the tensor, wherever its data lives. */
+  _writeHost(values: Float32Array): void {
+    const s = this._storage();
+    if (values.length !== s.length) throw new RangeError('internal: size mismatch in _writeHost');
+    if (isHost(s)) s.set(values);
+    else s.upload(values);
+  }
+
+  /** Internal: sets every element to `value`. */
+  _fill(value: number): void {
+    const s = this._storage();
+    if (isHost(s)) s.fill(value);
+    else if (value === 0) s.zero();
+    else s.upload(new Float32Array(s.length).fill(value));
   }
 
   toString(): string {
