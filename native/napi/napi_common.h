@@ -1,0 +1,267 @@
+// Shared N-API helpers: argument readers that check the native contract (types, lengths,
+// ranges), the device-buffer class, the thread count, and error conversion. Every native entry
+// point (addon.cc, synapse_napi.cc, ops_napi.cc) parses its arguments with these.
+#pragma once
+#include <napi.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_ops.h"
+#include "cuda/cuda_probe.h"
+
+namespace sl::napi {
+
+inline
+std::atomic<int> g_threads{0};
+
+inline int threads_now() {
+  int t = g_threads.load();
+  return t > 0 ? t : std::max(1, omp_get_max_threads());
+}
+
+[[noreturn]] inline void throw_type(Napi::Env env, const std::string& msg) {
+  throw Napi::TypeError::New(env, msg);
+}
+[[noreturn]] inline void throw_range(Napi::Env env, const std::string& msg) {
+  throw Napi::RangeError::New(env, msg);
+}
+
+// Holds the JS objects a call uses, so that an async call keeps them alive.
+struct Keep {
+  std::vector<Napi::Reference<Napi::Value>> refs;
+  void add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
+};
+
+// Rethrows a kernel failure as a JavaScript error with a stable code.
+[[noreturn]] inline void throw_kernel_error(Napi::Env env, const sl::CudaError& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", e.code);
+  throw err;
+}
+
+// Runs f, turning a CudaError into a JavaScript Error with its code.
+template <class F>
+auto cuda_call(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const sl::CudaError& e) {
+    throw_kernel_error(env, e);
+  }
+}
+
+// ---- device memory ----------------------------------------------------------------------------
+// A float32 buffer in CUDA device memory. JavaScript holds it through a Tensor; dispose() frees it
+// at once, the finalizer frees what was forgotten.
+class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
+ public:
+  // The constructor is per environment (main thread and each worker thread load the addon into
+  // their own environment), kept as the environment's instance data and freed with it.
+  static Napi::Function Define(Napi::Env env) {
+    Napi::Function f = DefineClass(env, "DeviceBuffer",
+                                   {InstanceMethod("upload", &DeviceBuffer::Upload),
+                                    InstanceMethod("download", &DeviceBuffer::Download),
+                                    InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
+                                    InstanceMethod("zero", &DeviceBuffer::Zero),
+                                    InstanceMethod("dispose", &DeviceBuffer::Dispose),
+                                    InstanceAccessor("length", &DeviceBuffer::Length, nullptr),
+                                    InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
+                                    InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
+    env.SetInstanceData<Napi::FunctionReference, &DeviceBuffer::ReleaseCtor>(
+        new Napi::FunctionReference(Napi::Persistent(f)));
+    return f;
+  }
+  // At environment teardown the reference dies with the environment: deleting it through N-API
+  // then would touch a half-destroyed environment.
+  static void ReleaseCtor(Napi::Env, Napi::FunctionReference* r) {
+    r->SuppressDestruct();
+    delete r;
+  }
+  static bool Is(Napi::Value v) {
+    if (!v.IsObject()) return false;
+    Napi::FunctionReference* ctor = v.Env().GetInstanceData<Napi::FunctionReference>();
+    return ctor && v.As<Napi::Object>().InstanceOf(ctor->Value());
+  }
+
+  DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+      throw Napi::TypeError::New(env, "DeviceBuffer(length, device): two numbers expected");
+    double len = info[0].As<Napi::Number>().DoubleValue();
+    double dev = info[1].As<Napi::Number>().DoubleValue();
+    if (!(len >= 0 && len <= 4294967295.0) || len != std::floor(len))
+      throw Napi::RangeError::New(env, "DeviceBuffer: length must be an integer in [0, 2^32)");
+    if (!(dev >= 0 && dev < 1024) || dev != std::floor(dev))
+      throw Napi::RangeError::New(env, "DeviceBuffer: device must be a device index");
+    length_ = static_cast<int64_t>(len);
+    device_ = static_cast<int>(dev);
+    ptr_ = cuda_call(env, [&] { return static_cast<float*>(sl::cuda_alloc(sizeof(float) * length_, device_)); });
+    if (length_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(sizeof(float) * length_ / 16));
+  }
+  ~DeviceBuffer() override { release(); }
+  void Finalize(Napi::Env) override { release(); }
+
+  float* ptr() const { return ptr_; }
+  int64_t length() const { return length_; }
+  int device() const { return device_; }
+
+ private:
+  void release() {
+    if (ptr_) sl::cuda_free(ptr_, device_);
+    ptr_ = nullptr;
+  }
+  float* live(Napi::Env env) {
+    if (!ptr_) throw Napi::Error::New(env, "the device buffer was disposed");
+    return ptr_;
+  }
+  Napi::Float32Array host_arg(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(info.Env(), "a Float32Array is required");
+    Napi::Float32Array a = info[0].As<Napi::Float32Array>();
+    if (static_cast<int64_t>(a.ElementLength()) != length_)
+      throw Napi::RangeError::New(info.Env(), "the Float32Array must have the buffer's length");
+    return a;
+  }
+  Napi::Value Upload(const Napi::CallbackInfo& info) {
+    Napi::Float32Array a = host_arg(info);
+    float* p = live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_upload(p, a.Data(), sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value Download(const Napi::CallbackInfo& info) {
+    Napi::Float32Array a = host_arg(info);
+    float* p = live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_download(a.Data(), p, sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value CopyFrom(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !Is(info[0])) throw Napi::TypeError::New(info.Env(), "a DeviceBuffer is required");
+    DeviceBuffer* o = Napi::ObjectWrap<DeviceBuffer>::Unwrap(info[0].As<Napi::Object>());
+    if (o->length_ != length_ || o->device_ != device_)
+      throw Napi::RangeError::New(info.Env(), "copyFrom: same length and device required");
+    float* dst = live(info.Env());
+    float* src = o->live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_copy(dst, src, sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value Zero(const Napi::CallbackInfo& info) {
+    float* p = live(info.Env());
+    cuda_call(info.Env(), [&] { sl::cuda_zero(p, sizeof(float) * length_, device_); });
+    return info.Env().Undefined();
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+  Napi::Value Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), length_); }
+  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
+
+  float* ptr_ = nullptr;
+  int64_t length_ = 0;
+  int device_ = 0;
+};
+
+// Where the arrays of one call live: all on the host, or all on one CUDA device.
+struct Loc {
+  int device = -2;  // -2: nothing seen yet, -1: host, >= 0: CUDA device
+  std::string first;
+  void see(Napi::Env env, int dev, const char* key) {
+    if (device == -2) {
+      device = dev;
+      first = key;
+      return;
+    }
+    if (device != dev) {
+      auto name = [](int d) { return d < 0 ? std::string("cpu") : "cuda:" + std::to_string(d); };
+      throw Napi::TypeError::New(env, std::string("native: '") + key + "' is on " + name(dev) + " but '" +
+                                          first + "' is on " + name(device) + ": all tensors of a call must be on one device");
+    }
+  }
+};
+inline thread_local Loc* g_loc = nullptr;
+
+inline int64_t get_int(Napi::Object o, const char* key, int64_t lo, int64_t hi) {
+  Napi::Env env = o.Env();
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw_type(env, std::string("native: '") + key + "' must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(lo) ||
+      d > static_cast<double>(hi))
+    throw_range(env, std::string("native: '") + key + "' must be an integer in [" +
+                         std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return static_cast<int64_t>(d);
+}
+
+inline float get_float(Napi::Object o, const char* key, float dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  if (!v.IsNumber()) throw_type(o.Env(), std::string("native: '") + key + "' must be a number");
+  return static_cast<float>(v.As<Napi::Number>().DoubleValue());
+}
+
+inline bool get_bool(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return false;
+  if (!v.IsBoolean()) throw_type(o.Env(), std::string("native: '") + key + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+// A Float32Array of at least `need` elements, or null when optional and absent.
+template <typename T, napi_typedarray_type TT>
+T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
+             int64_t* lenOut = nullptr) {
+  Napi::Env env = o.Env();
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (optional) return nullptr;
+    throw_type(env, std::string("native: '") + key + "' is required");
+  }
+  const char* tname = TT == napi_float32_array ? "Float32Array" : "Float64Array";
+  if constexpr (TT == napi_float32_array) {
+    if (DeviceBuffer::Is(v)) {
+      DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
+      if (!d->ptr()) throw_type(env, std::string("native: '") + key + "' was disposed");
+      if (d->length() < need)
+        throw_range(env, std::string("native: '") + key + "' has " + std::to_string(d->length()) +
+                             " elements, needs " + std::to_string(need));
+      if (g_loc) g_loc->see(env, d->device(), key);
+      if (lenOut) *lenOut = d->length();
+      keep.add(v);
+      return reinterpret_cast<T*>(d->ptr());
+    }
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TT)
+    throw_type(env, std::string("native: '") + key + "' must be a " + tname);
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  int64_t len = static_cast<int64_t>(ta.ElementLength());
+  if (len < need)
+    throw_range(env, std::string("native: '") + key + "' has " + std::to_string(len) +
+                         " elements, needs " + std::to_string(need));
+  if (lenOut) *lenOut = len;
+  keep.add(v);
+  if (TT == napi_float32_array && g_loc) g_loc->see(env, -1, key);
+  if (len == 0) return nullptr;
+  auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
+  if (!base) throw_type(env, std::string("native: '") + key + "' is detached");
+  return reinterpret_cast<T*>(base + ta.ByteOffset());
+}
+inline float* f32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
+           int64_t* lenOut = nullptr) {
+  return get_array<float, napi_float32_array>(o, key, need, optional, keep, lenOut);
+}
+inline double* f64(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep) {
+  return get_array<double, napi_float64_array>(o, key, need, optional, keep);
+}
+
+constexpr int64_t kMaxElems = int64_t(1) << 40;
+
+}  // namespace sl::napi

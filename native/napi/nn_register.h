@@ -1,0 +1,10 @@
+// Registration of the network operations' entry points on the addon's exports.
+#pragma once
+#include <napi.h>
+
+namespace sl::napi {
+// Linear and Conv2d: GEMM, im2col/col2im, bias, the event-driven (sparse) paths (synapse_napi.cc).
+void register_synapse_ops(Napi::Env env, Napi::Object exports);
+// Pooling, elementwise and reduction kernels, losses, optimizer updates (ops_napi.cc).
+void register_tensor_ops(Napi::Env env, Napi::Object exports);
+}  // namespace sl::napi
