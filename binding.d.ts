@@ -100,7 +100,18 @@ export interface NativeBackendInfo {
   cuda: NativeCudaStatus;
 }
 
-export interface NativeBinding {
+/**
+ * Synaptic-layer operations (native/napi/synapse_napi.cc; contract in native/core/synapse_args.h):
+ * GEMM, im2col/col2im, transposes, row sums and the event-driven (sparse) paths of Linear/Conv2d.
+ */
+export interface NativeSynapseOps {}
+
+/**
+ * Pooling, elementwise, reduction, loss and optimizer-update operations (native/napi/ops_napi.cc).
+ */
+export interface NativeTensorOps {}
+
+export interface NativeBinding extends NativeSynapseOps, NativeTensorOps {
   /** Returns the sum of all outputs (for the firing rate). */
   lifForward(args: NativeForwardArgs): number;
   lifForwardAsync(args: NativeForwardArgs): Promise<number>;
