@@ -73,3 +73,5 @@ export {
 export { SGD, Adam, type Optimizer } from './optim.js';
 export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions } from './nn/module.js';
 export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
+export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';
+export { SumOverTime, MaxOverTime, LastStep, type ReadoutOptions } from './nn/readout.js';
