@@ -97,6 +97,11 @@ abstract class Pool2d extends Module {
   }
 
   /** Discards the pending calls (the layer has no state). */
+  /** Internal (Sequential): forgets the most recent pending forward (a failed network call). */
+  _discardLastForward(): void {
+    this.#pending.pop();
+  }
+
   override resetStates(): void {
     this.#pending = [];
   }
