@@ -25,7 +25,7 @@ describe('native tensor operations: argument checks', () => {
   };
 
   for (const [name, args] of Object.entries(valid)) {
-    it(`${name}: the valid call runs; every broken variant is a TypeError or RangeError`, () => {
+    it(`${name}: the valid call runs; broken arguments are rejected with a TypeError or RangeError, never a crash`, () => {
       n[name]!(args);
       const broken: unknown[] = [undefined, null, 7, [args]];
       for (const [k, v] of Object.entries(args)) {
