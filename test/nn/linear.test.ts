@@ -95,6 +95,20 @@ describe('Linear', () => {
       assertClose(data(layer.bias!.grad!), db, 'summed bias gradient');
     });
 
+    it("to(device) moves the pending calls' arrays: a backward after to() still matches the reference", () => {
+      const K = 5, N = 3, M = 4;
+      const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 8 });
+      const x = uniform(40, M * K, -1, 1), g = uniform(41, M * N, -1, 1);
+      const input = Tensor.from(x, [M, K]);
+      layer.forward(input);
+      layer.to('cpu');
+      input.dispose();
+      const dx = layer.backward(Tensor.from(g, [M, N]));
+      const ref = linearBackRef(g, x, M, K, data(layer.weight), N);
+      assertClose(data(dx), ref.dx, 'input gradient');
+      assertClose(data(layer.weight.grad!), ref.dW, 'weight gradient');
+    });
+
     it('requiresGrad false: that parameter gets no gradient, the others do', () => {
       const layer = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 });
       layer.weight.requiresGrad = false;
