@@ -30,6 +30,7 @@ const GROUPS = [
   ['linear', 'Linear'],
   ['conv2d', 'Conv2d'],
   ['init', 'Parameter initialisation'],
+  ['sparse', 'Event-driven (sparse) paths'],
   ['stream', 'Streams'],
   ['safetensors', 'Model files (safetensors)'],
   ['optim', 'Optimizers'],

@@ -8,25 +8,7 @@ import { defaultBound, initGenerator, uniformFill } from './init.js';
 import { Module } from './module.js';
 import { PendingStack, ensureGrad, wantsGrad } from './pending.js';
 import * as ops from './synapse-ops.js';
-
-/**
- * On the CPU, Linear runs its event-driven path when at most this fraction of the input elements
- * is nonzero (spikes). The nonzero count is exact, so the choice never depends on the thread
- * count. Around this density the event-driven kernels and the dense OpenBLAS GEMM take about the
- * same time; below it the event-driven path is faster. Inputs under 4096 elements, CUDA tensors and
- * the CUDA launch emulation always take the dense path.
- */
-export const SPARSE_DENSITY_THRESHOLD = 0.05;
-
-/** Inputs smaller than this (elements) always take the dense path: counting is not worth it. */
-const SPARSE_MIN_ELEMENTS = 4096;
-
-/** The nonzero count of `x` when it takes the event-driven path, else -1. */
-function sparseNonzeros(x: Storage): number {
-  if (!ops.sparseAllowed(x) || x.length < SPARSE_MIN_ELEMENTS) return -1;
-  const nnz = ops.countNonzero(x);
-  return nnz <= SPARSE_DENSITY_THRESHOLD * x.length ? nnz : -1;
-}
+import { sparseNonzeros } from './sparse.js';
 
 /** Options of {@link Linear}. */
 export interface LinearOptions {

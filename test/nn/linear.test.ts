@@ -12,16 +12,12 @@ import {
 import { native, _setCudaLaunchEmulation } from '../../lib/backend.js';
 import { rng, uniform } from '../helpers.js';
 import { assertClose, linearBackRef, linearRef } from '../support/reference-nn.js';
+import { spikes } from '../support/spike-data.js';
 
 function data(t: Tensor): Float32Array {
   return t.toFloat32Array();
 }
 
-/** Spike counts: 0 with probability 1 - density, else 1..3. */
-function spikes(seed: number, n: number, density: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => (r() < density ? 1 + Math.floor(3 * r()) : 0));
-}
 
 function nonzeros(a: Float32Array): number {
   let c = 0;
