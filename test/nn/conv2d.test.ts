@@ -3,7 +3,7 @@
 // and odd sizes; pending calls; thread-count independence; init; state dict keys; bad input.
 import { expect } from 'chai';
 import { Conv2d, ErrorCodes, SPARSE_DENSITY_THRESHOLD, Tensor, getNumThreads, setNumThreads } from '../../lib/index.js';
-import { _setCudaLaunchEmulation } from '../../lib/backend.js';
+import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
 import { uniform } from '../helpers.js';
 import { assertClose, conv2dBackRef, conv2dRef, outSize, type RefGeom } from '../support/reference-nn.js';
 import { spikes } from '../support/spike-data.js';
@@ -221,6 +221,23 @@ describe('Conv2d', () => {
       expect(() => new Conv2d({ ...base, stride: [1, 0] })).to.throw(RangeError, /stride\[1\]/);
       expect(() => new Conv2d({ ...base, padding: -1 })).to.throw(RangeError, /padding/);
       expect(() => new Conv2d({ inChannels: 2, outChannels: 3 } as any)).to.throw(TypeError, /kernelSize/);
+    });
+
+    it('native im2col/col2im re-check the geometry and every length', () => {
+      const b = native();
+      const geo = { N: 2, C: 3, H: 5, W: 4, kH: 3, kW: 3, sH: 1, sW: 2, pH: 1, pW: 0 }; // Ho 5, Wo 1
+      const x = new Float32Array(2 * 3 * 5 * 4), cols = new Float32Array(2 * 5 * 1 * 27);
+      b.im2col({ ...geo, x, cols });
+      b.col2im({ ...geo, x, cols });
+      for (const fn of ['im2col', 'col2im'] as const) {
+        expect(() => b[fn]({ ...geo, x, cols: cols.subarray(1) })).to.throw(RangeError, /'cols' has 269 elements, needs 270/);
+        expect(() => b[fn]({ ...geo, x: x.subarray(1), cols })).to.throw(RangeError, /'x'/);
+        expect(() => b[fn]({ ...geo, kW: 5, x, cols })).to.throw(RangeError, /kernel \(3x5\) is larger than the padded input \(7x4\)/);
+        expect(() => b[fn]({ ...geo, sH: 0, x, cols })).to.throw(RangeError, /'sH'/);
+        expect(() => b[fn]({ ...geo, pW: -1, x, cols })).to.throw(RangeError, /'pW'/);
+        expect(() => b[fn]({ ...geo, N: 2 ** 40, C: 2 ** 40, x, cols })).to.throw(RangeError, /more than/);
+        expect(() => b[fn]({ ...geo, x: undefined as any, cols })).to.throw(TypeError, /'x' is required/);
+      }
     });
 
     it('bad forward and backward arguments throw naming the argument and leave the layer unchanged', () => {
