@@ -1,7 +1,7 @@
 // The stack of pending training calls of a stateless layer (Linear, Conv2d) and the parameter
 // gradient bookkeeping their backward shares.
 import { native } from '../backend.js';
-import { ErrorCodes, SpikelayersError } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { sameShape } from './module.js';
 import { copyTo, type Storage } from '../storage.js';
@@ -40,11 +40,9 @@ export class PendingStack<R extends PendingRecord> {
       throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${device}; move one with .to()`);
     const rec = this.#items[this.#items.length - 1];
     if (!rec) {
-      const e = new SpikelayersError(
-        ErrorCodes.NOTHING_PENDING,
-        `${what}: no forward call is pending (run forward in training mode first)`,
-      );
-      throw e;
+      // as LIF: a RangeError carrying the stable code
+      const e = new RangeError(`${what}: no forward call is pending (run forward in training mode first)`);
+      throw Object.assign(e, { code: ErrorCodes.NOTHING_PENDING });
     }
     if (!sameShape(g.shape, rec.outputShape))
       throw new RangeError(
