@@ -1,6 +1,6 @@
 // torch.nn.Conv2d (groups 1, dilation 1, zero padding): im2col, one GEMM with the weight, and a
 // transpose back to NCHW; the backward runs the same pieces in reverse.
-import { alloc, release, type Storage } from '../storage.js';
+import { alloc, copyTo, release, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt, readPair } from '../validate.js';
 import { resolveDevice } from '../backend.js';
@@ -44,7 +44,7 @@ const KEYS = [
 interface Conv2dPending {
   outputShape: number[];
   inputShape: number[];
-  /** The input (N, C, H, W), kept for the weight gradient (im2col is recomputed in backward). */
+  /** A copy of the input (N, C, H, W), kept for the weight gradient (im2col is recomputed in backward). */
   input: Storage;
   /** Nonzero count of the input when it took the event-driven path, else -1. */
   nnz: number;
@@ -197,7 +197,8 @@ export class Conv2d extends Module {
       release(yT);
     }
     this.#lastPath = nnz >= 0 ? 'sparse' : 'dense';
-    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: x.shape, input: xs, nnz });
+    // a snapshot: the caller's tensor may be written in place later (e.g. a layer's `out` option)
+    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: x.shape, input: copyTo(dev, xs), nnz });
     return Tensor._adopt(y, outShape, dev);
   }
 

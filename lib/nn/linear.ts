@@ -1,6 +1,6 @@
 // torch.nn.Linear: y = x . W^T + b over the last dimension, with its backward. Dense inputs run
 // one GEMM; spike inputs that are mostly zero run the event-driven path (CPU).
-import { alloc, type Storage } from '../storage.js';
+import { alloc, copyTo, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt } from '../validate.js';
 import { resolveDevice } from '../backend.js';
@@ -32,7 +32,7 @@ const KEYS = ['inFeatures', 'outFeatures', 'bias', 'device', 'seed'] as const;
 interface LinearPending {
   outputShape: number[];
   inputShape: number[];
-  /** The input (M x inFeatures), kept for the weight gradient. */
+  /** A copy of the input (M x inFeatures), kept for the weight gradient. */
   input: Storage;
   /** Nonzero count of the input when it took the event-driven path, else -1. */
   nnz: number;
@@ -134,7 +134,8 @@ export class Linear extends Module {
       ops.gemm({ M, N, K, transB: true, A: xs, B: W, C: y, bias: b });
     }
     this.#lastPath = sparse ? 'sparse' : 'dense';
-    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: shape, input: xs, nnz: sparse ? nnz : -1 });
+    // a snapshot: the caller's tensor may be written in place later (e.g. a layer's `out` option)
+    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: shape, input: copyTo(this.device, xs), nnz: sparse ? nnz : -1 });
     return Tensor._adopt(y, outShape, this.device);
   }
 

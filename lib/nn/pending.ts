@@ -4,7 +4,7 @@ import { native } from '../backend.js';
 import { ErrorCodes } from '../errors.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { sameShape } from './module.js';
-import { copyTo, type Storage } from '../storage.js';
+import { copyTo, isHost, release, type Storage } from '../storage.js';
 
 /** What every pending record has; layers add the fields their backward needs. */
 export interface PendingRecord {
@@ -51,25 +51,41 @@ export class PendingStack<R extends PendingRecord> {
     return { rec, grad: g };
   }
 
+  /** Drops the newest record and frees the device memory it owns. */
   pop(): void {
-    this.#items.pop();
+    const rec = this.#items.pop();
+    if (rec) freeRecord(rec);
   }
 
+  /** Drops every record (freeing the device memory they own). */
   clear(): void {
+    for (const rec of this.#items) freeRecord(rec);
     this.#items = [];
   }
 
   /**
    * Moves every array a record holds to `device`. Generic: each field that is host or device
-   * storage is copied, whatever its name, so a layer adding a field needs no change here. The old
-   * storage is not freed: it may be the caller's input tensor.
+   * storage is moved, whatever its name, so a layer adding a field needs no change here. Records
+   * own their arrays: the old device memory is freed at once.
    */
   moveTo(device: string): void {
     for (const rec of this.#items) {
       const fields = rec as unknown as Record<string, unknown>;
-      for (const [k, v] of Object.entries(fields)) if (isStorage(v)) fields[k] = copyTo(device, v);
+      for (const [k, v] of Object.entries(fields)) {
+        if (!isStorage(v) || placeOf(v) === device) continue;
+        fields[k] = copyTo(device, v);
+        release(v);
+      }
     }
   }
+}
+
+function placeOf(s: Storage): string {
+  return isHost(s) ? 'cpu' : `cuda:${s.device}`;
+}
+
+function freeRecord(rec: object): void {
+  for (const v of Object.values(rec)) if (isStorage(v)) release(v);
 }
 
 /**

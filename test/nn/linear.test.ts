@@ -105,6 +105,17 @@ describe('Linear', () => {
       assertClose(data(layer.weight.grad!), ref.dW, 'weight gradient');
     });
 
+    it('a pending call keeps a snapshot of its input: writing the input tensor in place later changes no gradient', () => {
+      const K = 5, N = 3, M = 4;
+      const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 8 });
+      const x = uniform(42, M * K, -1, 1), g = uniform(43, M * N, -1, 1);
+      const input = Tensor.from(x, [M, K]);
+      layer.forward(input);
+      input._writeHost(new Float32Array(M * K).fill(7)); // as a layer's `out` option would
+      layer.backward(Tensor.from(g, [M, N]));
+      assertClose(data(layer.weight.grad!), linearBackRef(g, x, M, K, data(layer.weight), N).dW, 'weight gradient');
+    });
+
     it('requiresGrad false: that parameter gets no gradient, the others do', () => {
       const layer = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 });
       layer.weight.requiresGrad = false;
