@@ -75,3 +75,7 @@ export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions } fr
 export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
 export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';
 export { SumOverTime, MaxOverTime, LastStep, type ReadoutOptions } from './nn/readout.js';
+export { Linear, type LinearOptions } from './nn/linear.js';
+export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
+export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
+export { manualSeed } from './nn/init.js';
