@@ -23,7 +23,7 @@ import {
   type SurrogateSpec,
 } from './activations.js';
 import { _cudaLaunchEmulation, native, resolveDevice } from './backend.js';
-import { ErrorCodes, SpikelayersError } from './errors.js';
+import { ErrorCodes, SpikelayersError, codedError } from './errors.js';
 import { Rng } from './rng.js';
 import { Tensor, checkShape, checkTensor, describe } from './tensor.js';
 import { alloc, copyTo, hostCopy, place, toHost, type Storage } from './storage.js';
@@ -160,10 +160,6 @@ const SINABS_NAMES: Record<string, string> = {
 /** The layer family member: LIF, IAF (no leak) or ExpLeak (no spikes); see `LIF.kind`. */
 export type LayerKind = 'LIF' | 'IAF' | 'ExpLeak';
 
-function codeError<E extends Error>(err: E, code: string): E {
-  (err as E & { code: string }).code = code;
-  return err;
-}
 
 /** A float32 parameter tensor from a number or Tensor, validated element by element. */
 function paramTensor(v: unknown, name: string, check: (x: number) => boolean, expect: string): Tensor {
@@ -929,7 +925,7 @@ export class LIF {
     if (g.device !== this.#device)
       throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${this.#device}; move one with .to()`);
     if (this.#pending.length === 0)
-      throw codeError(new RangeError(`${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`), ErrorCodes.NOTHING_PENDING);
+      throw codedError(ErrorCodes.NOTHING_PENDING, `${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`);
     const rec = this.#pending[this.#pending.length - 1]!;
     if (!sameShape(g.shape, rec.inputShape))
       throw new RangeError(`${what}: gradOutput must have the shape of the pending call's output [${rec.inputShape.join(', ')}], got [${g.shape.join(', ')}]`);

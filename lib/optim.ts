@@ -1,4 +1,5 @@
 import { Tensor } from './tensor.js';
+import { readNumber } from './validate.js';
 
 /** Updates parameters in place from their `.grad`. */
 export interface Optimizer {
@@ -13,9 +14,7 @@ function checkParams(params: unknown, what: string): Tensor[] {
 }
 
 function checkLr(lr: unknown, what: string): number {
-  if (typeof lr !== 'number') throw new TypeError(`${what}: lr must be a number`);
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new RangeError(`${what}: lr must be a finite positive number, got ${lr}`);
-  return lr;
+  return readNumber(lr, `${what}: lr`, undefined, { min: 0, minExclusive: true });
 }
 
 /** Plain stochastic gradient descent: p -= lr * grad. */
@@ -53,16 +52,12 @@ export class Adam implements Optimizer {
   constructor(params: Tensor[], opts: { lr: number; beta1?: number; beta2?: number; eps?: number; min?: number }) {
     this.#params = checkParams(params, 'Adam');
     this.lr = checkLr(opts?.lr, 'Adam');
-    const num = (v: unknown, name: string, d: number, ok: (x: number) => boolean, expect: string): number => {
-      if (v === undefined) return d;
-      if (typeof v !== 'number') throw new TypeError(`Adam: ${name} must be a number`);
-      if (!ok(v)) throw new RangeError(`Adam: ${name} must be ${expect}, got ${v}`);
-      return v;
-    };
-    this.beta1 = num(opts.beta1, 'beta1', 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
-    this.beta2 = num(opts.beta2, 'beta2', 0.999, (x) => x >= 0 && x < 1, 'in [0, 1)');
-    this.eps = num(opts.eps, 'eps', 1e-8, (x) => x > 0 && Number.isFinite(x), 'a finite positive number');
-    this.min = num(opts.min, 'min', -Infinity, (x) => !Number.isNaN(x) && x !== Infinity, 'a number below +Infinity');
+    const unit = { min: 0, max: 1, maxExclusive: true };
+    this.beta1 = readNumber(opts.beta1, 'Adam: beta1', 0.9, unit);
+    this.beta2 = readNumber(opts.beta2, 'Adam: beta2', 0.999, unit);
+    this.eps = readNumber(opts.eps, 'Adam: eps', 1e-8, { min: 0, minExclusive: true });
+    // -Infinity (no bound) is allowed besides finite numbers
+    this.min = opts.min === -Infinity ? -Infinity : readNumber(opts.min, 'Adam: min', -Infinity);
     this.#m = this.#params.map((p) => new Float64Array(p.size));
     this.#v = this.#params.map((p) => new Float64Array(p.size));
   }
