@@ -1,25 +1,12 @@
 /**
  * Spike functions, reset mechanisms and surrogate gradients, mirroring sinabs.activation with
  * sinabs' defaults. They are descriptions: the math runs in the native kernels
- * (native/core/lif_math.h), chosen once per call.
+ * (native/core/lif_math.h), chosen once per call; the kind numbers come from the addon.
  */
 
+import type { ResetKind, SpikeKind, SurrogateKind } from '#binding';
+import { kernelConstants as K } from './kinds.js';
 import { checkOptions, readNumber } from './validate.js';
-
-// Kernel kind numbers (native/core/lif_math.h).
-export const SPIKE_MULTI = 0;
-export const SPIKE_SINGLE = 1;
-export const SPIKE_GIVEN = 2;
-export const SPIKE_NONE = 3;
-export const RESET_SUBTRACT = 0;
-export const RESET_RESET = 1;
-export const RESET_NONE = 2;
-export const SURR_SINGLE_EXPONENTIAL = 0;
-export const SURR_HEAVISIDE = 1;
-export const SURR_GAUSSIAN = 2;
-export const SURR_MULTI_GAUSSIAN = 3;
-export const SURR_PERIODIC_EXPONENTIAL = 4;
-export const SURR_GIVEN = 5;
 
 const f = Math.fround;
 const SQRT_2PI = Math.sqrt(2 * Math.PI);
@@ -35,16 +22,16 @@ const NON_NEGATIVE = { min: 0 } as const;
 /** sinabs.activation.MultiSpike: `[u > 0] * trunc(u / threshold)` spikes per step, no limit. */
 export class MultiSpike {
   readonly kind = 'MultiSpike';
-  /** @internal */ _native(): { spike: number; maxSpikes: number } {
-    return { spike: SPIKE_MULTI, maxSpikes: Infinity };
+  /** @internal */ _native(): { spike: SpikeKind; maxSpikes: number } {
+    return { spike: K().spike.multi, maxSpikes: Infinity };
   }
 }
 
 /** sinabs.activation.SingleSpike: one spike when `u >= threshold`. */
 export class SingleSpike {
   readonly kind = 'SingleSpike';
-  /** @internal */ _native(): { spike: number; maxSpikes: number } {
-    return { spike: SPIKE_SINGLE, maxSpikes: Infinity };
+  /** @internal */ _native(): { spike: SpikeKind; maxSpikes: number } {
+    return { spike: K().spike.single, maxSpikes: Infinity };
   }
 }
 
@@ -63,8 +50,8 @@ export class MaxSpike {
     if (m === undefined || m === null) this.maxNumSpikesPerBin = null;
     else this.maxNumSpikesPerBin = readNumber(m, 'MaxSpike: maxNumSpikesPerBin', 1, NON_NEGATIVE);
   }
-  /** @internal */ _native(): { spike: number; maxSpikes: number } {
-    return { spike: SPIKE_MULTI, maxSpikes: this.maxNumSpikesPerBin === null ? Infinity : this.maxNumSpikesPerBin };
+  /** @internal */ _native(): { spike: SpikeKind; maxSpikes: number } {
+    return { spike: K().spike.multi, maxSpikes: this.maxNumSpikesPerBin === null ? Infinity : this.maxNumSpikesPerBin };
   }
 }
 
@@ -90,8 +77,8 @@ export class MembraneSubtract {
     const o = options('MembraneSubtract', opts, ['subtractValue']);
     this.subtractValue = o.subtractValue === undefined || o.subtractValue === null ? null : readNumber(o.subtractValue, 'MembraneSubtract: subtractValue', 0);
   }
-  /** @internal */ _native(theta: number): { reset: number; thetaSub: number; resetValue: number } {
-    return { reset: RESET_SUBTRACT, thetaSub: this.subtractValue === null ? theta : f(this.subtractValue), resetValue: 0 };
+  /** @internal */ _native(theta: number): { reset: ResetKind; thetaSub: number; resetValue: number } {
+    return { reset: K().reset.subtract, thetaSub: this.subtractValue === null ? theta : f(this.subtractValue), resetValue: 0 };
   }
 }
 
@@ -108,8 +95,8 @@ export class MembraneReset {
     const o = options('MembraneReset', opts, ['resetValue']);
     this.resetValue = readNumber(o.resetValue, 'MembraneReset: resetValue', 0);
   }
-  /** @internal */ _native(theta: number): { reset: number; thetaSub: number; resetValue: number } {
-    return { reset: RESET_RESET, thetaSub: theta, resetValue: f(this.resetValue) };
+  /** @internal */ _native(theta: number): { reset: ResetKind; thetaSub: number; resetValue: number } {
+    return { reset: K().reset.reset, thetaSub: theta, resetValue: f(this.resetValue) };
   }
 }
 
@@ -118,7 +105,7 @@ export type ResetFnSpec = MembraneSubtract | MembraneReset;
 // ---- surrogate gradients ----------------------------------------------------------------------
 
 interface SurrogateNative {
-  surr: number;
+  surr: SurrogateKind;
   params: Float32Array;
 }
 
@@ -144,7 +131,7 @@ export class SingleExponential extends SurrogateBase {
   }
   /** @internal */ _native(theta: number): SurrogateNative {
     const w = f(theta * f(this.gradWidth));
-    return { surr: SURR_SINGLE_EXPONENTIAL, params: Float32Array.of(f(this.gradScale) / w, 1 / w) };
+    return { surr: K().surrogate.singleExponential, params: Float32Array.of(f(this.gradScale) / w, 1 / w) };
   }
 }
 
@@ -161,7 +148,7 @@ export class Heaviside extends SurrogateBase {
     this.window = readNumber(o.window, 'Heaviside: window', 1.0);
   }
   /** @internal */ _native(theta: number): SurrogateNative {
-    return { surr: SURR_HEAVISIDE, params: Float32Array.of(f(theta - f(this.window)), 1 / theta) };
+    return { surr: K().surrogate.heaviside, params: Float32Array.of(f(theta - f(this.window)), 1 / theta) };
   }
 }
 
@@ -185,7 +172,7 @@ export class Gaussian extends SurrogateBase {
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
     const s = f(this.sigma);
-    return { surr: SURR_GAUSSIAN, params: Float32Array.of(f(this.mu), -1 / (2 * s * s), f(this.gradScale) / (s * SQRT_2PI)) };
+    return { surr: K().surrogate.gaussian, params: Float32Array.of(f(this.mu), -1 / (2 * s * s), f(this.gradScale) / (s * SQRT_2PI)) };
   }
 }
 
@@ -216,7 +203,7 @@ export class MultiGaussian extends SurrogateBase {
   /** @internal */ _native(_theta: number): SurrogateNative {
     const sg = f(this.sigma), ss = f(f(this.s) * sg), gs = f(this.gradScale), h = f(this.h);
     return {
-      surr: SURR_MULTI_GAUSSIAN,
+      surr: K().surrogate.multiGaussian,
       params: Float32Array.of(f(this.mu), -1 / (2 * sg * sg), (gs * (1 + h)) / (sg * SQRT_2PI), sg, -1 / (2 * ss * ss), (gs * h) / (ss * SQRT_2PI)),
     };
   }
@@ -238,7 +225,7 @@ export class PeriodicExponential extends SurrogateBase {
     this.gradScale = readNumber(o.gradScale, 'PeriodicExponential: gradScale', 1.0);
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
-    return { surr: SURR_PERIODIC_EXPONENTIAL, params: Float32Array.of(1 / f(this.gradWidth), f(this.gradScale)) };
+    return { surr: K().surrogate.periodicExponential, params: Float32Array.of(1 / f(this.gradWidth), f(this.gradScale)) };
   }
 }
 

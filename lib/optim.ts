@@ -28,9 +28,9 @@ export class SGD implements Optimizer {
   step(): void {
     for (const p of this.#params) {
       if (!p.grad) continue;
-      const d = p.toFloat32Array(), g = p.grad._data();
+      const d = p.toFloat32Array(), g = p.grad.toFloat32Array();
       for (let k = 0; k < d.length; ++k) d[k] -= this.lr * g[k]!;
-      p._assign(d);
+      p._writeHost(d);
     }
   }
   zeroGrad(): void {
@@ -66,14 +66,14 @@ export class Adam implements Optimizer {
     const b1 = 1 - this.beta1 ** this.#t, b2 = 1 - this.beta2 ** this.#t;
     this.#params.forEach((p, j) => {
       if (!p.grad) return;
-      const d = p.toFloat32Array(), g = p.grad._data(), m = this.#m[j]!, v = this.#v[j]!;
+      const d = p.toFloat32Array(), g = p.grad.toFloat32Array(), m = this.#m[j]!, v = this.#v[j]!;
       for (let k = 0; k < d.length; ++k) {
         m[k] = this.beta1 * m[k]! + (1 - this.beta1) * g[k]!;
         v[k] = this.beta2 * v[k]! + (1 - this.beta2) * g[k]! * g[k]!;
         const upd = (this.lr * (m[k]! / b1)) / (Math.sqrt(v[k]! / b2) + this.eps);
         d[k] = Math.max(this.min, d[k]! - upd);
       }
-      p._assign(d);
+      p._writeHost(d);
     });
   }
   zeroGrad(): void {

@@ -24,7 +24,7 @@ import {
   LIF, IAF, ExpLeak, Tensor, MultiSpike, SingleSpike, MaxSpike, MembraneSubtract, MembraneReset,
   SingleExponential, Heaviside, Gaussian, MultiGaussian, PeriodicExponential, backendInfo,
 } from '../lib/index.js';
-import { rng } from './helpers.js';
+import { rng, prod } from './support/random.js';
 
 const ITERATIONS = Number(process.env.SPIKELAYERS_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.SPIKELAYERS_FUZZ_SEED ?? 0x5eed1);
@@ -67,7 +67,6 @@ class Rand {
   }
 }
 
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const esc = (s: string): RegExp => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, k) => v === b[k]);
 

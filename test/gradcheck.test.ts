@@ -11,7 +11,7 @@ import {
   Gaussian, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
-import { rng } from './helpers.js';
+import { rng } from './support/random.js';
 
 const f = Math.fround;
 
