@@ -6,6 +6,7 @@ import { MaxSpike, MultiSpike, SingleSpike, type ResetFnSpec, type SpikeFnSpec, 
 import { kernelConstants } from '../kinds.js';
 import { alloc, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
+import { checkOptions } from '../validate.js';
 import type { LoweredDecay } from './params.js';
 import type { StateValues } from './state.js';
 
@@ -95,11 +96,8 @@ export function callShape(input: unknown, device: string, what: string): { x: Te
 
 /** Reads the options `{ out }` of forward/backward: the `out` tensor, or null. */
 export function readOut(opts: unknown, what: string): Tensor | null {
-  if (opts === undefined) return null;
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}: options must be an object such as { out }`);
-  for (const k of Object.keys(opts)) if (k !== 'out') throw new TypeError(`${what}: unknown option '${k}' (expected 'out')`);
-  const o = (opts as { out?: unknown }).out;
-  return o === undefined ? null : checkTensor(o, `${what}: out`);
+  const o = checkOptions<{ out?: unknown }>(opts, ['out'], what, true, '{ out }');
+  return o.out === undefined ? null : checkTensor(o.out, `${what}: out`);
 }
 
 /** Lowers one forward: the call (kept by a training call) and the arrays it writes. */
