@@ -11,7 +11,6 @@ import { Rng } from '../rng.js';
 import { alloc, type Storage } from '../storage.js';
 import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from '../stream.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
-import { checkOptions, readBool } from '../validate.js';
 import { customSigma, stepCustomSpikes } from './custom.js';
 import { runBackward, runBackwardAsync, runForward, runForwardAsync } from './kernel.js';
 import {
@@ -19,7 +18,7 @@ import {
   type CallShape, type KernelCall, type KernelOutputs,
 } from './lowering.js';
 import type { BackwardOptions, ForwardOptions, LIFOptions, Recordings, ResetStatesOptions } from './options.js';
-import { readLayerOptions } from './options.js';
+import { readLayerOptions, readResetOptions } from './options.js';
 import { NeuronParameters, accumulateGrad, type LoweredDecay } from './params.js';
 import { CallQueue } from './queue.js';
 import { NeuronState, type StartState, type StateName } from './state.js';
@@ -184,19 +183,9 @@ export class LIF extends Module {
   /** Zeros the states (or fills them at random) and cuts the gradient path. No-op before initialisation. */
   override resetStates(opts?: ResetStatesOptions): void {
     this.#queue.assertIdle('resetStates');
-    const o = checkOptions<ResetStatesOptions>(opts, ['randomize', 'valueRanges'], 'resetStates', true, '{ randomize: true }');
-    const randomize = readBool(o.randomize, 'resetStates: randomize', false);
-    const ranges = o.valueRanges;
-    if (ranges !== undefined) {
-      if (ranges === null || typeof ranges !== 'object') throw new TypeError('resetStates: valueRanges must be an object such as { v_mem: [0, 1] }');
-      for (const [k, r] of Object.entries(ranges)) {
-        if (k !== 'v_mem' && k !== 'i_syn') throw new TypeError(`resetStates: valueRanges has an unknown state '${k}' (expected 'v_mem' or 'i_syn')`);
-        if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)) || r[0] > r[1])
-          throw new RangeError(`resetStates: valueRanges.${k} must be [low, high] with finite numbers and low <= high`);
-      }
-    }
+    const { randomize, ranges } = readResetOptions(opts);
     this.#tape.cut();
-    this.#state.fill(this.device, randomize ? this.#rng : null, ranges ?? {});
+    this.#state.fill(this.device, randomize ? this.#rng : null, ranges);
   }
 
   /** Keeps the state values but cuts the gradient path (discards pending backward data). */

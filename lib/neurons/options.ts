@@ -96,6 +96,21 @@ export interface LayerConfig {
   seed: number | undefined;
 }
 
+/** Checks `resetStates` options. */
+export function readResetOptions(opts: unknown): { randomize: boolean; ranges: NonNullable<ResetStatesOptions['valueRanges']> } {
+  const o = checkOptions<ResetStatesOptions>(opts, ['randomize', 'valueRanges'], 'resetStates', true, '{ randomize: true }');
+  const randomize = readBool(o.randomize, 'resetStates: randomize', false);
+  const ranges = o.valueRanges;
+  if (ranges === undefined) return { randomize, ranges: {} };
+  if (ranges === null || typeof ranges !== 'object') throw new TypeError('resetStates: valueRanges must be an object such as { v_mem: [0, 1] }');
+  for (const [k, r] of Object.entries(ranges)) {
+    if (k !== 'v_mem' && k !== 'i_syn') throw new TypeError(`resetStates: valueRanges has an unknown state '${k}' (expected 'v_mem' or 'i_syn')`);
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)) || r[0] > r[1])
+      throw new RangeError(`resetStates: valueRanges.${k} must be [low, high] with finite numbers and low <= high`);
+  }
+  return { randomize, ranges };
+}
+
 const SURROGATE_CLASSES = [SingleExponential, Heaviside, Gaussian, MultiGaussian, PeriodicExponential];
 const positive = (x: number): boolean => x > 0;
 
