@@ -2,6 +2,7 @@
 // registered with the base, so that parameters/stateDict/loadStateDict/train/eval/to/zeroGrad
 // come from there. Each call reads prepare (check and lower), kernel, commit.
 import type { Transform } from 'node:stream';
+import type { NativeBackwardArgs } from '#binding';
 import type { CustomSpikeFn, ResetFnSpec, SpikeFnSpec, SurrogateSpec } from '../activations.js';
 import { _cudaLaunchEmulation } from '../backend.js';
 import { ErrorCodes, codedError } from '../errors.js';
@@ -22,9 +23,8 @@ import { readLayerOptions, readResetOptions } from './options.js';
 import { NeuronParameters, accumulateGrad, type LoweredDecay } from './params.js';
 import { CallQueue } from './queue.js';
 import { NeuronState, type StartState, type StateName } from './state.js';
-import { Tape } from './tape.js';
+import { Tape, type PendingCall } from './tape.js';
 import { LIF_VARIANT, type LayerKind, type LayerVariant } from './variant.js';
-import type { NativeBackwardArgs } from '#binding';
 
 /** A forward, checked and lowered, not yet run. */
 interface PreparedForward {
@@ -40,7 +40,7 @@ interface PreparedForward {
 
 /** A backward, checked and lowered, not yet run. */
 interface PreparedBackward {
-  rec: NonNullable<ReturnType<Tape['top']>>;
+  rec: PendingCall;
   args: NativeBackwardArgs;
   outTensor: Tensor | null;
 }
