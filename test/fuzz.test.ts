@@ -25,7 +25,7 @@ import {
   SingleExponential, Heaviside, Gaussian, MultiGaussian, PeriodicExponential, backendInfo,
 } from '../lib/index.js';
 import { rng, prod } from './support/random.js';
-import { refStep, type RefStepRules } from './support/reference.js';
+import { refStep, type RefStepRules } from './support/lif-reference.js';
 
 const ITERATIONS = Number(process.env.SPIKELAYERS_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.SPIKELAYERS_FUZZ_SEED ?? 0x5eed1);

@@ -1,4 +1,4 @@
-// The float64 reference of the LIF layer written from the specification alone (test/support/reference.ts):
+// The float64 reference of the LIF layer written from the specification alone (test/support/lif-reference.ts):
 // the forward recurrence of semantics.md §3.2 and the adjoint (backward) recurrence of §7, with
 // the spike/reset/surrogate rules of §4-§6 and the parameter broadcasting of §2. The layer
 // (float32, native kernels) is compared against it on random inputs over two forward calls that
@@ -12,7 +12,7 @@ import {
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
 import { rng } from './support/random.js';
-import { refBackward, refForward, type RefModel, type ResetRule, type Traj } from './support/reference.js';
+import { refBackward, refForward, type RefModel, type ResetRule, type Traj } from './support/lif-reference.js';
 
 const f = Math.fround;
 
