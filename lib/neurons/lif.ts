@@ -57,7 +57,7 @@ export class LIF extends Module {
   readonly spikeFn: SpikeFnSpec | null;
   readonly resetFn: ResetFnSpec;
   readonly surrogateGradFn: SurrogateSpec;
-  /** 'LIF', 'IAF' or 'ExpLeak'. */
+  /** The family member (from the variant): LIF, IAF or ExpLeak. */
   readonly kind: LayerKind;
   readonly #variant: LayerVariant;
   readonly #params: NeuronParameters;
@@ -94,7 +94,7 @@ export class LIF extends Module {
     for (const n of names) this.registerBuffer(n, this.#state.slot(n, () => this.device));
   }
 
-  /** sinabs' class name ('LIF', 'IAF' or 'ExpLeak'). */
+  /** sinabs' class name: the variant's kind (LIF, IAF or ExpLeak). */
   override get typeName(): string {
     return this.kind;
   }
