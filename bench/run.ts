@@ -209,7 +209,7 @@ function bytesPerNeuronStep(mode: Mode, states: number, T: number, K: number): n
 /**
  * Bytes a pending training call keeps beyond its input and output, per neuron-step: the
  * checkpoints (S states every K steps: B * ceil(T/K) * N floats each) and the initial state the
- * backward replays from (S * B * N floats). See CHECKPOINT_INTERVAL in lib/layer.ts.
+ * backward replays from (S * B * N floats). See CHECKPOINT_INTERVAL (lib/kinds.ts).
  */
 function pendingModelBytesPerNeuronStep(states: number, T: number, K: number): number {
   return (4 * states * (Math.ceil(T / K) + 1)) / T;

@@ -65,7 +65,7 @@ export function backendInfo(): BackendInfo {
   const cuda: CudaStatus = { ...info.cuda, disabledByEnv };
   if (disabledByEnv && cuda.available) {
     cuda.available = false;
-    cuda.code = 'ERR_CUDA_DISABLED';
+    cuda.code = ErrorCodes.CUDA_DISABLED;
     cuda.reason = 'CUDA is disabled by SPIKELAYERS_DEVICE=cpu';
   }
   const devices = ['cpu', ...(cuda.available ? cuda.devices.filter((d) => d.usable).map((d) => `cuda:${d.index}`) : [])];
@@ -106,7 +106,7 @@ export function resolveDevice(device: unknown, what: string): string {
   const dev = c.devices.find((x) => x.index === index);
   if (!dev || !dev.usable)
     throw new SpikelayersError(
-      dev ? 'ERR_CUDA_DEVICE_TOO_OLD' : 'ERR_CUDA_NO_DEVICE',
+      dev ? ErrorCodes.CUDA_DEVICE_TOO_OLD : ErrorCodes.CUDA_NO_DEVICE,
       `${what}: device '${device}' cannot be used: ` +
         (dev ? `${dev.name} has compute capability ${dev.computeCapability}, below 7.5` : `there are ${c.devices.length} CUDA device(s)`),
     );

@@ -25,7 +25,7 @@ export {
   type IAFOptions,
   type ExpLeakOptions,
   type SqueezeOptions,
-} from './siblings.js';
+} from './neurons/index.js';
 export {
   MultiSpike,
   SingleSpike,

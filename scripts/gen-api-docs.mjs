@@ -21,11 +21,11 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Module (file name in dist/lib without .d.ts) -> section title, in the order of the reference. */
+/** Group (a file name in dist/lib without .d.ts, see MODULE_GROUP) -> section title, in the order of the reference. */
 const GROUPS = [
   ['tensor', 'Tensor'],
-  ['layer', 'LIF'],
-  ['siblings', 'Sibling layers: IAF, ExpLeak and the squeeze variants'],
+  ['lif', 'LIF'],
+  ['variants', 'Sibling layers: IAF, ExpLeak and the squeeze variants'],
   ['activations', 'Activations: spike functions, resets and surrogate gradients'],
   ['linear', 'Linear'],
   ['conv2d', 'Conv2d'],
@@ -45,6 +45,8 @@ const GROUPS = [
   ['backend', 'Backend'],
   ['errors', 'Errors'],
 ];
+/** Files whose declarations belong to another file's group (lib/neurons/ is one concept per file). */
+const MODULE_GROUP = { options: 'lif', variant: 'lif', kinds: 'lif', iaf: 'variants', expleak: 'variants', squeeze: 'variants' };
 const SUPPORTING_TITLE = 'Supporting types';
 /** Signatures longer than this (on one line) get one parameter per line. */
 const WRAP_AT = 100;
@@ -580,7 +582,8 @@ export function generate(options = {}) {
   const addExport = (name, from, local) => {
     const target = prog.lookup(from, local);
     if (!target) throw new Error(`gen-api-docs: cannot find the declaration of '${name}' (${path.relative(root, from)})`);
-    const module = path.basename(target.file).replace(/\.d\.[mc]?ts$/, '');
+    const base = path.basename(target.file).replace(/\.d\.[mc]?ts$/, '');
+    const module = MODULE_GROUP[base] ?? base;
     exports.push({ name, module, target });
     publicKeys.set(`${target.file}\0${target.name}`, name);
   };

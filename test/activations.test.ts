@@ -7,7 +7,7 @@ import {
   Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
-import { rng } from './helpers.js';
+import { rng } from './support/random.js';
 
 const f = Math.fround;
 

@@ -21,7 +21,7 @@ import { expect } from 'chai';
 import {
   LIF, IAF, ExpLeak, Tensor, SingleSpike, MaxSpike, MembraneReset, Heaviside, type LIFOptions,
 } from '../lib/index.js';
-import { uniform } from './helpers.js';
+import { uniform } from './support/random.js';
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
 

@@ -4,14 +4,13 @@
 // round trips, trainAlphas, parameter order and flags, and multi-call backward.
 import { expect } from 'chai';
 import { LIF, Tensor, type LIFOptions } from '../lib/index.js';
-import { uniformNumbers } from './helpers.js';
+import { uniformNumbers, prod } from './support/random.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
 const f = Math.fround;
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): number[] => uniformNumbers(seed, n, lo, hi);
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 function inp(shape: number[], seed: number, lo?: number, hi?: number): Tensor {
   return Tensor.from(values(prod(shape), seed, lo, hi), shape);
 }

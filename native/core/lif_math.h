@@ -31,6 +31,11 @@ enum class SurrKind : int {
   PeriodicExponential = 4,
   Given = 5,
 };
+// The last value of each kind: the N-API layer accepts 0..last and exports the values to
+// JavaScript (native/napi/addon.cc, `constants`), so nothing else holds these numbers.
+constexpr int kLastSpikeKind = static_cast<int>(SpikeKind::None);
+constexpr int kLastResetKind = static_cast<int>(ResetKind::None);
+constexpr int kLastSurrKind = static_cast<int>(SurrKind::Given);
 
 // Scalar options of one layer call.
 struct StepParams {

@@ -421,7 +421,7 @@ void backward_impl(LifKernelArgs& a, int threads) {
 
 // Dispatch once per call (never per element): the kinds come from native/core/dispatch.h, shared
 // with the CUDA launch and its emulation; the min_v_mem clip is one more compile-time switch here.
-void lif_forward_cpu(LifKernelArgs& a, int threads) {
+void lif_forward_for_isa(LifKernelArgs& a, int threads) {
   dispatch_forward(a, [&](auto sk, auto rk, auto syn) {
     constexpr SpikeKind SK = decltype(sk)::value;
     constexpr ResetKind RK = decltype(rk)::value;
@@ -433,7 +433,7 @@ void lif_forward_cpu(LifKernelArgs& a, int threads) {
   });
 }
 
-void lif_backward_cpu(LifKernelArgs& a, int threads) {
+void lif_backward_for_isa(LifKernelArgs& a, int threads) {
   dispatch_backward(a, [&](auto sk, auto rk, auto ss, auto syn) {
     constexpr SpikeKind SK = decltype(sk)::value;
     constexpr ResetKind RK = decltype(rk)::value;
