@@ -1,9 +1,13 @@
 /**
  * spikelayers: sinabs' spiking-neuron layers for Node.js.
  *
- *   import { LIF, Tensor } from 'spikelayers';
- *   const lif = new LIF({ tauMem: 20 });
- *   const spikes = lif.forward(Tensor.from(data, [B, T, N]));
+ * ```ts
+ * import { LIF, Tensor } from 'spikelayers';
+ * const lif = new LIF({ tauMem: 20 });
+ * const spikes = lif.forward(Tensor.from(data, [B, T, N]));
+ * ```
+ *
+ * @packageDocumentation
  */
 export { Tensor, MAX_ELEMENTS, type TensorOptions } from './tensor.js';
 export {
@@ -52,7 +56,7 @@ export {
   type Surrogate,
   type SurrogateSpec,
 } from './activations.js';
-export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus } from './backend.js';
+export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus, type CudaDevice } from './backend.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';
 export {
   layerStream,

@@ -1,14 +1,11 @@
 // Types of scripts/gen-api-docs.mjs, for test/docs.test.ts (tsconfig has allowJs off).
-
-/** Options of {@link generate}. */
-export interface GenerateOptions {
-  /** The repository root, holding package.json and dist/lib (default: the script's parent folder). */
-  root?: string;
-}
-
-/**
- * The API reference (docs/API.md) as markdown, generated from dist/lib/*.d.ts.
- * Throws when dist/lib/index.d.ts is missing (run `npm run build:ts` first) or when a public name
- * has no declaration.
- */
-export declare function generate(options?: GenerateOptions): string;
+/** The repository root. */
+export declare const REPO: string;
+/** Where the committed reference lives, relative to the repository ('docs/api'). */
+export declare const DOCS_DIR: string;
+/** Writes the reference into `outDir` (emptied first); returns the files written, sorted. Throws on TypeDoc errors and warnings. */
+export declare function generate(outDir: string): Promise<string[]>;
+/** Relative paths of the files under `dir`, sorted. */
+export declare function listFiles(dir: string): string[];
+/** The first difference between two trees as text, '' when they are equal. */
+export declare function compareTrees(expectedDir: string, actualDir: string): string;
