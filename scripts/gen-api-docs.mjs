@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { Application, Converter, LogLevel, ReflectionKind, loadMarkdownPlugin } from 'spikelayers-devtools/typedoc';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,7 +73,7 @@ export async function generate(outDir) {
     sanitizeComments: true,
   });
   app.logger.log = (message, level) => {
-    if (level >= LogLevel.Warn) messages.push(String(message).replace(/\x1b\[[0-9;]*m/g, ''));
+    if (level >= LogLevel.Warn) messages.push(stripVTControlCharacters(String(message)));
   };
   const project = await app.convert();
   if (!project) throw new Error(`gen-api-docs: TypeDoc could not convert lib/index.ts\n${messages.join('\n')}`);
