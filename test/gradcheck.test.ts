@@ -1,5 +1,5 @@
 // A float64 reference of the LIF layer written from the specification alone, inside this test:
-// the forward recurrence of semantics.md §3.2 and the adjoint (backward) recurrence of §7, with
+// the forward recurrence of docs/semantics.md §3.2 and the adjoint (backward) recurrence of §7, with
 // the spike/reset/surrogate rules of §4-§6 and the parameter broadcasting of §2. The layer
 // (float32, native kernels) is compared against it on random inputs over two forward calls that
 // carry state, backwarded in reverse order (second call first).
@@ -34,7 +34,7 @@ interface RefModel {
   theta: number;
   spike: SpikeRule;
   reset: ResetRule;
-  /** sigma(u) in float64 (semantics.md §6). */
+  /** sigma(u) in float64 (docs/semantics.md §6). */
   sigma: (u: number) => number;
   minV: number | null;
   norm: boolean;
