@@ -22,8 +22,16 @@ describe('docs/api (API reference)', function () {
   let files: string[];
   const read = (f: string): string => readFileSync(join(tmp, f), 'utf8');
 
-  before(async () => {
-    gen = (await import(pathToFileURL(join(repo, 'scripts', 'gen-api-docs.mjs')).href)) as GenApiDocs;
+  before(async function () {
+    try {
+      gen = (await import(pathToFileURL(join(repo, 'scripts', 'gen-api-docs.mjs')).href)) as GenApiDocs;
+    } catch (e) {
+      // TypeDoc comes with the development install (tools/, see tools/package.json); a slim copy of
+      // node_modules (the GPU pack) has no documentation tools. In CI the tools must be there.
+      if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND' || process.env.CI) throw e;
+      console.log(`      skipped: the documentation tools are not installed (npm ci installs them): ${(e as Error).message.split('\n')[0]}`);
+      this.skip();
+    }
     tmp = mkdtempSync(join(tmpdir(), 'spikelayers-docs-test-'));
     files = await gen.generate(tmp);
   });
