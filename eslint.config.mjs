@@ -3,14 +3,23 @@
 // (typescript-eslint needs TypeScript's JavaScript API; the repository compiles with TypeScript 7,
 // which has none): see tools/package.json.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'spikelayers-devtools/typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   {
-    ignores: ['dist/**', 'build/**', 'build-asan/**', 'prebuilds/**', 'tools/node_modules/**', '.gpu-pack/**', 'docs/**'],
+    ignores: [
+      'dist/**',
+      'build/**',
+      'build-asan/**',
+      'prebuilds/**',
+      'tools/node_modules/**',
+      '.gpu-pack/**',
+      'docs/**',
+    ],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  tseslint.configs.recommended,
   {
     languageOptions: {
       ecmaVersion: 2022,
@@ -38,7 +47,10 @@ export default tseslint.config(
       // style reads); they are intentional.
       '@typescript-eslint/no-non-null-assertion': 'off',
       // Unused arguments keep interface signatures readable when prefixed with '_'.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   {
@@ -51,7 +63,14 @@ export default tseslint.config(
     files: ['**/*.cjs', '**/*.cts'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', __filename: 'readonly', console: 'readonly', process: 'readonly' },
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        __filename: 'readonly',
+        console: 'readonly',
+        process: 'readonly',
+      },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -4,11 +4,33 @@
  */
 import { LIF, Tensor, backendInfo, getNumThreads } from '../lib/index.js';
 import { native, resolveDevice } from '../lib/backend.js';
-import { MB, bitMismatches, bitsEqual, gc, progress, setBound, timeLayer, trainingStep, type PlainResult, type Row } from './measure.js';
+import {
+  MB,
+  bitMismatches,
+  bitsEqual,
+  gc,
+  progress,
+  setBound,
+  timeLayer,
+  trainingStep,
+  type PlainResult,
+  type Row,
+} from './measure.js';
 import { fmt, table, type BenchContext, type GroupOutput, type RowGroup } from './report.js';
 import {
-  CONFIGS, SEED, WORKLOADS, calibrate, neuronCount, scaled, shapeOf, uniform, uniformScaled,
-  type Config, type Mode, type Path, type Workload,
+  CONFIGS,
+  SEED,
+  WORKLOADS,
+  calibrate,
+  neuronCount,
+  scaled,
+  shapeOf,
+  uniform,
+  uniformScaled,
+  type Config,
+  type Mode,
+  type Path,
+  type Workload,
 } from './workloads.js';
 
 /** CUDA rows whose warm-up run takes longer than this are timed SLOW_REPS times instead of `reps`. */
@@ -29,7 +51,14 @@ const SLOW_REPS = 3;
  * cudaMalloc of the new output, as a user of the API sees it.
  */
 function timeGpuRow(
-  w: Workload, cfg: Config, mode: Mode, path: Path, x: Tensor, gradOut: Tensor, reps: number, dev: string,
+  w: Workload,
+  cfg: Config,
+  mode: Mode,
+  path: Path,
+  x: Tensor,
+  gradOut: Tensor,
+  reps: number,
+  dev: string,
   onFirstOutput?: (spikes: Float32Array) => void,
 ): Row {
   const layer = new LIF({ ...cfg.options, device: dev });
@@ -39,7 +68,9 @@ function timeGpuRow(
   const gradIn = path === 'out' && mode === 'training' ? x.clone() : null;
   try {
     const row = timeLayer(dev, w, cfg, mode, path, layer, x, gradOut, out, gradIn, reps, {
-      onFirstOutput, disposeNew: true, slow: { ms: SLOW_WARMUP_MS, reps: SLOW_REPS },
+      onFirstOutput,
+      disposeNew: true,
+      slow: { ms: SLOW_WARMUP_MS, reps: SLOW_REPS },
     });
     row.gpuPeakMB = null; // no device-memory query in the addon: printed as n/a
     return row;
@@ -113,12 +144,20 @@ interface GpuResult {
 }
 
 /** The GPU the CUDA rows use ('cuda:0'), or why there is none. */
-export function usableGpu(cuda: { available: boolean; code: string; reason: string }): { dev: string | null; code: string; reason: string } {
+export function usableGpu(cuda: { available: boolean; code: string; reason: string }): {
+  dev: string | null;
+  code: string;
+  reason: string;
+} {
   if (!cuda.available) return { dev: null, code: cuda.code, reason: cuda.reason };
   try {
     return { dev: resolveDevice('cuda:0', 'bench: --device cuda'), code: '', reason: '' };
   } catch (e) {
-    return { dev: null, code: (e as { code?: string }).code ?? 'ERR_CUDA_UNAVAILABLE', reason: e instanceof Error ? e.message : String(e) };
+    return {
+      dev: null,
+      code: (e as { code?: string }).code ?? 'ERR_CUDA_UNAVAILABLE',
+      reason: e instanceof Error ? e.message : String(e),
+    };
   }
 }
 
@@ -139,8 +178,11 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
     copyBandwidthBeforeGBs: NaN,
     copyBandwidthAfterGBs: null,
     copyProbe: {
-      bytes: COPY_BYTES, reps: COPY_REPS, device: index,
-      counts: 'read + write bytes (2 x bytes per copy)', timing: 'CUDA events, best of reps',
+      bytes: COPY_BYTES,
+      reps: COPY_REPS,
+      device: index,
+      counts: 'read + write bytes (2 x bytes per copy)',
+      timing: 'CUDA events, best of reps',
     },
     reps,
     slowWarmupMs: SLOW_WARMUP_MS,
@@ -154,7 +196,9 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
     error: null,
   };
   const measureCopy = (when: string): number => {
-    progress(`measuring ${dev} copy bandwidth ${when} (device-to-device, ${COPY_BYTES / MB} MiB, best of ${COPY_REPS})`);
+    progress(
+      `measuring ${dev} copy bandwidth ${when} (device-to-device, ${COPY_BYTES / MB} MiB, best of ${COPY_REPS})`,
+    );
     const gbs = native().cudaCopyBandwidth(COPY_BYTES, COPY_REPS, index);
     progress(`copy bandwidth ${gbs.toFixed(1)} GB/s (read + write)`);
     return gbs;
@@ -170,19 +214,29 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
     const spikeMismatches = bitMismatches(c.spikes, g.spikes);
     const gradInputMismatches = bitMismatches(c.gradIn, g.gradIn);
     res.cpuVsCuda = {
-      workload: 'mlp', config: CONFIGS[0]!.name, mode: 'training',
-      spikes: spikeMismatches === 0, gradInput: gradInputMismatches === 0, tauMemGrad: bitsEqual(c.tauGrad, g.tauGrad),
-      spikeMismatches, gradInputMismatches, identical: spikeMismatches === 0 && gradInputMismatches === 0,
+      workload: 'mlp',
+      config: CONFIGS[0]!.name,
+      mode: 'training',
+      spikes: spikeMismatches === 0,
+      gradInput: gradInputMismatches === 0,
+      tauMemGrad: bitsEqual(c.tauGrad, g.tauGrad),
+      spikeMismatches,
+      gradInputMismatches,
+      identical: spikeMismatches === 0 && gradInputMismatches === 0,
     };
     if (!res.cpuVsCuda.identical)
-      warnings.push(`WARNING: cpu and cuda differ on the mlp defaults training step: ${spikeMismatches} spike counts and ` +
-        `${gradInputMismatches} gradInput values of ${c.spikes.length} are not bit-identical`);
+      warnings.push(
+        `WARNING: cpu and cuda differ on the mlp defaults training step: ${spikeMismatches} spike counts and ` +
+          `${gradInputMismatches} gradInput values of ${c.spikes.length} are not bit-identical`,
+      );
 
     const nRows = workloads.length * CONFIGS.length * 4;
     for (const w of workloads) {
       const shape = shapeOf(w);
       const E = w.B * w.T * neuronCount(w);
-      progress(`cuda ${w.name}: making the device tensors ([${shape.join(', ')}], ${((4 * E) / 1e9).toFixed(2)} GB each)`);
+      progress(
+        `cuda ${w.name}: making the device tensors ([${shape.join(', ')}], ${((4 * E) / 1e9).toFixed(2)} GB each)`,
+      );
       // the same inputs as the CPU rows (same seeds); `big` makes each input in one pass
       const base = w.gpuOnly ? null : uniform(E, SEED, 0, 2);
       const gradOut = Tensor.from(uniform(E, SEED + 2, -1, 1), shape, { device: dev });
@@ -192,7 +246,9 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
           let xData: Float32Array | null = base ? scaled(base, scale) : uniformScaled(E, SEED, 0, 2, scale);
           const x = Tensor.from(xData, shape, { device: dev });
           // reference spikes: the CPU layer on the same input (not for the GPU-only workloads)
-          const ref = w.gpuOnly ? null : new LIF(cfg.options).eval().forward(Tensor.from(xData, shape)).toFloat32Array();
+          const ref = w.gpuOnly
+            ? null
+            : new LIF(cfg.options).eval().forward(Tensor.from(xData, shape)).toFloat32Array();
           xData = null; // the host copy of a 2.1 GB input is garbage from here on
           gc?.();
           const p = plain.find((q) => q.workload === w.name && q.config === cfg.name);
@@ -200,15 +256,24 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
           try {
             for (const mode of ['inference', 'training'] as const) {
               for (const path of ['new', 'out'] as const) {
-                const check = ref && mode === 'inference' && path === 'new'
-                  ? (spikes: Float32Array): void => {
-                    let mismatches = 0;
-                    for (let k = 0; k < E; ++k) if (spikes[k] !== ref[k]) ++mismatches;
-                    res.spikeChecks.push({ workload: w.name, config: cfg.name, mismatches, elements: E, match: mismatches === 0 });
-                    if (mismatches)
-                      warnings.push(`WARNING: cuda LIF.forward differs from the cpu LIF.forward on ${w.name}/${cfg.name}: ${mismatches} of ${E} spike counts`);
-                  }
-                  : undefined;
+                const check =
+                  ref && mode === 'inference' && path === 'new'
+                    ? (spikes: Float32Array): void => {
+                        let mismatches = 0;
+                        for (let k = 0; k < E; ++k) if (spikes[k] !== ref[k]) ++mismatches;
+                        res.spikeChecks.push({
+                          workload: w.name,
+                          config: cfg.name,
+                          mismatches,
+                          elements: E,
+                          match: mismatches === 0,
+                        });
+                        if (mismatches)
+                          warnings.push(
+                            `WARNING: cuda LIF.forward differs from the cpu LIF.forward on ${w.name}/${cfg.name}: ${mismatches} of ${E} spike counts`,
+                          );
+                      }
+                    : undefined;
                 const row = timeGpuRow(w, cfg, mode, path, x, gradOut, reps, dev, check);
                 setBound(row, res.copyBandwidthGBs); // provisional, for the progress line
                 if (mode === 'inference' && p) {
@@ -217,10 +282,14 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
                   row.plainOverLif = p.ms / row.medianMs;
                 }
                 if (row.spikeRate < 0.05 || row.spikeRate > 0.2)
-                  warnings.push(`WARNING: cuda ${w.name}/${cfg.name}/${mode}: spike rate ${(row.spikeRate * 100).toFixed(1)}% is outside 5-20%`);
+                  warnings.push(
+                    `WARNING: cuda ${w.name}/${cfg.name}/${mode}: spike rate ${(row.spikeRate * 100).toFixed(1)}% is outside 5-20%`,
+                  );
                 res.rows.push(row);
-                progress(`cuda row ${res.rows.length}/${nRows}: ${w.name} ${cfg.name} ${mode} ${path}: ${row.medianMs.toFixed(3)} ms ` +
-                  `(${row.runs} runs), ${row.percentOfCopyBandwidth!.toFixed(1)}% of copy bandwidth, spikes ${(row.spikeRate * 100).toFixed(1)}%`);
+                progress(
+                  `cuda row ${res.rows.length}/${nRows}: ${w.name} ${cfg.name} ${mode} ${path}: ${row.medianMs.toFixed(3)} ms ` +
+                    `(${row.runs} runs), ${row.percentOfCopyBandwidth!.toFixed(1)}% of copy bandwidth, spikes ${(row.spikeRate * 100).toFixed(1)}%`,
+                );
               }
             }
           } finally {
@@ -235,7 +304,10 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
     res.copyBandwidthAfterGBs = measureCopy('after the CUDA rows');
     res.copyBandwidthGBs = Math.max(res.copyBandwidthBeforeGBs, res.copyBandwidthAfterGBs);
   } catch (e) {
-    res.error = e instanceof Error ? `${(e as { code?: string }).code ? `${(e as { code?: string }).code}: ` : ''}${e.message}` : String(e);
+    res.error =
+      e instanceof Error
+        ? `${(e as { code?: string }).code ? `${(e as { code?: string }).code}: ` : ''}${e.message}`
+        : String(e);
     warnings.push(`WARNING: the CUDA part stopped early (${res.rows.length} rows done): ${res.error}`);
     process.exitCode = 1;
   }
@@ -245,8 +317,12 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
     if (row.workload !== 'big' || row.percentOfCopyBandwidth === null) continue;
     const minPercent = row.mode === 'inference' ? TARGET_FORWARD_PERCENT : TARGET_TRAINING_PERCENT;
     res.targets.push({
-      config: row.config, mode: row.mode, path: row.path, percentOfCopyBandwidth: row.percentOfCopyBandwidth,
-      minPercent, met: row.percentOfCopyBandwidth >= minPercent,
+      config: row.config,
+      mode: row.mode,
+      path: row.path,
+      percentOfCopyBandwidth: row.percentOfCopyBandwidth,
+      minPercent,
+      met: row.percentOfCopyBandwidth >= minPercent,
     });
   }
   return res;
@@ -260,15 +336,23 @@ export const gpuRows: RowGroup = {
     const gpuRes = wantGpu && gpu.dev ? runGpu(gpu.dev, ctx.workloads, reps, ctx.plain, ctx.warnings) : null;
     return {
       header: gpuRes
-        ? [`gpu: ${gpuRes.name} (${gpuRes.device}, compute capability ${gpuRes.computeCapability}${gpuRes.memoryGiB === null ? '' : `, ${gpuRes.memoryGiB.toFixed(1)} GiB`}); ` +
-          `copy bandwidth (device-to-device, ${COPY_BYTES / MB} MiB, best of ${COPY_REPS}, read + write bytes): ${fmt(gpuRes.copyBandwidthGBs, 1)} GB/s ` +
-          `(before the rows ${fmt(gpuRes.copyBandwidthBeforeGBs, 1)}, after ${fmt(gpuRes.copyBandwidthAfterGBs, 1)}; the bound uses the better)`]
+        ? [
+            `gpu: ${gpuRes.name} (${gpuRes.device}, compute capability ${gpuRes.computeCapability}${gpuRes.memoryGiB === null ? '' : `, ${gpuRes.memoryGiB.toFixed(1)} GiB`}); ` +
+              `copy bandwidth (device-to-device, ${COPY_BYTES / MB} MiB, best of ${COPY_REPS}, read + write bytes): ${fmt(gpuRes.copyBandwidthGBs, 1)} GB/s ` +
+              `(before the rows ${fmt(gpuRes.copyBandwidthBeforeGBs, 1)}, after ${fmt(gpuRes.copyBandwidthAfterGBs, 1)}; the bound uses the better)`,
+          ]
         : [],
       jsonHead: {},
       json: {
         gpu: gpuRes
           ? { requested: true, available: true, ...gpuRes }
-          : { requested: wantGpu, available: gpu.dev !== null, code: gpu.code, reason: gpu.dev ? 'CUDA rows not requested (--device cpu)' : gpu.reason, rows: [] },
+          : {
+              requested: wantGpu,
+              available: gpu.dev !== null,
+              code: gpu.code,
+              reason: gpu.dev ? 'CUDA rows not requested (--device cpu)' : gpu.reason,
+              rows: [],
+            },
       },
       text(afterSection: boolean): string[] {
         const out: string[] = [];
@@ -278,36 +362,65 @@ export const gpuRows: RowGroup = {
         }
         const g = gpuRes;
         if (afterSection) out.push('');
-        out.push(`CUDA rows on ${g.device} (${g.name}): median of ${reps} after 1 warm-up` +
-          (SLOW_REPS < reps ? ` (${SLOW_REPS} where the warm-up took over ${SLOW_WARMUP_MS / 1000} s; runs: ${[...new Set(g.rows.map((r) => r.runs))].join('/')})` : '') + '; ' +
-          `same inputs and seeds as the CPU rows; every tensor device-resident`);
+        out.push(
+          `CUDA rows on ${g.device} (${g.name}): median of ${reps} after 1 warm-up` +
+            (SLOW_REPS < reps
+              ? ` (${SLOW_REPS} where the warm-up took over ${SLOW_WARMUP_MS / 1000} s; runs: ${[...new Set(g.rows.map((r) => r.runs))].join('/')})`
+              : '') +
+            '; ' +
+            `same inputs and seeds as the CPU rows; every tensor device-resident`,
+        );
         out.push('');
         out.push(g.rows.length ? table(g.rows, true) : '(no CUDA rows)');
         out.push('');
-        out.push('Timing: forward/backward on CUDA return after their kernels finished (synchronous), so each call is timed with performance.now().');
-        out.push('bound ms: model bytes / copy bandwidth; x bound = median / bound; % copy bw = bound / median * 100 (the share of the copy bandwidth reached).');
-        out.push('vs plain: plain TypeScript forward time (from the CPU rows) / CUDA forward time. kept B/ns: the model (device memory is not measured).');
+        out.push(
+          'Timing: forward/backward on CUDA return after their kernels finished (synchronous), so each call is timed with performance.now().',
+        );
+        out.push(
+          'bound ms: model bytes / copy bandwidth; x bound = median / bound; % copy bw = bound / median * 100 (the share of the copy bandwidth reached).',
+        );
+        out.push(
+          'vs plain: plain TypeScript forward time (from the CPU rows) / CUDA forward time. kept B/ns: the model (device memory is not measured).',
+        );
         const gpuOnly = WORKLOADS.filter((w) => w.gpuOnly)
-          .map((w) => `${w.name} ([${shapeOf(w).join(', ')}], ${((4 * w.B * w.T * neuronCount(w)) / 1e9).toFixed(1)} GB per tensor)`).join(', ');
+          .map(
+            (w) =>
+              `${w.name} ([${shapeOf(w).join(', ')}], ${((4 * w.B * w.T * neuronCount(w)) / 1e9).toFixed(1)} GB per tensor)`,
+          )
+          .join(', ');
         out.push(`cores, +RSS MB, RSS MB: the host process, as in the CPU rows. Only on CUDA: ${gpuOnly}.`);
         out.push(`peak GPU memory: ${g.peakMemory} (the addon has no device-memory query)`);
         if (g.spikeChecks.length)
-          out.push('cuda vs cpu inference spikes: ' + g.spikeChecks.map((s) => `${s.workload}/${s.config} ${s.match ? 'match' : `DIFFER (${s.mismatches} of ${s.elements})`}`).join(', ') +
-            (g.rows.some((r) => r.workload === 'big') ? ' (big: not checked)' : ''));
+          out.push(
+            'cuda vs cpu inference spikes: ' +
+              g.spikeChecks
+                .map(
+                  (s) => `${s.workload}/${s.config} ${s.match ? 'match' : `DIFFER (${s.mismatches} of ${s.elements})`}`,
+                )
+                .join(', ') +
+              (g.rows.some((r) => r.workload === 'big') ? ' (big: not checked)' : ''),
+          );
         if (g.cpuVsCuda) {
           const c = g.cpuVsCuda;
-          out.push(`cpu and cuda identical: ${c.identical ? 'yes' : 'no'} (mlp defaults training step: spikes ${c.spikes ? 'same' : `differ (${c.spikeMismatches})`}, ` +
-            `gradInput ${c.gradInput ? 'same' : `differ (${c.gradInputMismatches})`}; tauMem grad, not part of the check: ${c.tauMemGrad ? 'same' : 'differs'})`);
+          out.push(
+            `cpu and cuda identical: ${c.identical ? 'yes' : 'no'} (mlp defaults training step: spikes ${c.spikes ? 'same' : `differ (${c.spikeMismatches})`}, ` +
+              `gradInput ${c.gradInput ? 'same' : `differ (${c.gradInputMismatches})`}; tauMem grad, not part of the check: ${c.tauMemGrad ? 'same' : 'differs'})`,
+          );
         } else out.push('cpu and cuda identical: not checked (the CUDA part stopped before the check)');
         if (g.targets.length) {
-          const part = (mode: Mode): string => g.targets.filter((t) => t.mode === mode)
-            .map((t) => `${t.config} ${t.path} ${t.percentOfCopyBandwidth.toFixed(1)}%${t.met ? '' : ' (below)'}`).join(', ');
+          const part = (mode: Mode): string =>
+            g.targets
+              .filter((t) => t.mode === mode)
+              .map((t) => `${t.config} ${t.path} ${t.percentOfCopyBandwidth.toFixed(1)}%${t.met ? '' : ' (below)'}`)
+              .join(', ');
           const met = (mode: Mode): string => {
             const ts = g.targets.filter((t) => t.mode === mode);
             return ts.length === 0 ? 'no rows' : ts.every((t) => t.met) ? 'met' : 'NOT met';
           };
-          out.push(`targets on big (% of copy bandwidth): forward >= ${TARGET_FORWARD_PERCENT}%: ${part('inference')} -> ${met('inference')}; ` +
-            `training step >= ${TARGET_TRAINING_PERCENT}%: ${part('training')} -> ${met('training')}`);
+          out.push(
+            `targets on big (% of copy bandwidth): forward >= ${TARGET_FORWARD_PERCENT}%: ${part('inference')} -> ${met('inference')}; ` +
+              `training step >= ${TARGET_TRAINING_PERCENT}%: ${part('training')} -> ${met('training')}`,
+          );
         }
         if (g.error) out.push(`CUDA part stopped early: ${g.error}`);
         return out;

@@ -8,8 +8,20 @@ import vm from 'node:vm';
 import { CHECKPOINT_INTERVAL, LIF, Tensor, getNumThreads, setNumThreads } from '../lib/index.js';
 import { plainLifForward } from './plain.js';
 import {
-  CONFIGS, SEED, WORKLOADS, bytesPerNeuronStep, calibrate, neuronCount, pendingModelBytesPerNeuronStep, scaled, shapeOf, uniform,
-  type Config, type Mode, type Path, type Workload,
+  CONFIGS,
+  SEED,
+  WORKLOADS,
+  bytesPerNeuronStep,
+  calibrate,
+  neuronCount,
+  pendingModelBytesPerNeuronStep,
+  scaled,
+  shapeOf,
+  uniform,
+  type Config,
+  type Mode,
+  type Path,
+  type Workload,
 } from './workloads.js';
 
 export function median(xs: number[]): number {
@@ -133,14 +145,27 @@ export interface TimerOptions {
  * Shared by the CPU and the CUDA rows; returns the finished row (its bound set later by setBound).
  */
 export function timeLayer(
-  device: string, w: Workload, cfg: Config, mode: Mode, path: Path, layer: LIF, x: Tensor, gradOut: Tensor,
-  out: Tensor | null, gradIn: Tensor | null, reps: number, opts: TimerOptions = {},
+  device: string,
+  w: Workload,
+  cfg: Config,
+  mode: Mode,
+  path: Path,
+  layer: LIF,
+  x: Tensor,
+  gradOut: Tensor,
+  out: Tensor | null,
+  gradIn: Tensor | null,
+  reps: number,
+  opts: TimerOptions = {},
 ): Row {
   gc?.(); // also frees the device buffers earlier rows left to the GC (states, checkpoints)
   const rssStart = rss();
   let rssPeak = rssStart;
-  const total: number[] = [], fwd: number[] = [], bwd: number[] = [];
-  let cpu0 = process.cpuUsage(), wall0 = performance.now();
+  const total: number[] = [],
+    fwd: number[] = [],
+    bwd: number[] = [];
+  let cpu0 = process.cpuUsage(),
+    wall0 = performance.now();
   let runs = reps;
   for (let r = 0; r <= runs; ++r) {
     layer.resetStates(); // every run computes the same thing from a zero state (and cuts the gradient path)
@@ -177,8 +202,16 @@ export function timeLayer(
 
 /** The row of a timed (workload, config, mode, path): medians, model bytes, RSS (bound set later). */
 function makeRow(
-  device: string, w: Workload, cfg: Config, mode: Mode, path: Path, layer: LIF,
-  times: { total: number[]; fwd: number[]; bwd: number[] }, cores: number, rssStart: number, rssPeak: number,
+  device: string,
+  w: Workload,
+  cfg: Config,
+  mode: Mode,
+  path: Path,
+  layer: LIF,
+  times: { total: number[]; fwd: number[]; bwd: number[] },
+  cores: number,
+  rssStart: number,
+  rssPeak: number,
 ): Row {
   const { total, fwd, bwd } = times;
   const shape = shapeOf(w);
@@ -214,7 +247,8 @@ function makeRow(
     rssPeakMB: rssPeak / MB,
     rssDeltaMB: (rssPeak - rssStart) / MB,
     maxRssMB: maxRssBytes() / MB,
-    pendingModelBytesPerNeuronStep: mode === 'training' ? pendingModelBytesPerNeuronStep(states, w.T, CHECKPOINT_INTERVAL) : null,
+    pendingModelBytesPerNeuronStep:
+      mode === 'training' ? pendingModelBytesPerNeuronStep(states, w.T, CHECKPOINT_INTERVAL) : null,
     pendingMeasuredBytesPerNeuronStep: null, // set from measurePending
   };
 }
@@ -253,7 +287,8 @@ export function measurePending(w: Workload, cfg: Config, x: Tensor, gradOut: Ten
   const shape = shapeOf(w);
   const E = w.B * w.T * neuronCount(w);
   const layer = new LIF(cfg.options).train();
-  const out = Tensor.zeros(shape), gradIn = Tensor.zeros(shape);
+  const out = Tensor.zeros(shape),
+    gradIn = Tensor.zeros(shape);
   layer.forward(x, { out }); // creates the layer's state
   layer.backward(gradOut, { out: gradIn });
   const before = settledArrayBuffers(gc);
@@ -264,7 +299,12 @@ export function measurePending(w: Workload, cfg: Config, x: Tensor, gradOut: Ten
 }
 
 /** The plain TypeScript forward: one run (the JIT warm-up and the spike check), then timed runs. */
-export function timePlain(w: Workload, cfg: Config, x: Float32Array, reps: number): { spikes: Float32Array; ms: number; runs: number } {
+export function timePlain(
+  w: Workload,
+  cfg: Config,
+  x: Float32Array,
+  reps: number,
+): { spikes: Float32Array; ms: number; runs: number } {
   const N = neuronCount(w);
   const t0 = performance.now();
   const spikes = plainLifForward(x, w.B, w.T, N, cfg.options);
@@ -284,7 +324,10 @@ export function timePlain(w: Workload, cfg: Config, x: Float32Array, reps: numbe
  * Spikes and gradInput of one mlp training step (defaults config) with `threads` threads, on the
  * CPU or (device 'cuda:N') on a GPU, where the results are downloaded and the device tensors freed.
  */
-export function trainingStep(threads: number, device = 'cpu'): { spikes: Float32Array; gradIn: Float32Array; tauGrad: Float32Array } {
+export function trainingStep(
+  threads: number,
+  device = 'cpu',
+): { spikes: Float32Array; gradIn: Float32Array; tauGrad: Float32Array } {
   const w = WORKLOADS.find((q) => q.name === 'mlp')!;
   const cfg = CONFIGS[0]!;
   const shape = shapeOf(w);

@@ -65,7 +65,10 @@ export function readOptions(argv: string[]): Options {
     o.threads = n;
   }
   for (const list of v.only ?? []) {
-    const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = list
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const n of names)
       if (!WORKLOADS.some((w) => w.name === n))
         fail(`--only: unknown workload '${n}' (expected ${WORKLOADS.map((w) => w.name).join(', ')})`);

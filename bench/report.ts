@@ -58,27 +58,60 @@ export function fmt(v: number | null, digits: number): string {
 
 /** The rows as a table; `gpu` adds the "% copy bw" column (CUDA rows: bound / median * 100). */
 export function table(rows: Row[], gpu = false): string {
-  const head = ['workload', 'config', 'mode', 'path', 'median ms', 'min ms', 'fwd+bwd ms', 'Mns/s', 'B/ns', 'GB/s', 'bound ms', 'x bound',
-    ...(gpu ? ['% copy bw'] : []), 'cores', 'spikes', 'vs plain', '+RSS MB', 'RSS MB', 'kept B/ns'];
+  const head = [
+    'workload',
+    'config',
+    'mode',
+    'path',
+    'median ms',
+    'min ms',
+    'fwd+bwd ms',
+    'Mns/s',
+    'B/ns',
+    'GB/s',
+    'bound ms',
+    'x bound',
+    ...(gpu ? ['% copy bw'] : []),
+    'cores',
+    'spikes',
+    'vs plain',
+    '+RSS MB',
+    'RSS MB',
+    'kept B/ns',
+  ];
   // CUDA rows: times of a few ms and below need more digits than the CPU rows' one decimal
   const fb = (v: number): string => (gpu ? v.toFixed(v < 10 ? 2 : 1) : v.toFixed(1));
   const body = rows.map((r) => [
-    r.workload, r.config, r.mode, r.path,
-    fmt(r.medianMs, gpu && r.medianMs < 1 ? 3 : 2), fmt(r.minMs, gpu && r.minMs < 1 ? 3 : 2),
+    r.workload,
+    r.config,
+    r.mode,
+    r.path,
+    fmt(r.medianMs, gpu && r.medianMs < 1 ? 3 : 2),
+    fmt(r.minMs, gpu && r.minMs < 1 ? 3 : 2),
     r.backwardMedianMs === null ? '-' : `${fb(r.forwardMedianMs)}+${fb(r.backwardMedianMs)}`,
-    fmt(r.neuronStepsPerSec / 1e6, 0), fmt(r.bytesPerNeuronStep, 2),
-    fmt(r.effectiveGBs, 2), fmt(r.boundMs, gpu && r.boundMs < 1 ? 3 : 2), fmt(r.timeOverBound, 1),
+    fmt(r.neuronStepsPerSec / 1e6, 0),
+    fmt(r.bytesPerNeuronStep, 2),
+    fmt(r.effectiveGBs, 2),
+    fmt(r.boundMs, gpu && r.boundMs < 1 ? 3 : 2),
+    fmt(r.timeOverBound, 1),
     ...(gpu ? [r.percentOfCopyBandwidth === null ? '-' : `${r.percentOfCopyBandwidth.toFixed(1)}%`] : []),
     fmt(r.cores, 2),
     `${(r.spikeRate * 100).toFixed(1)}%`,
     r.plainOverLif === null ? '-' : `${r.plainOverLif.toFixed(1)}x${r.plainRuns === 1 ? '*' : ''}`,
-    fmt(r.rssDeltaMB, 0), fmt(r.rssPeakMB, 0),
-    r.pendingModelBytesPerNeuronStep === null ? '-'
-      : `${r.pendingModelBytesPerNeuronStep.toFixed(3)}` + (r.pendingMeasuredBytesPerNeuronStep === null ? '' : ` (${r.pendingMeasuredBytesPerNeuronStep.toFixed(3)})`),
+    fmt(r.rssDeltaMB, 0),
+    fmt(r.rssPeakMB, 0),
+    r.pendingModelBytesPerNeuronStep === null
+      ? '-'
+      : `${r.pendingModelBytesPerNeuronStep.toFixed(3)}` +
+        (r.pendingMeasuredBytesPerNeuronStep === null ? '' : ` (${r.pendingMeasuredBytesPerNeuronStep.toFixed(3)})`),
   ]);
   const width = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k]!.length)));
   const left = 4; // the first four columns are text
-  const line = (cells: string[]): string => cells.map((c, k) => (k < left ? c.padEnd(width[k]!) : c.padStart(width[k]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, k) => (k < left ? c.padEnd(width[k]!) : c.padStart(width[k]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(width.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
 }
 
@@ -116,7 +149,8 @@ export function describeMachine(info: BackendInfo, threads: number) {
 
 const BYTE_MODEL = {
   inference: '8 + 8*S/T  (read x, write spikes; state in/out per call)',
-  training: '20 + 8*S*ceil(T/K)/T + 16*S/T  (forward 8, backward 12, checkpoints written and read, state in/out of both kernels)',
+  training:
+    '20 + 8*S*ceil(T/K)/T + 16*S/T  (forward 8, backward 12, checkpoints written and read, state in/out of both kernels)',
   S: 'states: 1 (defaults), 2 (tauSyn)',
   K: CHECKPOINT_INTERVAL,
   convention: 'each element read or written counts once (write-allocate not counted), like the triad',
@@ -126,7 +160,12 @@ const BYTE_MODEL = {
 export function jsonReport(ctx: BenchContext, outputs: GroupOutput[]): string {
   const doc: Record<string, unknown> = { machine: ctx.machine, device: ctx.opt.device };
   for (const o of outputs) Object.assign(doc, o.jsonHead);
-  Object.assign(doc, { reps: ctx.reps, quick: ctx.opt.quick, byteModel: BYTE_MODEL, checkpointInterval: CHECKPOINT_INTERVAL });
+  Object.assign(doc, {
+    reps: ctx.reps,
+    quick: ctx.opt.quick,
+    byteModel: BYTE_MODEL,
+    checkpointInterval: CHECKPOINT_INTERVAL,
+  });
   for (const o of outputs) Object.assign(doc, o.json);
   doc.warnings = ctx.warnings;
   return JSON.stringify(doc, null, 2);
@@ -137,8 +176,12 @@ export function textReport(ctx: BenchContext, outputs: GroupOutput[]): string {
   const { machine, info, threads } = ctx;
   const out: string[] = [];
   out.push(`spikelayers ${info.version} LIF benchmark, ${machine.date}`);
-  out.push(`cpu: ${machine.cpu} (${machine.logicalCpus} logical CPUs), kernel threads ${threads}, simd ${machine.simd}${machine.cpuKernels ? ` (kernels ${machine.cpuKernels})` : ''}, Node ${machine.node} ${machine.platform}`);
-  out.push(`devices: ${machine.devices.join(', ')} (cuda: ${machine.cuda}); load average at start ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+  out.push(
+    `cpu: ${machine.cpu} (${machine.logicalCpus} logical CPUs), kernel threads ${threads}, simd ${machine.simd}${machine.cpuKernels ? ` (kernels ${machine.cpuKernels})` : ''}, Node ${machine.node} ${machine.platform}`,
+  );
+  out.push(
+    `devices: ${machine.devices.join(', ')} (cuda: ${machine.cuda}); load average at start ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   for (const o of outputs) out.push(...o.header);
   out.push(`byte model per neuron-step (S states, K = CHECKPOINT_INTERVAL = ${CHECKPOINT_INTERVAL}):`);
   out.push(`  inference ${BYTE_MODEL.inference}`);

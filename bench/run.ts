@@ -76,18 +76,49 @@ function main(): void {
   // --device cpu, where a usable GPU exists.
   const cpuWorkloads = opt.device === 'cuda' ? [] : workloads.filter((w) => !w.gpuOnly);
   if (opt.device === 'cpu' && cpuWorkloads.length === 0)
-    fail(`--only ${opt.only!.join(',')}: ${workloads.map((w) => w.name).join(', ')} run${workloads.length > 1 ? '' : 's'} only on CUDA; nothing to run with --device cpu`);
+    fail(
+      `--only ${opt.only!.join(',')}: ${workloads.map((w) => w.name).join(', ')} run${workloads.length > 1 ? '' : 's'} only on CUDA; nothing to run with --device cpu`,
+    );
   const wantGpu = opt.device !== 'cpu';
   const gpu = usableGpu(info.cuda);
   const noGpuLine = `no usable GPU (backendInfo().cuda: ${gpu.code}: ${gpu.reason})`;
   if (wantGpu && !gpu.dev && cpuWorkloads.length === 0) {
     // --device cuda (or only GPU-only workloads) without a usable GPU: nothing to run, not an error
-    if (opt.json) console.log(JSON.stringify({ machine, device: opt.device, rows: [], gpu: { requested: true, available: false, code: gpu.code, reason: gpu.reason, rows: [] }, warnings: [] }, null, 2));
-    else console.log(`bench: ${noGpuLine}; no CUDA rows to run${opt.device === 'cuda' ? ' (--device cuda)' : ` (--only ${workloads.map((w) => w.name).join(',')} runs only on CUDA)`}`);
+    if (opt.json)
+      console.log(
+        JSON.stringify(
+          {
+            machine,
+            device: opt.device,
+            rows: [],
+            gpu: { requested: true, available: false, code: gpu.code, reason: gpu.reason, rows: [] },
+            warnings: [],
+          },
+          null,
+          2,
+        ),
+      );
+    else
+      console.log(
+        `bench: ${noGpuLine}; no CUDA rows to run${opt.device === 'cuda' ? ' (--device cuda)' : ` (--only ${workloads.map((w) => w.name).join(',')} runs only on CUDA)`}`,
+      );
     return;
   }
 
-  const ctx: BenchContext = { opt, info, threads, reps, workloads, cpuWorkloads, wantGpu, gpu, noGpuLine, machine, plain: [], warnings: [] };
+  const ctx: BenchContext = {
+    opt,
+    info,
+    threads,
+    reps,
+    workloads,
+    cpuWorkloads,
+    wantGpu,
+    gpu,
+    noGpuLine,
+    machine,
+    plain: [],
+    warnings: [],
+  };
   const outputs = ROW_GROUPS.map((group) => group.run(ctx));
   progress('done');
   console.log(opt.json ? jsonReport(ctx, outputs) : textReport(ctx, outputs));

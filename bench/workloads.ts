@@ -99,7 +99,8 @@ export function calibrate(w: Workload, cfg: Config): number {
     layer.forward(Tensor.from(scaled(base, s), [1, w.T, n]));
     return layer.firingRate!;
   };
-  let lo = Math.log(1e-3), hi = Math.log(1e3);
+  let lo = Math.log(1e-3),
+    hi = Math.log(1e3);
   for (let k = 0; k < 30; ++k) {
     const mid = (lo + hi) / 2;
     if (rateAt(Math.exp(mid)) < TARGET_RATE) lo = mid;

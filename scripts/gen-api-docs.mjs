@@ -105,15 +105,18 @@ export function listFiles(dir, prefix = '') {
  * has, or the first differing line of a file both have.
  */
 export function compareTrees(expectedDir, actualDir) {
-  const a = listFiles(expectedDir), b = listFiles(actualDir);
-  const onlyA = a.filter((f) => !b.includes(f)), onlyB = b.filter((f) => !a.includes(f));
+  const a = listFiles(expectedDir),
+    b = listFiles(actualDir);
+  const onlyA = a.filter((f) => !b.includes(f)),
+    onlyB = b.filter((f) => !a.includes(f));
   if (onlyA.length) return `${onlyA[0]} is committed but no longer generated`;
   if (onlyB.length) return `${onlyB[0]} is generated but not committed`;
   for (const f of a) {
     const x = readFileSync(path.join(expectedDir, f), 'utf8').replace(/\r\n/g, '\n');
     const y = readFileSync(path.join(actualDir, f), 'utf8');
     if (x === y) continue;
-    const xl = x.split('\n'), yl = y.split('\n');
+    const xl = x.split('\n'),
+      yl = y.split('\n');
     let k = 0;
     while (k < xl.length && k < yl.length && xl[k] === yl[k]) ++k;
     return `${f} differs at line ${k + 1}:\n  committed: ${JSON.stringify(xl[k] ?? '<end of file>')}\n  generated: ${JSON.stringify(yl[k] ?? '<end of file>')}`;

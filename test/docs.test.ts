@@ -29,7 +29,9 @@ describe('docs/api (API reference)', function () {
       // TypeDoc comes with the development install (tools/, see tools/package.json); a slim copy of
       // node_modules (the GPU pack) has no documentation tools. In CI the tools must be there.
       if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND' || process.env.CI) throw e;
-      console.log(`      skipped: the documentation tools are not installed (npm ci installs them): ${(e as Error).message.split('\n')[0]}`);
+      console.log(
+        `      skipped: the documentation tools are not installed (npm ci installs them): ${(e as Error).message.split('\n')[0]}`,
+      );
       this.skip();
     }
     tmp = mkdtempSync(join(tmpdir(), 'spikelayers-docs-test-'));
@@ -51,12 +53,19 @@ describe('docs/api (API reference)', function () {
     // type-only exports do not exist at run time: read them from the source's export lists
     const src = readFileSync(join(repo, 'lib', 'index.ts'), 'utf8');
     const types = [...src.matchAll(/\btype\s+([A-Za-z_$][\w$]*)\s*[,}\n]/g)].map((m) => m[1]!);
-    expect(types).to.include.members(['LIFOptions', 'TensorOptions', 'SafetensorsContents', 'Optimizer', 'BackendInfo']);
+    expect(types).to.include.members([
+      'LIFOptions',
+      'TensorOptions',
+      'SafetensorsContents',
+      'Optimizer',
+      'BackendInfo',
+    ]);
     const pages = new Set(files.map((f) => posix.basename(f, '.md')));
     const missing = [...values, ...types].filter((n) => !pages.has(n));
     expect(missing, 'exports without a page').to.deep.equal([]);
     const index = read('README.md');
-    for (const n of [...values, ...types]) expect(index, `index links to ${n}`).to.match(new RegExp(`\\]\\([\\w-]+/${n}\\.md\\)`));
+    for (const n of [...values, ...types])
+      expect(index, `index links to ${n}`).to.match(new RegExp(`\\]\\([\\w-]+/${n}\\.md\\)`));
   });
 
   it('has no broken relative links', () => {
@@ -76,7 +85,10 @@ describe('docs/api (API reference)', function () {
 
   it('documents no internal names', () => {
     const all = files.map((f) => `${f}\n${read(f)}`).join('\n');
-    expect(files.filter((f) => /\/(_|Native)/.test(f)), 'pages of internal names').to.deep.equal([]);
+    expect(
+      files.filter((f) => /\/(_|Native)/.test(f)),
+      'pages of internal names',
+    ).to.deep.equal([]);
     expect(all).to.not.match(/\bNative[A-Z]\w*/);
     expect(all).to.not.match(/#+ \\?_\w+/);
     expect(all).to.not.match(/\b_native\(|\b_adopt\(|\b_storage\(|\b_assign\(|#private/);
