@@ -20,6 +20,7 @@ describe('docs/api (API reference)', function () {
   let gen: GenApiDocs;
   let tmp: string;
   let files: string[];
+  let warnings: string[];
   const read = (f: string): string => readFileSync(join(tmp, f), 'utf8');
 
   before(async function () {
@@ -35,7 +36,7 @@ describe('docs/api (API reference)', function () {
       this.skip();
     }
     tmp = mkdtempSync(join(tmpdir(), 'spikelayers-docs-test-'));
-    files = await gen.generate(tmp);
+    ({ files, warnings } = await gen.generate(tmp));
   });
 
   after(() => {
@@ -45,6 +46,10 @@ describe('docs/api (API reference)', function () {
   it('is up to date with the sources (regenerate with `npm run docs`)', () => {
     const diff = gen.compareTrees(join(repo, gen.DOCS_DIR), tmp);
     if (diff) expect.fail(`${gen.DOCS_DIR} is out of date: run \`npm run docs\`. ${diff}`);
+  });
+
+  it('documents every type a public signature names (TypeDoc reports no warning)', () => {
+    if (warnings.length) expect.fail(gen.describeWarnings(warnings));
   });
 
   it('has a page for every value and every type lib/index.ts exports', () => {
