@@ -6,7 +6,7 @@
 // that fail; sync calls while an async call is in flight.
 //
 // For every call it checks:
-//  * valid calls: the result equals a plain float64 reference of sinabs' forward (semantics.md
+//  * valid calls: the result equals a plain float64 reference of sinabs' forward (docs/semantics.md
 //    §3.1-§3.3: state rules, one step, spikes, resets, clip) within tolerance; spikes compare
 //    exactly except where the membrane lies within 1e-4 of a spike boundary (from that step on the
 //    neuron is left out); batch resampling is checked by finding, for each new row, old rows that
@@ -487,7 +487,7 @@ interface RowResult {
 }
 const MARGIN = 1e-4;
 
-/** One batch row through T steps of semantics.md §3.2, in float64. x: (T, N) slice of the input. */
+/** One batch row through T steps of docs/semantics.md §3.2, in float64. x: (T, N) slice of the input. */
 function refRow(P: RefParams, x: Float32Array, xOff: number, T: number, N: number, v0: ArrayLike<number>, i0: ArrayLike<number> | null): RowResult {
   const out = new Float64Array(T * N), recV = new Float64Array(T * N);
   const recI = P.alphaS ? new Float64Array(T * N) : null;

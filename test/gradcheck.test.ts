@@ -1,5 +1,5 @@
 // The float64 reference of the LIF layer written from the specification alone (test/support/lif-reference.ts):
-// the forward recurrence of semantics.md §3.2 and the adjoint (backward) recurrence of §7, with
+// the forward recurrence of docs/semantics.md §3.2 and the adjoint (backward) recurrence of §7, with
 // the spike/reset/surrogate rules of §4-§6 and the parameter broadcasting of §2. The layer
 // (float32, native kernels) is compared against it on random inputs over two forward calls that
 // carry state, backwarded in reverse order (second call first).

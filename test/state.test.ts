@@ -1,4 +1,4 @@
-// sinabs' state rules (semantics.md §2, §3.1, §3.3, §8): persistence across calls, re-zeroing on a
+// sinabs' state rules (docs/semantics.md §2, §3.1, §3.3, §8): persistence across calls, re-zeroing on a
 // neuron-shape change, batch broadcast from 1, random batch resampling from B > 1, the `shape`
 // option, resetStates / detachStates / zeroGrad, recordings, firingRate, stateDict names and
 // round trips, trainAlphas, parameter order and flags, and multi-call backward.

@@ -274,7 +274,7 @@ inline void replay_step(int64_t len, const float* __restrict xt, const float* __
   }
 }
 
-// One reverse step: the adjoint recurrence of the specification (section 7).
+// One reverse step: the adjoint recurrence of the specification (docs/semantics.md §7).
 template <bool SYN>
 inline void reverse_step(int64_t len, const float* __restrict gt, float* __restrict gx,
                          const float* __restrict Ar, const float* __restrict Sr,
