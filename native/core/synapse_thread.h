@@ -10,8 +10,11 @@
 // device code is also built with --fmad=false and the host code with -ffp-contract=off).
 //
 // Orders of the reductions (part of the contract of these kernels):
-//   GEMM     C[m][n]: acc = +0; for k = 0..K-1: acc = acc + op(A)[m][k] * op(B)[k][n] (float);
-//            then v = accumulate ? C[m][n] + acc : acc; then v = v + bias[n] if bias.
+//   GEMM     K is cut into S = gemm_plan(M, N, K).splits consecutive ranges (S = 1 unless the
+//            output has too few tiles to fill a GPU; S depends on M, N, K only). Per range s:
+//            p_s = +0; for k in range s, ascending: p_s = p_s + op(A)[m][k] * op(B)[k][n] (float);
+//            acc = p_0, then acc = acc + p_s for s = 1..S-1; then v = accumulate ? C[m][n] + acc
+//            : acc; then v = v + bias[n] if bias.
 //   col2im   dx[n][c][y][x]: s = +0; for a = 0..kH-1, for b = 0..kW-1 (the (i, j) reading (y, x)
 //            through (a, b), if any): s = s + dcols[(n, i, j)][(c, a, b)] (float).
 //   sumRows  dst[j] = (float)((accumulate ? (double)dst[j] : 0.0) + s), s = sum over i = 0..M-1
@@ -54,6 +57,9 @@ SL_HD float add_rn(float a, float b) {
 #endif
 }
 
+// Threads per block of the element-wise kernels.
+constexpr int kSynThreads = 256;
+
 // Most blocks of a 1-D launch (gridDim.x limit); the kernels loop over whatever is left.
 constexpr int64_t kSynMaxBlocks = 2147483647;
 SL_HD int64_t syn_blocks_for(int64_t work, int64_t perBlock) {
@@ -62,28 +68,57 @@ SL_HD int64_t syn_blocks_for(int64_t work, int64_t perBlock) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMM: one block per 64 x 64 tile of C, 256 threads (16 x 16), 4 x 4 outputs per thread, K in
-// tiles of 16 staged in shared memory. Thread t = (ty, tx) = (t / 16, t % 16) owns the outputs
-// (m0 + ty + 16 i, n0 + tx + 16 j), i, j < 4. The block loops over tiles t = blockIdx.x,
-// blockIdx.x + gridDim.x, ... (tile t: tm = t % tilesM, tn = t / tilesM).
+// GEMM: one block per 64 x 64 tile of C and K range ("split"), 256 threads (16 x 16), 4 x 4
+// outputs per thread, K in tiles of 16 staged in shared memory. Thread t = (ty, tx) =
+// (t / 16, t % 16) owns the outputs (m0 + ty + 16 i, n0 + tx + 16 j), i, j < 4. The block loops
+// over work items w = blockIdx.x, blockIdx.x + gridDim.x, ... (w: tile = w % tiles, split =
+// w / tiles; tile: tm = tile % tilesM, tn = tile / tilesM). With one split the block writes C;
+// with S > 1 it writes its partial sums to a workspace (S, M, N), and gemm_reduce_thread sums
+// them in split order and applies accumulate and bias.
 constexpr int kGemmBM = 64, kGemmBN = 64, kGemmBK = 16;
 constexpr int kGemmThreads = 256;   // 16 x 16
 constexpr int kGemmTM = 4, kGemmTN = 4;
 constexpr int kGemmStride = 65;     // shared-memory row length (64 + 1 against bank conflicts)
+// Split-K: aim for this many work items, with at least kGemmMinSplitKTiles K tiles per split and
+// at most kGemmMaxSplits splits. Fixed numbers: the split (and so every result) never depends
+// on the device or the thread count.
+constexpr int64_t kGemmTargetItems = 512, kGemmMinSplitKTiles = 16, kGemmMaxSplits = 64;
+
+struct GemmPlan {
+  int64_t tilesM, tiles;  // output tiles
+  int64_t kTiles;         // ceil(K / 16)
+  int64_t splits;         // K ranges (>= 1)
+  int64_t splitKTiles;    // K tiles per range (the last one may have fewer)
+  SL_HD int64_t items() const { return tiles * splits; }
+};
+
+SL_HD GemmPlan gemm_plan(const GemmArgs& a) {
+  GemmPlan p;
+  p.tilesM = (a.M + kGemmBM - 1) / kGemmBM;
+  p.tiles = p.tilesM * ((a.N + kGemmBN - 1) / kGemmBN);
+  p.kTiles = (a.K + kGemmBK - 1) / kGemmBK;
+  int64_t s = p.tiles > 0 ? (kGemmTargetItems + p.tiles - 1) / p.tiles : 1;
+  const int64_t byK = p.kTiles / kGemmMinSplitKTiles;
+  if (s > byK) s = byK;
+  if (s > kGemmMaxSplits) s = kGemmMaxSplits;
+  if (s < 1) s = 1;
+  p.splitKTiles = s > 1 ? (p.kTiles + s - 1) / s : p.kTiles;
+  p.splits = s > 1 ? (p.kTiles + p.splitKTiles - 1) / p.splitKTiles : 1;  // no empty range
+  return p;
+}
 
 struct GemmTile {
   int64_t m0, n0;    // first row and column of the tile in C
-  int64_t kTiles;    // ceil(K / 16)
+  int64_t kt0, kt1;  // K tiles [kt0, kt1) of this item
+  int64_t split;
 };
 
-SL_HD int64_t gemm_tiles_m(const GemmArgs& a) { return (a.M + kGemmBM - 1) / kGemmBM; }
-SL_HD int64_t gemm_tiles_n(const GemmArgs& a) { return (a.N + kGemmBN - 1) / kGemmBN; }
-SL_HD int64_t gemm_tile_count(const GemmArgs& a) { return gemm_tiles_m(a) * gemm_tiles_n(a); }
-
-SL_HD GemmTile gemm_tile(const GemmArgs& a, int64_t t) {
-  const int64_t tilesM = gemm_tiles_m(a);
-  const int64_t tm = t % tilesM, tn = t / tilesM;
-  return GemmTile{tm * kGemmBM, tn * kGemmBN, (a.K + kGemmBK - 1) / kGemmBK};
+SL_HD GemmTile gemm_tile(const GemmPlan& p, int64_t w) {
+  const int64_t tile = w % p.tiles, split = w / p.tiles;
+  const int64_t tm = tile % p.tilesM, tn = tile / p.tilesM;
+  const int64_t kt0 = split * p.splitKTiles;
+  const int64_t kt1 = kt0 + p.splitKTiles < p.kTiles ? kt0 + p.splitKTiles : p.kTiles;
+  return GemmTile{tm * kGemmBM, tn * kGemmBN, kt0, kt1, split};
 }
 
 SL_HD void gemm_zero(float acc[kGemmTM][kGemmTN]) {
@@ -138,7 +173,7 @@ SL_HD void gemm_load_tile(const GemmArgs& a, const GemmTile& tile, int64_t kt, i
 
 // Phase 2 of K tile kt (after every thread's phase 1): acc[i][j] += As[k][ty + 16 i] * Bs[k][tx + 16 j]
 // for k = 0 .. (valid rows of the tile) - 1, ascending.
-SL_HD void gemm_accumulate_tile(const GemmArgs& a, const GemmTile& tile, int64_t kt, int tid,
+SL_HD void gemm_accumulate_tile(const GemmArgs& a, int64_t kt, int tid,
                                 const float (*As)[kGemmStride], const float (*Bs)[kGemmStride],
                                 float acc[kGemmTM][kGemmTN]) {
   const int tx = tid % 16, ty = tid / 16;
@@ -160,9 +195,20 @@ SL_HD void gemm_accumulate_tile(const GemmArgs& a, const GemmTile& tile, int64_t
   }
 }
 
-// Phase 3 (after the last K tile): the thread's outputs inside C.
-SL_HD void gemm_store(const GemmArgs& a, const GemmTile& tile, int tid, const float acc[kGemmTM][kGemmTN]) {
+// accumulate and bias on a finished sum.
+SL_HD float gemm_finish(const GemmArgs& a, int64_t m, int64_t n, float acc) {
+  float v = acc;
+  if (a.accumulate) v = add_rn(a.C[m * a.N + n], v);
+  if (a.bias) v = add_rn(v, a.bias[n]);
+  return v;
+}
+
+// Phase 3 (after the item's last K tile): with one split, the thread's outputs of C; otherwise
+// its partial sums, into work[split][m][n].
+SL_HD void gemm_store(const GemmArgs& a, const GemmPlan& p, const GemmTile& tile, int tid,
+                      const float acc[kGemmTM][kGemmTN], float* work) {
   const int tx = tid % 16, ty = tid / 16;
+  float* part = p.splits > 1 ? work + tile.split * a.M * a.N : nullptr;
   SL_UNROLL
   for (int i = 0; i < kGemmTM; ++i) {
     const int64_t m = tile.m0 + ty + 16 * i;
@@ -171,18 +217,28 @@ SL_HD void gemm_store(const GemmArgs& a, const GemmTile& tile, int tid, const fl
     for (int j = 0; j < kGemmTN; ++j) {
       const int64_t n = tile.n0 + tx + 16 * j;
       if (n >= a.N) break;
-      float v = acc[i][j];
-      if (a.accumulate) v = add_rn(a.C[m * a.N + n], v);
-      if (a.bias) v = add_rn(v, a.bias[n]);
-      a.C[m * a.N + n] = v;
+      if (part) part[m * a.N + n] = acc[i][j];
+      else a.C[m * a.N + n] = gemm_finish(a, m, n, acc[i][j]);
     }
+  }
+}
+
+// Split-K only: element e = m * N + n of C from the partial sums, in split order (1-D grid of
+// kSynThreads-thread blocks, grid-stride).
+SL_HD void gemm_reduce_thread(const GemmArgs& a, const GemmPlan& p, const float* work, int64_t block,
+                              int64_t thread, int64_t blockDim, int64_t gridDim) {
+  const int64_t MN = a.M * a.N;
+  for (int64_t e = block * blockDim + thread; e < MN; e += gridDim * blockDim) {
+    float acc = work[e];
+    for (int64_t s = 1; s < p.splits; ++s) acc = add_rn(acc, work[s * MN + e]);
+    const int64_t m = e / a.N;
+    a.C[e] = gemm_finish(a, m, e - m * a.N, acc);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Element-wise kernels: 256 threads per block, grid-stride loop over the elements (the grid is
 // syn_blocks_for(total, 256) blocks; the kernels run any grid correctly).
-constexpr int kSynThreads = 256;
 
 // ConvGeom's Ho()/Wo() for device code (ConvGeom's members are host-only): the same formulas.
 SL_HD int64_t conv_ho(const ConvGeom& g) { return (g.H + 2 * g.pH - g.kH) / g.sH + 1; }

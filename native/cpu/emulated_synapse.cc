@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/synapse_thread.h"
 
@@ -38,23 +39,23 @@ void check_geom(const ConvGeom& g) {
 
 namespace {
 template <bool TA, bool TB>
-void gemm_blocks(const GemmArgs& a, int threads) {
-  const int64_t tiles = gemm_tile_count(a);
-  const int64_t blocks = syn_blocks_for(tiles, 1);
+void gemm_blocks(const GemmArgs& a, const GemmPlan& p, float* work, int threads) {
+  const int64_t items = p.items();
+  const int64_t blocks = syn_blocks_for(items, 1);
 #pragma omp parallel for schedule(static) num_threads(clamp_threads(threads))
   for (int64_t blk = 0; blk < blocks; ++blk) {
     float As[kGemmBK][kGemmStride], Bs[kGemmBK][kGemmStride];  // the block's shared memory
     float acc[kGemmThreads][kGemmTM][kGemmTN];                 // each thread's registers
-    for (int64_t t = blk; t < tiles; t += blocks) {
-      const GemmTile tile = gemm_tile(a, t);
+    for (int64_t w = blk; w < items; w += blocks) {
+      const GemmTile tile = gemm_tile(p, w);
       for (int tid = 0; tid < kGemmThreads; ++tid) gemm_zero(acc[tid]);
-      for (int64_t kt = 0; kt < tile.kTiles; ++kt) {
+      for (int64_t kt = tile.kt0; kt < tile.kt1; ++kt) {
         for (int tid = 0; tid < kGemmThreads; ++tid) gemm_load_tile<TA, TB>(a, tile, kt, tid, As, Bs);
         // __syncthreads()
-        for (int tid = 0; tid < kGemmThreads; ++tid) gemm_accumulate_tile(a, tile, kt, tid, As, Bs, acc[tid]);
+        for (int tid = 0; tid < kGemmThreads; ++tid) gemm_accumulate_tile(a, kt, tid, As, Bs, acc[tid]);
         // __syncthreads()
       }
-      for (int tid = 0; tid < kGemmThreads; ++tid) gemm_store(a, tile, tid, acc[tid]);
+      for (int tid = 0; tid < kGemmThreads; ++tid) gemm_store(a, p, tile, tid, acc[tid], work);
     }
   }
 }
@@ -64,13 +65,18 @@ void gemm_emulated(const GemmArgs& a, int threads) {
   require(a.M >= 0 && a.N >= 0 && a.K >= 0, "negative GEMM size");
   if (a.M == 0 || a.N == 0) return;
   require(a.C && (a.K == 0 || (a.A && a.B)), "null GEMM operand");
+  const GemmPlan p = gemm_plan(a);
+  std::vector<float> work(p.splits > 1 ? static_cast<size_t>(p.splits * a.M * a.N) : 0);
   if (a.transA) {
-    if (a.transB) gemm_blocks<true, true>(a, threads);
-    else gemm_blocks<true, false>(a, threads);
+    if (a.transB) gemm_blocks<true, true>(a, p, work.data(), threads);
+    else gemm_blocks<true, false>(a, p, work.data(), threads);
   } else {
-    if (a.transB) gemm_blocks<false, true>(a, threads);
-    else gemm_blocks<false, false>(a, threads);
+    if (a.transB) gemm_blocks<false, true>(a, p, work.data(), threads);
+    else gemm_blocks<false, false>(a, p, work.data(), threads);
   }
+  if (p.splits > 1)  // the second kernel of the split-K launch
+    launch_1d(syn_blocks_for(a.M * a.N, kSynThreads), kSynThreads, threads,
+              [&](int64_t b, int64_t t, int64_t bd, int64_t gd) { gemm_reduce_thread(a, p, work.data(), b, t, bd, gd); });
 }
 
 void im2col_emulated(const Im2colArgs& p, int threads) {

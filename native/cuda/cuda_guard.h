@@ -42,4 +42,21 @@ struct DeviceGuard {
 // Every launch and copy is issued on the calling host thread's default stream.
 inline const cudaStream_t kStream = cudaStreamPerThread;
 
+// Stream-ordered scratch memory, freed when the scope ends.
+struct Scratch {
+  void* p = nullptr;
+  explicit Scratch(size_t bytes) {
+    if (bytes) check(cudaMallocAsync(&p, bytes, kStream), "cudaMallocAsync");
+  }
+  ~Scratch() {
+    if (p) cudaFreeAsync(p, kStream);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p);
+  }
+};
+
 }  // namespace sl

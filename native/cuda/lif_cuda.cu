@@ -26,21 +26,6 @@ __global__ void reduce_batch_kernel(const double* part, int64_t B, int64_t N, do
   reduce_batch_thread(part, B, N, out, blockIdx.x, threadIdx.x, blockDim.x);
 }
 
-// Stream-ordered scratch memory, freed when the scope ends.
-struct Scratch {
-  void* p = nullptr;
-  explicit Scratch(size_t bytes) {
-    if (bytes) check(cudaMallocAsync(&p, bytes, kStream), "cudaMallocAsync");
-  }
-  ~Scratch() {
-    if (p) cudaFreeAsync(p, kStream);
-  }
-  template <class T>
-  T* as() const {
-    return static_cast<T*>(p);
-  }
-};
-
 void launch_reduce(const double* part, int64_t B, int64_t N, double* outHost) {
   Scratch out(sizeof(double) * N);
   const Grid g = grid_for(N);

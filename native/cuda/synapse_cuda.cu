@@ -24,25 +24,31 @@ void check_geom(const ConvGeom& g) {
   require(g.H + 2 * g.pH >= g.kH && g.W + 2 * g.pW >= g.kW, "kernel larger than the padded input");
 }
 
-// One block per 64 x 64 tile of C (grid-stride over the tiles); per K tile: load, barrier,
-// accumulate, barrier. At least 3 resident blocks per SM (at most 80 registers a thread).
+// One block per work item (tile of C and K range; grid-stride over the items); per K tile:
+// load, barrier, accumulate, barrier. At least 3 resident blocks per SM (at most 80 registers a
+// thread).
 template <bool TA, bool TB>
-__global__ void __launch_bounds__(kGemmThreads, 3) gemm_kernel(GemmArgs a, int64_t tiles) {
+__global__ void __launch_bounds__(kGemmThreads, 3) gemm_kernel(GemmArgs a, GemmPlan p, float* work) {
   __shared__ float As[kGemmBK][kGemmStride];
   __shared__ float Bs[kGemmBK][kGemmStride];
   const int tid = static_cast<int>(threadIdx.x);
-  for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
-    const GemmTile tile = gemm_tile(a, t);
+  const int64_t items = p.items();
+  for (int64_t w = blockIdx.x; w < items; w += gridDim.x) {
+    const GemmTile tile = gemm_tile(p, w);
     float acc[kGemmTM][kGemmTN];
     gemm_zero(acc);
-    for (int64_t kt = 0; kt < tile.kTiles; ++kt) {
+    for (int64_t kt = tile.kt0; kt < tile.kt1; ++kt) {
       gemm_load_tile<TA, TB>(a, tile, kt, tid, As, Bs);
       __syncthreads();
-      gemm_accumulate_tile(a, tile, kt, tid, As, Bs, acc);
+      gemm_accumulate_tile(a, kt, tid, As, Bs, acc);
       __syncthreads();
     }
-    gemm_store(a, tile, tid, acc);
+    gemm_store(a, p, tile, tid, acc, work);
   }
+}
+
+__global__ void __launch_bounds__(kSynThreads) gemm_reduce_kernel(GemmArgs a, GemmPlan p, const float* work) {
+  gemm_reduce_thread(a, p, work, blockIdx.x, threadIdx.x, blockDim.x, gridDim.x);
 }
 
 __global__ void __launch_bounds__(kSynThreads) im2col_kernel(Im2colArgs p) {
@@ -85,14 +91,20 @@ void cuda_gemm(const GemmArgs& a, int device) {
   DeviceGuard g(device);
   if (a.M == 0 || a.N == 0) return;
   require(a.C && (a.K == 0 || (a.A && a.B)), "null GEMM operand");
-  const int64_t tiles = gemm_tile_count(a);
-  const unsigned blocks = grid_x(syn_blocks_for(tiles, 1));
+  const GemmPlan p = gemm_plan(a);
+  Scratch work(p.splits > 1 ? sizeof(float) * static_cast<size_t>(p.splits * a.M * a.N) : 0);
+  float* w = work.as<float>();
+  const unsigned blocks = grid_x(syn_blocks_for(p.items(), 1));
   if (a.transA) {
-    if (a.transB) gemm_kernel<true, true><<<blocks, kGemmThreads, 0, kStream>>>(a, tiles);
-    else gemm_kernel<true, false><<<blocks, kGemmThreads, 0, kStream>>>(a, tiles);
+    if (a.transB) gemm_kernel<true, true><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
+    else gemm_kernel<true, false><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
   } else {
-    if (a.transB) gemm_kernel<false, true><<<blocks, kGemmThreads, 0, kStream>>>(a, tiles);
-    else gemm_kernel<false, false><<<blocks, kGemmThreads, 0, kStream>>>(a, tiles);
+    if (a.transB) gemm_kernel<false, true><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
+    else gemm_kernel<false, false><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
+  }
+  if (p.splits > 1) {
+    check(cudaGetLastError(), "gemm kernel");
+    gemm_reduce_kernel<<<grid_x(syn_blocks_for(a.M * a.N, kSynThreads)), kSynThreads, 0, kStream>>>(a, p, w);
   }
   finish("gemm kernel");
 }
