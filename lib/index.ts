@@ -71,3 +71,7 @@ export {
   type SafetensorsDtype,
 } from './safetensors.js';
 export { SGD, Adam, type Optimizer } from './optim.js';
+export { Linear, type LinearOptions } from './nn/linear.js';
+export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
+export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
+export { manualSeed } from './nn/init.js';
