@@ -244,39 +244,58 @@ SL_HD void gemm_reduce_thread(const GemmArgs& a, const GemmPlan& p, const float*
 SL_HD int64_t conv_ho(const ConvGeom& g) { return (g.H + 2 * g.pH - g.kH) / g.sH + 1; }
 SL_HD int64_t conv_wo(const ConvGeom& g) { return (g.W + 2 * g.pW - g.kW) / g.sW + 1; }
 
+// Index type of im2col/col2im: 32-bit (cheaper division on the GPU) when every index of x and of
+// the column matrix fits, else 64-bit. The results are the same either way.
+SL_HD bool conv_index32(const ConvGeom& g) {
+  const int64_t lim = 2147483647;
+  return g.N * g.C * g.H * g.W <= lim && g.N * conv_ho(g) * conv_wo(g) * g.C * g.kH * g.kW <= lim;
+}
+
 // im2col: element e of cols (row r = e / cols, column q = e % cols).
+template <class I>
 SL_HD void im2col_thread(const Im2colArgs& p, int64_t block, int64_t thread, int64_t blockDim, int64_t gridDim) {
   const ConvGeom& g = p.g;
-  const int64_t Ho = conv_ho(g), Wo = conv_wo(g), nc = g.C * g.kH * g.kW, total = g.N * Ho * Wo * nc;
-  for (int64_t e = block * blockDim + thread; e < total; e += gridDim * blockDim) {
-    const int64_t r = e / nc, q = e - r * nc;
-    const int64_t j = r % Wo, ni = r / Wo, i = ni % Ho, n = ni / Ho;
-    const int64_t b = q % g.kW, ca = q / g.kW, a = ca % g.kH, c = ca / g.kH;
-    const int64_t y = i * g.sH + a - g.pH, x = j * g.sW + b - g.pW;
+  const I C = static_cast<I>(g.C), H = static_cast<I>(g.H), W = static_cast<I>(g.W);
+  const I kH = static_cast<I>(g.kH), kW = static_cast<I>(g.kW), sH = static_cast<I>(g.sH), sW = static_cast<I>(g.sW);
+  const I pH = static_cast<I>(g.pH), pW = static_cast<I>(g.pW);
+  const I Ho = static_cast<I>(conv_ho(g)), Wo = static_cast<I>(conv_wo(g)), nc = C * kH * kW;
+  const int64_t total = g.N * conv_ho(g) * conv_wo(g) * g.C * g.kH * g.kW;
+  for (int64_t e64 = block * blockDim + thread; e64 < total; e64 += gridDim * blockDim) {
+    const I e = static_cast<I>(e64);
+    const I r = e / nc, q = e - r * nc;
+    const I ni = r / Wo, j = r - ni * Wo, n = ni / Ho, i = ni - n * Ho;
+    const I ca = q / kW, b = q - ca * kW, c = ca / kH, a = ca - c * kH;
+    const I y = i * sH + a - pH, x = j * sW + b - pW;
     float v = 0.0f;
-    if (y >= 0 && y < g.H && x >= 0 && x < g.W) v = p.x[((n * g.C + c) * g.H + y) * g.W + x];
+    if (y >= 0 && y < H && x >= 0 && x < W) v = p.x[((n * C + c) * H + y) * W + x];
     p.cols[e] = v;
   }
 }
 
 // col2im: element e of dx (n, c, y, x), gathered from every column entry that im2col fills from it.
+template <class I>
 SL_HD void col2im_thread(const Im2colArgs& p, int64_t block, int64_t thread, int64_t blockDim, int64_t gridDim) {
   const ConvGeom& g = p.g;
-  const int64_t Ho = conv_ho(g), Wo = conv_wo(g), nc = g.C * g.kH * g.kW, total = g.N * g.C * g.H * g.W;
-  for (int64_t e = block * blockDim + thread; e < total; e += gridDim * blockDim) {
-    const int64_t x = e % g.W, t1 = e / g.W, y = t1 % g.H, t2 = t1 / g.H, c = t2 % g.C, n = t2 / g.C;
+  const I C = static_cast<I>(g.C), H = static_cast<I>(g.H), W = static_cast<I>(g.W);
+  const I kH = static_cast<I>(g.kH), kW = static_cast<I>(g.kW), sH = static_cast<I>(g.sH), sW = static_cast<I>(g.sW);
+  const I pH = static_cast<I>(g.pH), pW = static_cast<I>(g.pW);
+  const I Ho = static_cast<I>(conv_ho(g)), Wo = static_cast<I>(conv_wo(g)), nc = C * kH * kW;
+  const int64_t total = g.N * g.C * g.H * g.W;
+  for (int64_t e64 = block * blockDim + thread; e64 < total; e64 += gridDim * blockDim) {
+    const I e = static_cast<I>(e64);
+    const I t1 = e / W, x = e - t1 * W, t2 = t1 / H, y = t1 - t2 * H, n = t2 / C, c = t2 - n * C;
     float s = 0.0f;
-    for (int64_t a = 0; a < g.kH; ++a) {
-      const int64_t ty = y + g.pH - a;  // = i * sH
+    for (I a = 0; a < kH; ++a) {
+      const I ty = y + pH - a;  // = i * sH
       if (ty < 0) break;
-      const int64_t i = ty / g.sH;
-      if (i * g.sH != ty || i >= Ho) continue;
-      for (int64_t b = 0; b < g.kW; ++b) {
-        const int64_t tx = x + g.pW - b;  // = j * sW
+      const I i = ty / sH;
+      if (i * sH != ty || i >= Ho) continue;
+      for (I b = 0; b < kW; ++b) {
+        const I tx = x + pW - b;  // = j * sW
         if (tx < 0) break;
-        const int64_t j = tx / g.sW;
-        if (j * g.sW != tx || j >= Wo) continue;
-        s = add_rn(s, p.cols[((n * Ho + i) * Wo + j) * nc + (c * g.kH + a) * g.kW + b]);
+        const I j = tx / sW;
+        if (j * sW != tx || j >= Wo) continue;
+        s = add_rn(s, p.cols[((n * Ho + i) * Wo + j) * nc + (c * kH + a) * kW + b]);
       }
     }
     p.x[e] = s;

@@ -84,8 +84,12 @@ void im2col_emulated(const Im2colArgs& p, int threads) {
   const int64_t total = p.g.rows() * p.g.cols();
   if (total == 0) return;
   require(p.x && p.cols, "null im2col array");
+  const bool index32 = conv_index32(p.g);  // as the CUDA launcher chooses
   launch_1d(syn_blocks_for(total, kSynThreads), kSynThreads, threads,
-            [&](int64_t b, int64_t t, int64_t bd, int64_t gd) { im2col_thread(p, b, t, bd, gd); });
+            [&](int64_t b, int64_t t, int64_t bd, int64_t gd) {
+              if (index32) im2col_thread<int32_t>(p, b, t, bd, gd);
+              else im2col_thread<int64_t>(p, b, t, bd, gd);
+            });
 }
 
 void col2im_emulated(const Im2colArgs& p, int threads) {
@@ -93,8 +97,12 @@ void col2im_emulated(const Im2colArgs& p, int threads) {
   const int64_t total = p.g.N * p.g.C * p.g.H * p.g.W;
   if (total == 0) return;
   require(p.x && p.cols, "null col2im array");
+  const bool index32 = conv_index32(p.g);  // as the CUDA launcher chooses
   launch_1d(syn_blocks_for(total, kSynThreads), kSynThreads, threads,
-            [&](int64_t b, int64_t t, int64_t bd, int64_t gd) { col2im_thread(p, b, t, bd, gd); });
+            [&](int64_t b, int64_t t, int64_t bd, int64_t gd) {
+              if (index32) col2im_thread<int32_t>(p, b, t, bd, gd);
+              else col2im_thread<int64_t>(p, b, t, bd, gd);
+            });
 }
 
 void transpose_emulated(const TransposeArgs& p, int threads) {

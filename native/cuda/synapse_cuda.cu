@@ -51,12 +51,14 @@ __global__ void __launch_bounds__(kSynThreads) gemm_reduce_kernel(GemmArgs a, Ge
   gemm_reduce_thread(a, p, work, blockIdx.x, threadIdx.x, blockDim.x, gridDim.x);
 }
 
+template <class I>
 __global__ void __launch_bounds__(kSynThreads) im2col_kernel(Im2colArgs p) {
-  im2col_thread(p, blockIdx.x, threadIdx.x, blockDim.x, gridDim.x);
+  im2col_thread<I>(p, blockIdx.x, threadIdx.x, blockDim.x, gridDim.x);
 }
 
+template <class I>
 __global__ void __launch_bounds__(kSynThreads) col2im_kernel(Im2colArgs p) {
-  col2im_thread(p, blockIdx.x, threadIdx.x, blockDim.x, gridDim.x);
+  col2im_thread<I>(p, blockIdx.x, threadIdx.x, blockDim.x, gridDim.x);
 }
 
 __global__ void __launch_bounds__(kSynThreads) sum_rows_kernel(SumRowsArgs p) {
@@ -115,7 +117,9 @@ void cuda_im2col(const Im2colArgs& p, int device) {
   const int64_t total = p.g.rows() * p.g.cols();
   if (total == 0) return;
   require(p.x && p.cols, "null im2col array");
-  im2col_kernel<<<grid_x(syn_blocks_for(total, kSynThreads)), kSynThreads, 0, kStream>>>(p);
+  const unsigned blocks = grid_x(syn_blocks_for(total, kSynThreads));
+  if (conv_index32(p.g)) im2col_kernel<int32_t><<<blocks, kSynThreads, 0, kStream>>>(p);
+  else im2col_kernel<int64_t><<<blocks, kSynThreads, 0, kStream>>>(p);
   finish("im2col kernel");
 }
 
@@ -125,7 +129,9 @@ void cuda_col2im(const Im2colArgs& p, int device) {
   const int64_t total = p.g.N * p.g.C * p.g.H * p.g.W;
   if (total == 0) return;
   require(p.x && p.cols, "null col2im array");
-  col2im_kernel<<<grid_x(syn_blocks_for(total, kSynThreads)), kSynThreads, 0, kStream>>>(p);
+  const unsigned blocks = grid_x(syn_blocks_for(total, kSynThreads));
+  if (conv_index32(p.g)) col2im_kernel<int32_t><<<blocks, kSynThreads, 0, kStream>>>(p);
+  else col2im_kernel<int64_t><<<blocks, kSynThreads, 0, kStream>>>(p);
   finish("col2im kernel");
 }
 
