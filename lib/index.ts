@@ -71,3 +71,19 @@ export {
   type SafetensorsDtype,
 } from './safetensors.js';
 export { SGD, Adam, type Optimizer } from './optim.js';
+export {
+  Module,
+  type ModuleLike,
+  type StateDict,
+  type LoadStateDictOptions,
+} from './nn/module.js';
+export { Sequential } from './nn/sequential.js';
+export {
+  Flatten,
+  FlattenTime,
+  UnflattenTime,
+  ReshapeModule,
+  type FlattenOptions,
+  type UnflattenTimeOptions,
+} from './nn/flatten.js';
+export type { ShapeAware } from './nn/infer.js';
