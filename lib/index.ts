@@ -77,7 +77,7 @@ export {
   type StateDict,
   type LoadStateDictOptions,
 } from './nn/module.js';
-export { Sequential } from './nn/sequential.js';
+export { Sequential, type ForwardHook } from './nn/sequential.js';
 export {
   Flatten,
   FlattenTime,

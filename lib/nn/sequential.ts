@@ -9,6 +9,9 @@ import { inferOutputShape, type ShapeAware } from './infer.js';
 import { Module, type LoadStateDictOptions, type ModuleLike } from './module.js';
 import { loadWithPlainChildren, plainDescendants, readLoadOptions } from './load.js';
 
+/** A function called with each child's output during a forward (see `registerForwardHook`). */
+export type ForwardHook = (output: Tensor, index: number, module: ModuleLike) => void;
+
 interface PendingCall {
   input: number[];
   output: number[];
@@ -56,6 +59,7 @@ const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 export class Sequential extends Module implements ShapeAware {
   readonly #layers: ModuleLike[];
   #pending: PendingCall[] = [];
+  readonly #hooks = new Set<ForwardHook>();
   #inflight = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -90,6 +94,28 @@ export class Sequential extends Module implements ShapeAware {
   /** Number of forward calls waiting for their backward. */
   get pendingCalls(): number {
     return this.#pending.length;
+  }
+
+  /**
+   * Calls `hook(output, index, module)` after each child's forward (sync and async), e.g. to
+   * look at intermediate outputs. The output is the tensor passed on to the next child: read
+   * it, do not write into it. Returns a handle whose `remove()` unregisters the hook.
+   */
+  registerForwardHook(hook: ForwardHook): { remove(): void } {
+    if (typeof hook !== 'function') throw new TypeError(`registerForwardHook: hook must be a function, got ${describe(hook)}`);
+    const h = (o: Tensor, i: number, m: ModuleLike): void => hook(o, i, m);
+    this.#hooks.add(h);
+    return { remove: () => void this.#hooks.delete(h) };
+  }
+
+  /** Runs the hooks for child i's output; if one throws, the children up to i forget this call. */
+  #afterChild(y: Tensor, i: number): void {
+    try {
+      for (const h of this.#hooks) h(y, i, this.#layers[i]!);
+    } catch (e) {
+      this.#rollback(i + 1);
+      throw e;
+    }
   }
 
   /**
@@ -153,6 +179,7 @@ export class Sequential extends Module implements ShapeAware {
         this.#rollback(i);
         throw inLayer(e, i, c);
       }
+      this.#afterChild(y, i);
     }
     if (this.training) this.#pending.push({ input: inShape, output: y.shape });
     return y;
@@ -211,6 +238,7 @@ export class Sequential extends Module implements ShapeAware {
           this.#rollback(i);
           throw inLayer(e, i, c);
         }
+        this.#afterChild(y, i);
       }
       if (training) this.#pending.push({ input: inShape, output: y.shape });
       return y;
