@@ -41,6 +41,11 @@ const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 export abstract class ReshapeModule extends Module {
   #pending: PendingShapes[] = [];
 
+  /** Internal (Sequential): the layer moves no data, so it runs on any device. */
+  get _anyDevice(): boolean {
+    return true;
+  }
+
   /**
    * The output shape of a forward of an input of shape `inputShape`. Throws the RangeError that
    * `forward` would throw for that shape (and changes nothing).

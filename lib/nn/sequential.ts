@@ -147,13 +147,24 @@ export class Sequential extends Module implements ShapeAware {
   /** Checks a forward's input before any child runs: devices, then shapes. */
   #check(input: unknown, what: string): Tensor {
     const x = checkTensor(input, `${what}: input`);
-    this.#layers.forEach((c, i) => {
-      const d = (c as { device?: unknown }).device;
-      if (typeof d === 'string' && d !== x.device)
-        throw inLayer(new TypeError(`${what}: input is on ${x.device} but the layer is on ${d}; move one with .to()`), i, c);
-    });
+    this.#checkDevices(x.device, what);
     this.#infer(x.shape);
     return x;
+  }
+
+  /** Every child (nested Sequentials included) computes on `device`; reshaping layers run anywhere. */
+  #checkDevices(device: string, what: string): void {
+    this.#layers.forEach((c, i) => {
+      try {
+        if (c instanceof Sequential) return c.#checkDevices(device, what);
+        if ((c as { _anyDevice?: boolean })._anyDevice === true) return;
+        const d = (c as { device?: unknown }).device;
+        if (typeof d === 'string' && d !== device)
+          throw new TypeError(`${what}: input is on ${device} but the layer is on ${d}; move one with .to()`);
+      } catch (e) {
+        throw inLayer(e, i, c);
+      }
+    });
   }
 
   /** After child `failed` threw: the children before it forget this call where they can. */
@@ -188,6 +199,8 @@ export class Sequential extends Module implements ShapeAware {
   /**
    * Backward of the most recent pending forward: the children's backwards in reverse order.
    * Returns dL/d(input); parameter gradients accumulate into each parameter's `grad`.
+   * `gradOutput` is checked against the call's output shape first; once the children run, the
+   * call is consumed (if a child throws, the children after it have already taken theirs).
    */
   backward(gradOutput: Tensor): Tensor {
     this._assertIdle('backward');
@@ -221,7 +234,6 @@ export class Sequential extends Module implements ShapeAware {
   forwardAsync(input: Tensor): Promise<Tensor> {
     let x: Tensor;
     try {
-      this._assertIdle('forwardAsync');
       x = checkTensor(input, 'forwardAsync: input');
     } catch (e) {
       return Promise.reject(e);
@@ -248,7 +260,6 @@ export class Sequential extends Module implements ShapeAware {
   /** backward() with each child's backwardAsync where it has one; queued behind earlier async calls. */
   backwardAsync(gradOutput: Tensor): Promise<Tensor> {
     try {
-      this._assertIdle('backwardAsync');
       checkTensor(gradOutput, 'backwardAsync: gradOutput');
     } catch (e) {
       return Promise.reject(e);

@@ -95,6 +95,62 @@ describe('Sequential', function () {
     expect(Array.from(y.toFloat32Array())).to.deep.equal(Array.from(ref.out));
     const gx = await m.backwardAsync(Tensor.from(gData, [B, T, N]));
     expect(relErr(gx.toFloat32Array(), ref.gx)).to.be.at.most(1e-5);
+    // async calls queue one after another, in order
+    const t1 = 7;
+    const q = net();
+    const [y1, y2] = await Promise.all([
+      q.forwardAsync(Tensor.from(steps(xData, 0, t1), [B, t1, C, H])),
+      q.forwardAsync(Tensor.from(steps(xData, t1, T), [B, T - t1, C, H])),
+    ]);
+    expect(Array.from(y1.toFloat32Array())).to.deep.equal(Array.from(steps(ref.out, 0, t1)));
+    expect(Array.from(y2.toFloat32Array())).to.deep.equal(Array.from(steps(ref.out, t1, T)));
+    const [g2, g1] = await Promise.all([
+      q.backwardAsync(Tensor.from(steps(gData, t1, T), [B, T - t1, N])),
+      q.backwardAsync(Tensor.from(steps(gData, 0, t1), [B, t1, N])),
+    ]);
+    expect(relErr(g2.toFloat32Array(), steps(ref.gx, t1, T))).to.be.at.most(1e-5);
+    expect(relErr(g1.toFloat32Array(), steps(ref.gx, 0, t1))).to.be.at.most(1e-5);
+  });
+
+  it('forward hooks see every child output; a failing child or hook rolls the call back', function () {
+    const m = net();
+    const seen: [number, number[]][] = [];
+    const h = m.registerForwardHook((y, i) => void seen.push([i, y.shape]));
+    m.forward(Tensor.from(xData, [B, T, C, H]));
+    expect(seen).to.deep.equal([[0, [B, T, C, H]], [1, [B, T, N]], [2, [B, T, N]]]);
+    h.remove();
+    m.forward(Tensor.from(xData, [B, T, C, H]));
+    expect(seen.length).to.equal(3);
+
+    // a child that fails for a reason no shape check can see: the Flatten before it forgets the call
+    const boom = {
+      forward(): Tensor {
+        throw new SpikelayersError('ERR_TEST', 'forward: boom');
+      },
+      backward(g: Tensor): Tensor {
+        return g;
+      },
+    };
+    const f = new Flatten({ startDim: 2 });
+    const s = new Sequential(f, boom);
+    let err: unknown;
+    try {
+      s.forward(Tensor.from(xData, [B, T, C, H]));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(SpikelayersError);
+    expect((err as SpikelayersError).code).to.equal('ERR_TEST');
+    expect((err as Error).message).to.equal('Sequential layer 1 (Object): forward: boom');
+    expect(f.pendingCalls).to.equal(0);
+    const f2 = new Flatten({ startDim: 2 });
+    const s2 = new Sequential(f2);
+    s2.registerForwardHook(() => {
+      throw new Error('hook');
+    });
+    expect(() => s2.forward(Tensor.from(xData, [B, T, C, H]))).to.throw(Error, 'hook');
+    expect(f2.pendingCalls).to.equal(0);
+    expect(s2.pendingCalls).to.equal(0);
   });
 
   it('results do not depend on the thread count', function () {
