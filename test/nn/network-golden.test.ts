@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LIF, Sequential, Tensor, loadSafetensors, saveSafetensors } from '../../lib/index.js';
+import { LIF, Sequential, Tensor, backendInfo, loadSafetensors, saveSafetensors } from '../../lib/index.js';
 import { _setCudaLaunchEmulation } from '../../lib/backend.js';
 import {
   buildModel, buildModule, caseStateDict, loadNetworkGolden, missingClasses, networkGoldenDir, networkGoldenPath,
@@ -51,6 +51,23 @@ describe('golden: sinabs 3.1.3 networks', function () {
       }
     });
   }
+
+  describe('CUDA device', function () {
+    const info = backendInfo();
+    if (!info.devices.includes('cuda:0')) {
+      it('every case on cuda:0', function () {
+        console.log(`      skipped: no usable CUDA device (${info.cuda.reason || 'not available'})`);
+        this.skip();
+      });
+      return;
+    }
+    for (const c of cases) {
+      it(`${c.name} on cuda:0`, function () {
+        skipIfMissing(this, c);
+        runNetworkCase(c, buildModel(c), 'cuda:0');
+      });
+    }
+  });
 
   describe('safetensors models', function () {
     const withFile = cases.filter((c) => c.safetensors);

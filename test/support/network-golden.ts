@@ -200,9 +200,12 @@ function callLoss(c: NetCase, call: NetCall, out: Tensor): { loss: number; grad:
 
 /**
  * Runs every call of a case on `model` (built fresh when not given) and checks every result
- * NETWORKS.md lists. Returns the largest relative deviations seen.
+ * NETWORKS.md lists, on `device` (the model is moved there). Returns the largest relative
+ * deviations seen.
  */
-export function runNetworkCase(c: NetCase, model: Sequential = buildModel(c)): Worst {
+export function runNetworkCase(c: NetCase, model: Sequential = buildModel(c), device = 'cpu'): Worst {
+  if (device !== 'cpu') model.to(device);
+  const on = (t: Tensor): Tensor => (device === 'cpu' ? t : t.to(device));
   const tol = c.suggested_tolerance;
   const worst: Worst = { forward: 0, loss: 0, grad_input: 0, grad_param: 0 };
   const train = c.mode === 'train';
@@ -215,7 +218,7 @@ export function runNetworkCase(c: NetCase, model: Sequential = buildModel(c)): W
   const flush = (): void => {
     for (let k = pending.length - 1; k >= 0; --k) {
       const { call, idx, grad } = pending[k]!;
-      const gi = model.backward(grad);
+      const gi = model.backward(on(grad));
       close(`call ${idx} grad_input`, gi, call.grad_input!, tol.grad_input_rtol!, 'max', worst, 'grad_input');
     }
     pending.length = 0;
@@ -228,7 +231,7 @@ export function runNetworkCase(c: NetCase, model: Sequential = buildModel(c)): W
         return;
       }
       outputs.clear();
-      const input = Tensor.from(Float32Array.from(call.input!.data), call.input!.shape);
+      const input = on(Tensor.from(Float32Array.from(call.input!.data), call.input!.shape));
       const out = model.forward(input);
       const check = (what: string, i: number, got: Tensor, ref: ResTensor): void => {
         if (SPIKING.has(c.modules[i]!.type)) exact(what, got, ref);
