@@ -71,12 +71,8 @@ export {
   type SafetensorsDtype,
 } from './safetensors.js';
 export { SGD, Adam, type Optimizer } from './optim.js';
-export {
-  Module,
-  type ModuleLike,
-  type StateDict,
-  type LoadStateDictOptions,
-} from './nn/module.js';
+export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions } from './nn/module.js';
+export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
 export { Sequential, type ForwardHook } from './nn/sequential.js';
 export {
   Flatten,
