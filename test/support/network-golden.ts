@@ -10,6 +10,9 @@ import * as lib from '../../lib/index.js';
 import { ExpLeak, ExpLeakSqueeze, Flatten, IAF, IAFSqueeze, LIF, LIFSqueeze, Sequential, Tensor, type ModuleLike } from '../../lib/index.js';
 import { lifOptionsOf, type GoldenCase, type InTensor, type ResTensor } from '../golden-data.js';
 
+/** A result tensor of the file (float32 and float64 columns). */
+export type NetResult = ResTensor;
+
 export interface NetCall {
   op: 'forward' | 'reset_states';
   T?: number;

@@ -54,3 +54,35 @@ export function maxAbs(a: ArrayLike<number>): number {
   for (let k = 0; k < a.length; ++k) m = Math.max(m, Math.abs(a[k]!));
   return m;
 }
+
+/** torch.optim.SGD in float64, one step over arrays (buf: undefined before the first step). */
+export function sgdRef(
+  p: number[], g: number[], buf: number[] | undefined,
+  o: { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean },
+): { p: number[]; buf: number[] | undefined } {
+  const mom = o.momentum ?? 0, damp = o.dampening ?? 0, wd = o.weightDecay ?? 0;
+  let d = g.map((v, k) => v + wd * p[k]!);
+  let nb: number[] | undefined;
+  if (mom !== 0) {
+    nb = buf === undefined ? d.slice() : buf.map((b, k) => mom * b + (1 - damp) * d[k]!);
+    d = o.nesterov ? d.map((v, k) => v + mom * nb![k]!) : nb.slice();
+  }
+  return { p: p.map((v, k) => v - o.lr * d[k]!), buf: nb };
+}
+
+/** torch.optim.Adam / AdamW in float64, one step (t: the new step count, from 1). */
+export function adamRef(
+  p: number[], g: number[], m: number[], v: number[], t: number,
+  o: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; min?: number },
+): { p: number[]; m: number[]; v: number[] } {
+  const q = o.decoupled ? p.map((x) => x * (1 - o.lr * o.weightDecay)) : p.slice();
+  const gg = o.decoupled ? g : g.map((x, k) => x + o.weightDecay * p[k]!);
+  const nm = m.map((x, k) => o.beta1 * x + (1 - o.beta1) * gg[k]!);
+  const nv = v.map((x, k) => o.beta2 * x + (1 - o.beta2) * gg[k]! * gg[k]!);
+  const bc1 = 1 - o.beta1 ** t, bc2 = 1 - o.beta2 ** t;
+  const np = q.map((x, k) => {
+    const y = x - (o.lr / bc1) * nm[k]! / (Math.sqrt(nv[k]!) / Math.sqrt(bc2) + o.eps);
+    return o.min === undefined ? y : Math.max(o.min, y);
+  });
+  return { p: np, m: nm, v: nv };
+}
