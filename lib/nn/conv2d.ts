@@ -132,6 +132,11 @@ export class Conv2d extends Module {
     this.#pending.clear();
   }
 
+  /** Internal (Sequential): forgets the newest pending call (a network call that failed later on). */
+  _discardLastForward(): void {
+    this.#pending.pop();
+  }
+
   /** The output shape for an input shape (throws a RangeError naming the input otherwise). */
   outputShape(inputShape: readonly number[]): number[] {
     const g = this.#geom(inputShape, 'Conv2d.outputShape');

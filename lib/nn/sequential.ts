@@ -24,13 +24,21 @@ export function typeNameOf(m: ModuleLike): string {
   return (m as object).constructor?.name ?? 'module';
 }
 
-/** Prefixes an error from child `i` with the layer index and type; class, `code` and stack kept. */
+/**
+ * A copy of an error from child `i` with the layer index and type in front of its message: same
+ * prototype (class), own properties (`code`, ...) and stack; the original is its `cause`. The
+ * original is not changed (a layer may throw the same error object more than once).
+ */
 function inLayer(e: unknown, i: number, child: ModuleLike): unknown {
   if (!(e instanceof Error)) return e;
-  const old = e.message;
-  e.message = `Sequential layer ${i} (${typeNameOf(child)}): ${old}`;
-  if (typeof e.stack === 'string') e.stack = e.stack.replace(old, e.message);
-  return e;
+  const message = `Sequential layer ${i} (${typeNameOf(child)}): ${e.message}`;
+  const out = Object.create(Object.getPrototypeOf(e) as object) as Error;
+  Object.assign(out, e);
+  const hidden = (k: string, value: unknown) => Object.defineProperty(out, k, { value, writable: true, configurable: true, enumerable: false });
+  hidden('message', message);
+  hidden('cause', e);
+  if (typeof e.stack === 'string') hidden('stack', e.stack.replace(e.message, message));
+  return out;
 }
 
 function isModuleLike(m: unknown): m is ModuleLike {

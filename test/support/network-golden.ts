@@ -69,7 +69,7 @@ export function loadNetworkGolden(): NetCase[] | null {
 /** The spikelayers classes a case needs that this build does not export (for a skip message). */
 export function missingClasses(c: NetCase): string[] {
   const need = new Set(c.modules.map((m) => m.type));
-  if (c.loss?.type === 'cross_entropy_time_sum') need.add('crossEntropyLoss');
+  if (c.loss?.type === 'cross_entropy_time_sum') ['SumOverTime', 'crossEntropyLoss'].forEach((n) => need.add(n));
   return [...need].filter((n) => !(n in api));
 }
 
@@ -180,25 +180,15 @@ function callLoss(c: NetCase, call: NetCall, out: Tensor): { loss: number; grad:
     const o = out.toFloat32Array();
     let s = 0;
     for (let k = 0; k < o.length; ++k) s += o[k]! * g[k]!;
-    return { loss: s, grad: Tensor.from(g, call.grad_output!.shape) };
+    return { loss: s, grad: Tensor.from(g, call.grad_output!.shape, { device: out.device }) };
   }
-  // cross_entropy_time_sum: z = output.reshape(B, T, C).sum(1), CE(z, labels), grad broadcast over T
-  const B = c.batch_size, T = call.T!;
-  const o = out.toFloat32Array();
-  const C = o.length / (B * T);
-  const z = new Float32Array(B * C);
-  for (let b = 0; b < B; ++b)
-    for (let cc = 0; cc < C; ++cc) {
-      let s = 0;
-      for (let t = 0; t < T; ++t) s += o[(b * T + t) * C + cc]!;
-      z[b * C + cc] = s;
-    }
-  const ce = api.crossEntropyLoss as (l: Tensor, y: Int32Array) => { loss: number; grad: Tensor };
-  const r = ce(Tensor.from(z, [B, C]), Int32Array.from(call.labels!));
-  const gz = r.grad.toFloat32Array();
-  const g = new Float32Array(B * T * C);
-  for (let b = 0; b < B; ++b) for (let t = 0; t < T; ++t) for (let cc = 0; cc < C; ++cc) g[(b * T + t) * C + cc] = gz[b * C + cc]!;
-  return { loss: r.loss, grad: Tensor.from(g, out.shape) };
+  // cross_entropy_time_sum: z = output.reshape(B, T, C).sum(1) (the library's SumOverTime,
+  // which reads (B*T, C) rows sample-major), CE(z, labels), grad broadcast back over T
+  const squeezed = c.input_layout === '(B*T, *F)';
+  const readout = new api.SumOverTime(squeezed ? { batchSize: c.batch_size, device: out.device } : { device: out.device });
+  const z = readout.forward(out) as Tensor;
+  const r = (api.crossEntropyLoss as (l: Tensor, y: Int32Array) => { loss: number; grad: Tensor })(z, Int32Array.from(call.labels!));
+  return { loss: r.loss, grad: readout.backward(r.grad) as Tensor };
 }
 
 /**
@@ -221,7 +211,7 @@ export function runNetworkCase(c: NetCase, model: Sequential = buildModel(c), de
   const flush = (): void => {
     for (let k = pending.length - 1; k >= 0; --k) {
       const { call, idx, grad } = pending[k]!;
-      const gi = model.backward(on(grad));
+      const gi = model.backward(grad);
       close(`call ${idx} grad_input`, gi, call.grad_input!, tol.grad_input_rtol!, 'max', worst, 'grad_input');
     }
     pending.length = 0;
