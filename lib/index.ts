@@ -86,6 +86,6 @@ export {
 } from './nn/flatten.js';
 export type { ShapeAware } from './nn/infer.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
+export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
 export { manualSeed } from './nn/init.js';
-export { SPARSE_DENSITY_THRESHOLD } from './nn/synapse-ops.js';
