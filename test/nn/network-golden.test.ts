@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LIF, Linear, Sequential, Tensor, backendInfo, loadSafetensors, saveSafetensors } from '../../lib/index.js';
+import { LIF, Linear, Sequential, Tensor, backendInfo, getNumThreads, setNumThreads, loadSafetensors, saveSafetensors } from '../../lib/index.js';
 import { _setCudaLaunchEmulation } from '../../lib/backend.js';
 import {
   buildModel, buildModule, caseStateDict, loadNetworkGolden, missingClasses, networkGoldenDir, networkGoldenPath,
@@ -118,6 +118,35 @@ describe('golden: sinabs 3.1.3 networks', function () {
           }
         } finally {
           rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+  });
+
+  describe('determinism', function () {
+    for (const name of ['conv_iaf_tutorial_ce', 'mlp_multicall_2fwd_1bwd_sum']) {
+      it(`${name}: outputs and gradients are bit-identical for 1 and 3 threads`, function () {
+        const c = cases.find((x) => x.name === name)!;
+        skipIfMissing(this, c);
+        const before = getNumThreads();
+        const run = (threads: number): number[][] => {
+          setNumThreads(threads);
+          const m = buildModel(c);
+          const got: number[][] = [];
+          const fwd = c.calls.filter((k) => k.op === 'forward');
+          for (const k of fwd) got.push(Array.from(m.forward(Tensor.from(Float32Array.from(k.input!.data), k.input!.shape)).toFloat32Array()));
+          for (let i = fwd.length - 1; i >= 0; --i) {
+            const out = got[i]!;
+            // any fixed gradient will do: the output itself, shifted
+            got.push(Array.from(m.backward(Tensor.from(out.map((v) => v - 0.5), fwd[i]!.output!.shape)).toFloat32Array()));
+          }
+          for (const [, p] of m.namedParameters()) if (p.grad) got.push(Array.from(p.grad.toFloat32Array()));
+          return got;
+        };
+        try {
+          expect(run(1)).to.deep.equal(run(3));
+        } finally {
+          setNumThreads(before);
         }
       });
     }
