@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { Conv2d, ErrorCodes, SPARSE_DENSITY_THRESHOLD, Tensor, getNumThreads, setNumThreads } from '../../lib/index.js';
 import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
-import { uniform } from '../helpers.js';
+import { uniform } from '../support/random.js';
 import { assertClose, conv2dBackRef, conv2dRef, outSize, type RefGeom } from '../support/reference-nn.js';
 import { spikes } from '../support/spike-data.js';
 

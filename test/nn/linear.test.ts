@@ -10,7 +10,7 @@ import {
   ErrorCodes, Linear, SPARSE_DENSITY_THRESHOLD, Tensor, getNumThreads, manualSeed, setNumThreads,
 } from '../../lib/index.js';
 import { native, _setCudaLaunchEmulation } from '../../lib/backend.js';
-import { rng, uniform } from '../helpers.js';
+import { rng, uniform } from '../support/random.js';
 import { assertClose, linearBackRef, linearRef } from '../support/reference-nn.js';
 import { spikes } from '../support/spike-data.js';
 

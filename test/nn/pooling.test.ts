@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { AvgPool2d, SumPool2d, Tensor, ErrorCodes, setNumThreads, getNumThreads } from '../../lib/index.js';
 import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
-import { uniform, rng } from '../helpers.js';
+import { uniform, rng } from '../support/random.js';
 import { maxAbs, maxAbsDiff, poolBackwardRef, poolRef } from '../support/reference.js';
 
 type Geo = { shape: number[]; k: [number, number]; s: [number, number] };

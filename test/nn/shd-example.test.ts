@@ -7,7 +7,7 @@ import path from 'node:path';
 import {
   Adam, LIF, Linear, Sequential, SumOverTime, Tensor, crossEntropyLoss, loadSafetensors, saveSafetensors,
 } from '../../lib/index.js';
-import { rng } from '../helpers.js';
+import { rng } from '../support/random.js';
 
 const B = 2, T = 25, F = 700;
 

@@ -2,7 +2,7 @@
 // against the float64 reference, pending calls moved by to(), and device mismatches.
 import { expect } from 'chai';
 import { Conv2d, Linear, Tensor, backendInfo } from '../../lib/index.js';
-import { uniform } from '../helpers.js';
+import { uniform } from '../support/random.js';
 import { assertClose, conv2dBackRef, conv2dRef, linearBackRef, linearRef, outSize } from '../support/reference-nn.js';
 
 describe('Linear and Conv2d on CUDA', function () {

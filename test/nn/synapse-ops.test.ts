@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { getNumThreads, setNumThreads } from '../../lib/index.js';
 import { native } from '../../lib/backend.js';
-import { uniform } from '../helpers.js';
+import { uniform } from '../support/random.js';
 import { assertClose } from '../support/reference-nn.js';
 
 /** C = [acc ? C0 : 0] + op(A) op(B) + bias, in float64. */

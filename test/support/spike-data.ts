@@ -1,5 +1,5 @@
 // Seeded spike-count data for the event-driven paths: mostly zeros, small integer counts.
-import { rng } from '../helpers.js';
+import { rng } from './random.js';
 
 /** n spike counts: 0 with probability 1 - density, else 1, 2 or 3. */
 export function spikes(seed: number, n: number, density: number): Float32Array {
