@@ -277,7 +277,9 @@ describe('Sequential', function () {
     const type = (s.at(1) as LIFSqueeze).typeName;
     expect(() => s.forward(Tensor.from(xData, [B * T, C, H]))).to.throw(
       RangeError,
-      new RegExp(`^Sequential layer 1 \\(${type}\\): forward: input: first dimension 24 is not a multiple of batchSize 5`),
+      new RegExp(
+        `^Sequential layer 1 \\(${type}\\): forward: input: first dimension 24 is not a multiple of batchSize 5`,
+      ),
     );
     expect(() => m.forward(3 as unknown as Tensor)).to.throw(TypeError, /forward: input must be a Tensor/);
   });
