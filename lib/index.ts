@@ -79,6 +79,16 @@ export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions, typ
 export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
 export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';
 export { SumOverTime, MaxOverTime, LastStep, type ReadoutOptions } from './nn/readout.js';
+export { Sequential, type ForwardHook } from './nn/sequential.js';
+export {
+  Flatten,
+  FlattenTime,
+  UnflattenTime,
+  ReshapeModule,
+  type FlattenOptions,
+  type UnflattenTimeOptions,
+} from './nn/flatten.js';
+export type { ShapeAware } from './nn/infer.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
 export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import type { NativeGemmArgs, NativeIm2colArgs } from '#binding';
 import { getNumThreads, setNumThreads } from '../../lib/index.js';
 import { native } from '../../lib/backend.js';
-import { uniform } from '../helpers.js';
+import { uniform } from '../support/random.js';
 
 const U = 2 ** -24; // unit roundoff of float32
 /** Higham's gamma_n = n u / (1 - n u): |fl(sum of n roundings) - exact| <= gamma_n * sum |terms|. */
