@@ -29,8 +29,9 @@ describe('LIF family on the Module base', function () {
   it('LIF, IAF, ExpLeak and the squeeze variants are Modules; typeName is sinabs\' class name', function () {
     const layers = [new LIF({ tauMem: 5 }), new IAF(), new ExpLeak({ tauMem: 5 }), new IAFSqueeze({ batchSize: 2 })];
     for (const l of layers) expect(l).to.be.instanceOf(Module);
-    expect(layers.map((l) => l.typeName)).to.deep.equal(['LIF', 'IAF', 'ExpLeak', 'IAF']);
+    expect(layers.map((l) => l.typeName)).to.deep.equal(['LIF', 'IAF', 'ExpLeak', 'IAFSqueeze']);
     expect(String(layers[1])).to.equal('IAF(spike_threshold=1)');
+    expect(String(layers[3])).to.equal('IAFSqueeze(spike_threshold=1)');
   });
 
   it('buffers: v_mem (and i_syn) with shape [0] before the first forward, then the state', function () {

@@ -49,6 +49,11 @@ function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (n
       this.numTimesteps = numTimesteps;
     }
 
+    /** sinabs' class name, e.g. 'IAFSqueeze' (what toString and network errors print). */
+    override get typeName(): string {
+      return name;
+    }
+
     /** (B*T, ...neurons) -> (B, T, ...neurons), sharing the data. */
     _unsqueeze(t: unknown, what: string): Tensor {
       const x = checkTensor(t, what);

@@ -111,9 +111,6 @@ abstract class Pool2d extends Module {
   protected override _onZeroGrad(): void {
     this.#pending = [];
   }
-  protected override _onTrainingChange(mode: boolean): void {
-    if (!mode) this.#pending = [];
-  }
   protected override _moveExtra(device: string): void {
     for (const r of this.#pending) if (r.out) r.out = copyTo(device, r.out);
   }
