@@ -52,20 +52,44 @@ export type ErrorClassName = 'SpikelayersError' | 'RangeError' | 'TypeError';
 
 /** Every code: the class it is thrown as, and when. */
 export const ERROR_TABLE: Readonly<Record<ErrorCode, { readonly class: ErrorClassName; readonly meaning: string }>> = {
-  ERR_LAYER_BUSY: { class: 'SpikelayersError', meaning: 'A synchronous call on a layer while an async call on it is in flight.' },
-  ERR_NOTHING_PENDING: { class: 'RangeError', meaning: '`backward` with no pending forward (a `RangeError` that carries the code).' },
+  ERR_LAYER_BUSY: {
+    class: 'SpikelayersError',
+    meaning: 'A synchronous call on a layer while an async call on it is in flight.',
+  },
+  ERR_NOTHING_PENDING: {
+    class: 'RangeError',
+    meaning: '`backward` with no pending forward (a `RangeError` that carries the code).',
+  },
   ERR_TENSOR_DISPOSED: { class: 'SpikelayersError', meaning: 'A disposed tensor was used.' },
-  ERR_SPIKELAYERS_LOAD: { class: 'SpikelayersError', meaning: 'The native addon could not be loaded. The message lists where it looked and how to fix it.' },
-  ERR_CUDA_UNAVAILABLE: { class: 'SpikelayersError', meaning: "`device: 'cuda'` cannot be used and the probe gave no more specific code." },
-  ERR_CUDA_NOT_BUILT: { class: 'SpikelayersError', meaning: 'CUDA was asked for, but the addon was built without CUDA.' },
+  ERR_SPIKELAYERS_LOAD: {
+    class: 'SpikelayersError',
+    meaning: 'The native addon could not be loaded. The message lists where it looked and how to fix it.',
+  },
+  ERR_CUDA_UNAVAILABLE: {
+    class: 'SpikelayersError',
+    meaning: "`device: 'cuda'` cannot be used and the probe gave no more specific code.",
+  },
+  ERR_CUDA_NOT_BUILT: {
+    class: 'SpikelayersError',
+    meaning: 'CUDA was asked for, but the addon was built without CUDA.',
+  },
   ERR_CUDA_NO_DRIVER: { class: 'SpikelayersError', meaning: 'CUDA was asked for, but no CUDA driver was found.' },
-  ERR_CUDA_OLD_DRIVER: { class: 'SpikelayersError', meaning: 'The CUDA driver is older than the runtime the addon was built with.' },
-  ERR_CUDA_NO_DEVICE: { class: 'SpikelayersError', meaning: 'There is no CUDA device, or none with the index asked for.' },
+  ERR_CUDA_OLD_DRIVER: {
+    class: 'SpikelayersError',
+    meaning: 'The CUDA driver is older than the runtime the addon was built with.',
+  },
+  ERR_CUDA_NO_DEVICE: {
+    class: 'SpikelayersError',
+    meaning: 'There is no CUDA device, or none with the index asked for.',
+  },
   ERR_CUDA_DEVICE_TOO_OLD: { class: 'SpikelayersError', meaning: 'The CUDA device has compute capability below 7.5.' },
   ERR_CUDA_INIT: { class: 'SpikelayersError', meaning: 'CUDA initialisation failed.' },
   ERR_CUDA_DISABLED: { class: 'SpikelayersError', meaning: 'CUDA is disabled by `SPIKELAYERS_DEVICE=cpu`.' },
   ERR_CUDA_OUT_OF_MEMORY: { class: 'SpikelayersError', meaning: 'A device allocation failed during a call.' },
-  ERR_CUDA_RUNTIME: { class: 'SpikelayersError', meaning: 'A CUDA runtime call failed during a call (the message has the CUDA error).' },
+  ERR_CUDA_RUNTIME: {
+    class: 'SpikelayersError',
+    meaning: 'A CUDA runtime call failed during a call (the message has the CUDA error).',
+  },
 };
 
 /** An error carrying `code`, of the class the table gives for it. */
@@ -87,7 +111,12 @@ export function isErrorCode(code: unknown): code is ErrorCode {
  * table's class (native CUDA failures arrive as plain Errors with a code); anything else as is.
  */
 export function fromNative(e: unknown): unknown {
-  if (e instanceof Error && !(e instanceof SpikelayersError) && !(e instanceof TypeError) && !(e instanceof RangeError)) {
+  if (
+    e instanceof Error &&
+    !(e instanceof SpikelayersError) &&
+    !(e instanceof TypeError) &&
+    !(e instanceof RangeError)
+  ) {
     const code = (e as { code?: unknown }).code;
     if (isErrorCode(code)) return codedError(code, e.message);
   }
