@@ -20,4 +20,8 @@ export const ErrorCodes = {
   CUDA_UNAVAILABLE: 'ERR_CUDA_UNAVAILABLE',
   /** The native addon could not be loaded. */
   LOAD_FAILED: 'ERR_SPIKELAYERS_LOAD',
+  /** A data file cannot be read (missing, not HDF5). */
+  DATA_FILE: 'ERR_DATA_FILE',
+  /** A data file lacks a dataset or holds values of the wrong type, shape or range (the message names which). */
+  DATA_FORMAT: 'ERR_DATA_FORMAT',
 } as const;

@@ -71,3 +71,13 @@ export {
   type SafetensorsDtype,
 } from './safetensors.js';
 export { SGD, Adam, type Optimizer } from './optim.js';
+export {
+  EventDataset,
+  permutation,
+  type Batch,
+  type BatchOptions,
+  type BinOptions,
+  type TimeArray,
+  type UnitArray,
+} from './data/events.js';
+export { loadShd, type ShdOptions } from './data/shd.js';
