@@ -81,3 +81,4 @@ export {
   type UnitArray,
 } from './data/events.js';
 export { loadShd, type ShdOptions } from './data/shd.js';
+export { syntheticEvents, classPatterns, type SyntheticOptions, type ClassPattern } from './data/synthetic.js';

@@ -9,6 +9,8 @@
  */
 import { Rng } from '../rng.js';
 import { Tensor } from '../tensor.js';
+import { resolveDevice } from '../backend.js';
+import { place } from '../storage.js';
 import { checkOptions, readBool, readInt, readNumber } from '../validate.js';
 import { describe } from '../tensor.js';
 
@@ -161,7 +163,7 @@ export class EventDataset {
     const o = checkOptions<BinOptions & { device?: string }>(opts, [...BIN_KEYS, 'device'], 'EventDataset.bin: opts');
     const idx = this.#checkIndices(indices, 'EventDataset.bin: indices');
     const { T, maxTime } = this.#binParams(o, 'EventDataset.bin');
-    return Tensor.from(this.#binInto(idx, T, maxTime), [idx.length, T, this.numUnits], o.device === undefined ? undefined : { device: o.device });
+    return toTensor(this.#binInto(idx, T, maxTime), [idx.length, T, this.numUnits], o.device, 'EventDataset.bin: device');
   }
 
   /** How many spikes of the samples at `indices` lie outside [0, maxTime) and are left out by binning. */
@@ -190,17 +192,15 @@ export class EventDataset {
     const shuffle = readBool(o.shuffle, 'EventDataset.batches: shuffle', false);
     const seed = readInt(o.seed, 'EventDataset.batches: seed', 0, 0, 2 ** 32 - 1);
     const dropLast = readBool(o.dropLast, 'EventDataset.batches: dropLast', false);
-    if (o.device !== undefined && typeof o.device !== 'string')
-      throw new TypeError(`EventDataset.batches: device must be a string such as 'cpu' or 'cuda', got ${describe(o.device)}`);
+    const device = o.device === undefined ? 'cpu' : resolveDevice(o.device, 'EventDataset.batches: device');
     const { T, maxTime } = this.#binParams(o, 'EventDataset.batches');
     const order = shuffle ? permutation(this.length, seed) : Int32Array.from({ length: this.length }, (_, i) => i);
-    const device = o.device;
     const self = this;
     return (function* () {
       for (let start = 0; start < order.length; start += bs) {
         const idx = order.subarray(start, Math.min(start + bs, order.length));
         if (dropLast && idx.length < bs) return;
-        const input = Tensor.from(self.#binInto(Array.from(idx), T, maxTime), [idx.length, T, self.numUnits], device === undefined ? undefined : { device });
+        const input = toTensor(self.#binInto(Array.from(idx), T, maxTime), [idx.length, T, self.numUnits], device, '');
         const labels = Int32Array.from(idx, (i) => self.labels[i]!);
         yield { input, labels, indices: idx.slice() };
       }
@@ -242,6 +242,12 @@ export class EventDataset {
     }
     return out;
   }
+}
+
+/** A tensor that takes over `data` (no copy on the host). */
+function toTensor(data: Float32Array, shape: number[], device: string | undefined, what: string): Tensor {
+  const dev = device === undefined ? 'cpu' : what ? resolveDevice(device, what) : device;
+  return Tensor._adopt(place(dev, data), shape, dev);
 }
 
 const UNIT_ARRAYS = [Uint8Array, Uint16Array, Uint32Array, Int8Array, Int16Array, Int32Array];
