@@ -109,7 +109,54 @@ export interface NativeSynapseOps {}
 /**
  * Pooling, elementwise, reduction, loss and optimizer-update operations (native/napi/ops_napi.cc).
  */
-export interface NativeTensorOps {}
+export interface NativeTensorOps {
+  /** y (N, C, Ho, Wo) = window sums (`sum`) or means of x (N, C, H, W); no padding, floor mode. */
+  poolForward(args: NativePoolArgs & { x: NativeArray; y: NativeArray }): void;
+  /** gradIn (N, C, H, W) from gradOut (N, C, Ho, Wo); `sum` needs the forward output `out`
+   * (windows whose output is exactly 0 pass no gradient). */
+  poolBackward(args: NativePoolArgs & { gradOut: NativeArray; out?: NativeArray; gradIn: NativeArray }): void;
+  /** y (B, F) = sum (mode 0), max (1; `arg` receives the step of the maximum) or last step (2) of x (B, T, F). */
+  timeForward(args: NativeTimeArgs & { x: NativeArray; y: NativeArray; arg?: NativeArray }): void;
+  /** gradIn (B, T, F) of a time readout from gradOut (B, F) (`arg` for mode 1). */
+  timeBackward(args: NativeTimeArgs & { gradOut: NativeArray; arg?: NativeArray; gradIn: NativeArray }): void;
+  /** Mean of (output - target)^2 over n elements; grad = 2 (output - target) / n. */
+  mseLoss(args: { n: number; output: NativeArray; target: NativeArray; grad: NativeArray; emulate?: boolean }): number;
+  /** Mean over B rows of logsumexp(z) - z[label]; grad = (softmax - onehot) / B. Labels as floats. */
+  crossEntropyLoss(args: { B: number; C: number; logits: NativeArray; labels: NativeArray; grad: NativeArray; emulate?: boolean }): number;
+  /** Sum of x^2 over n elements, in double, in a fixed order. */
+  sumSquares(args: { n: number; x: NativeArray; emulate?: boolean }): number;
+  /** x *= s over n elements. */
+  scaleInPlace(args: { n: number; x: NativeArray; s: number; emulate?: boolean }): void;
+  /** One torch.optim.SGD update of n parameters (buf: momentum buffer, needed when momentum != 0). */
+  sgdStep(args: NativeOptArgs & { momentum: number; dampening: number; nesterov: boolean; first: boolean; buf?: NativeArray }): void;
+  /** One torch.optim.Adam (decoupled false) or AdamW (true) update; step >= 1 is the new step count. */
+  adamStep(args: NativeOptArgs & { m: NativeArray; v: NativeArray; beta1: number; beta2: number; eps: number; step: number; decoupled: boolean }): void;
+}
+
+export interface NativePoolArgs {
+  N: number; C: number; H: number; W: number;
+  kH: number; kW: number; sH: number; sW: number;
+  sum: boolean;
+  emulate?: boolean;
+}
+
+export interface NativeTimeArgs {
+  B: number; T: number; F: number;
+  /** 0 sum, 1 max, 2 last step. */
+  mode: number;
+  emulate?: boolean;
+}
+
+export interface NativeOptArgs {
+  n: number;
+  p: NativeArray;
+  g: NativeArray;
+  lr: number;
+  weightDecay: number;
+  hasMin: boolean;
+  min?: number;
+  emulate?: boolean;
+}
 
 export interface NativeBinding extends NativeSynapseOps, NativeTensorOps {
   /** Returns the sum of all outputs (for the firing rate). */

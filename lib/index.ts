@@ -70,7 +70,11 @@ export {
   type SafetensorsContents,
   type SafetensorsDtype,
 } from './safetensors.js';
-export { SGD, Adam, type Optimizer } from './optim.js';
+export { SGD, Adam, AdamW, clipGradNorm, type Optimizer, type OptimizerStateDict, type ZeroGradOptions, type SGDOptions, type AdamOptions } from './optim.js';
+export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions } from './nn/module.js';
+export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
+export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';
+export { SumOverTime, MaxOverTime, LastStep, type ReadoutOptions } from './nn/readout.js';
 export {
   EventDataset,
   permutation,

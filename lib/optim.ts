@@ -1,87 +1,9 @@
-import { Tensor } from './tensor.js';
-
-/** Updates parameters in place from their `.grad`. */
-export interface Optimizer {
-  step(): void;
-  zeroGrad(): void;
-}
-
-function checkParams(params: unknown, what: string): Tensor[] {
-  if (!Array.isArray(params) || !params.every((p) => p instanceof Tensor))
-    throw new TypeError(`${what}: params must be an array of Tensors (e.g. layer.parameters())`);
-  return (params as Tensor[]).filter((p) => p.requiresGrad);
-}
-
-function checkLr(lr: unknown, what: string): number {
-  if (typeof lr !== 'number') throw new TypeError(`${what}: lr must be a number`);
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new RangeError(`${what}: lr must be a finite positive number, got ${lr}`);
-  return lr;
-}
-
-/** Plain stochastic gradient descent: p -= lr * grad. */
-export class SGD implements Optimizer {
-  readonly #params: Tensor[];
-  readonly lr: number;
-  constructor(params: Tensor[], opts: { lr: number }) {
-    this.#params = checkParams(params, 'SGD');
-    this.lr = checkLr(opts?.lr, 'SGD');
-  }
-  step(): void {
-    for (const p of this.#params) {
-      if (!p.grad) continue;
-      const d = p.toFloat32Array(), g = p.grad._data();
-      for (let k = 0; k < d.length; ++k) d[k] -= this.lr * g[k]!;
-      p._assign(d);
-    }
-  }
-  zeroGrad(): void {
-    for (const p of this.#params) p.grad = null;
-  }
-}
-
-/** Adam (Kingma & Ba), with an optional lower bound on the parameter values (e.g. tau >= 1). */
-export class Adam implements Optimizer {
-  readonly #params: Tensor[];
-  readonly #m: Float64Array[];
-  readonly #v: Float64Array[];
-  #t = 0;
-  readonly lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  readonly min: number;
-  constructor(params: Tensor[], opts: { lr: number; beta1?: number; beta2?: number; eps?: number; min?: number }) {
-    this.#params = checkParams(params, 'Adam');
-    this.lr = checkLr(opts?.lr, 'Adam');
-    const num = (v: unknown, name: string, d: number, ok: (x: number) => boolean, expect: string): number => {
-      if (v === undefined) return d;
-      if (typeof v !== 'number') throw new TypeError(`Adam: ${name} must be a number`);
-      if (!ok(v)) throw new RangeError(`Adam: ${name} must be ${expect}, got ${v}`);
-      return v;
-    };
-    this.beta1 = num(opts.beta1, 'beta1', 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
-    this.beta2 = num(opts.beta2, 'beta2', 0.999, (x) => x >= 0 && x < 1, 'in [0, 1)');
-    this.eps = num(opts.eps, 'eps', 1e-8, (x) => x > 0 && Number.isFinite(x), 'a finite positive number');
-    this.min = num(opts.min, 'min', -Infinity, (x) => !Number.isNaN(x) && x !== Infinity, 'a number below +Infinity');
-    this.#m = this.#params.map((p) => new Float64Array(p.size));
-    this.#v = this.#params.map((p) => new Float64Array(p.size));
-  }
-  step(): void {
-    this.#t += 1;
-    const b1 = 1 - this.beta1 ** this.#t, b2 = 1 - this.beta2 ** this.#t;
-    this.#params.forEach((p, j) => {
-      if (!p.grad) return;
-      const d = p.toFloat32Array(), g = p.grad._data(), m = this.#m[j]!, v = this.#v[j]!;
-      for (let k = 0; k < d.length; ++k) {
-        m[k] = this.beta1 * m[k]! + (1 - this.beta1) * g[k]!;
-        v[k] = this.beta2 * v[k]! + (1 - this.beta2) * g[k]! * g[k]!;
-        const upd = (this.lr * (m[k]! / b1)) / (Math.sqrt(v[k]! / b2) + this.eps);
-        d[k] = Math.max(this.min, d[k]! - upd);
-      }
-      p._assign(d);
-    });
-  }
-  zeroGrad(): void {
-    for (const p of this.#params) p.grad = null;
-  }
-}
+// Optimizers (lib/optim/): SGD, Adam, AdamW, and gradient clipping.
+export {
+  type Optimizer,
+  type OptimizerStateDict,
+  type ZeroGradOptions,
+} from './optim/base.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
+export { clipGradNorm } from './optim/clip.js';
