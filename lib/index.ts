@@ -86,3 +86,13 @@ export {
 } from './data/events.js';
 export { loadShd, type ShdOptions } from './data/shd.js';
 export { syntheticEvents, classPatterns, type SyntheticOptions, type ClassPattern } from './data/synthetic.js';
+export { Sequential, type ForwardHook } from './nn/sequential.js';
+export {
+  Flatten,
+  FlattenTime,
+  UnflattenTime,
+  ReshapeModule,
+  type FlattenOptions,
+  type UnflattenTimeOptions,
+} from './nn/flatten.js';
+export type { ShapeAware } from './nn/infer.js';

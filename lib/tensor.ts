@@ -171,6 +171,19 @@ export class Tensor {
     return new Tensor(copyTo(this.device, d), shape, this.device);
   }
 
+  /**
+   * Internal (reshaping layers): a tensor of another shape with the same element count that
+   * shares this tensor's storage (host array or device buffer); nothing is copied. The two
+   * tensors alias one another: disposing either frees the data of both. Public code uses
+   * `reshape`, which copies.
+   */
+  _view(shape: readonly number[]): Tensor {
+    const s = this._storage();
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== s.length) throw new RangeError(`internal: cannot view ${s.length} elements as [${shape.join(', ')}]`);
+    return new Tensor(s, shape, this.#device);
+  }
+
   /** Frees the data now (GPU memory at once). Using the tensor afterwards is an Error with code
    * ERR_TENSOR_DISPOSED; disposing twice is harmless. Forgotten tensors are freed by the GC. */
   dispose(): void {
