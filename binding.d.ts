@@ -104,7 +104,97 @@ export interface NativeBackendInfo {
  * Synaptic-layer operations (native/napi/synapse_napi.cc; contract in native/core/synapse_args.h):
  * GEMM, im2col/col2im, transposes, row sums and the event-driven (sparse) paths of Linear/Conv2d.
  */
-export interface NativeSynapseOps {}
+export interface NativeSynapseOps {
+  /** C (M x N) = [accumulate ? C : 0] + op(A) . op(B) [+ bias over rows]; A is M x K (K x M with
+   * transA), B is K x N (N x K with transB), row-major. */
+  gemm(args: NativeGemmArgs): void;
+  /** cols[(n*Ho + i)*Wo + j][(c*kH + a)*kW + b] = zero-padded x[n][c][i*sH + a - pH][j*sW + b - pW]. */
+  im2col(args: NativeIm2colArgs): void;
+  /** x (overwritten) = for each input element, the sum of the cols entries that im2col copies from it. */
+  col2im(args: NativeIm2colArgs): void;
+  /** dst (batch, cols, rows) = src (batch, rows, cols) transposed per batch. */
+  transpose(args: NativeTransposeArgs): void;
+  /** dst[j] = [accumulate ? dst[j] : 0] + sum over i of src[i][j] (summed in double, i in order). */
+  sumRows(args: NativeSumRowsArgs): void;
+  /** The number of nonzero elements of x[0..n) (host arrays only). */
+  countNonzero(args: { n: number; x: Float32Array }): number;
+  /** Event-driven Linear forward (host only): y = x . wT [+ bias], wT = weight transposed (K x N). */
+  linearSparseForward(args: NativeLinearSparseForwardArgs): void;
+  /** Event-driven Linear weight gradient (host only): gradWeight (N x K) = [accumulate ? gradWeight : 0] + gradOutᵀ . x. */
+  linearSparseWeightGrad(args: NativeLinearSparseWeightGradArgs): void;
+}
+
+/** Common to the synaptic operations: host arrays run the CUDA launch's CPU emulation when set (tests). */
+export interface NativeSynapseCommon {
+  emulate?: boolean;
+}
+
+export interface NativeGemmArgs extends NativeSynapseCommon {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  accumulate?: boolean;
+  A: NativeArray;
+  B: NativeArray;
+  C: NativeArray;
+  bias?: NativeArray;
+}
+
+/** Convolution geometry (cross-correlation, zero padding, dilation 1, groups 1) and the two arrays. */
+export interface NativeIm2colArgs extends NativeSynapseCommon {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  /** (N, C, H, W): read by im2col, written by col2im. */
+  x: NativeArray;
+  /** (N*Ho*Wo, C*kH*kW): written by im2col, read by col2im. */
+  cols: NativeArray;
+}
+
+export interface NativeTransposeArgs extends NativeSynapseCommon {
+  batch: number;
+  rows: number;
+  cols: number;
+  src: NativeArray;
+  dst: NativeArray;
+}
+
+export interface NativeSumRowsArgs extends NativeSynapseCommon {
+  M: number;
+  N: number;
+  accumulate?: boolean;
+  src: NativeArray;
+  dst: NativeArray;
+}
+
+export interface NativeLinearSparseForwardArgs {
+  M: number;
+  N: number;
+  K: number;
+  x: Float32Array;
+  wT: Float32Array;
+  bias?: Float32Array;
+  y: Float32Array;
+}
+
+export interface NativeLinearSparseWeightGradArgs {
+  M: number;
+  N: number;
+  K: number;
+  accumulate?: boolean;
+  x: Float32Array;
+  gradOut: Float32Array;
+  gradWeight: Float32Array;
+}
 
 /**
  * Pooling, elementwise, reduction, loss and optimizer-update operations (native/napi/ops_napi.cc).

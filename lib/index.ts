@@ -96,3 +96,7 @@ export {
   type UnflattenTimeOptions,
 } from './nn/flatten.js';
 export type { ShapeAware } from './nn/infer.js';
+export { Linear, type LinearOptions } from './nn/linear.js';
+export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
+export { manualSeed } from './nn/init.js';
+export { SPARSE_DENSITY_THRESHOLD } from './nn/synapse-ops.js';
