@@ -4,7 +4,7 @@
  *   --threads N   kernel threads (setNumThreads); default: the addon's default
  *   --json        print one JSON document instead of the table
  *   --quick       fewer repetitions and a smaller bandwidth probe (smoke tests)
- *   --only a,b    run only these workloads (mlp, conv, long, big); may be repeated
+ *   --only a,b    run only these workloads (mlp, conv, long, big, network); may be repeated
  *   --device D    cpu: only the CPU rows; cuda: only the CUDA rows; all (default): CPU rows, and
  *                 CUDA rows where a usable GPU exists (backendInfo().cuda.available)
  *
@@ -36,6 +36,10 @@
  * "% of copy bandwidth" (bound / median * 100). Targets on `big`: forward (inference) >= 80 %,
  * training step (forward + backward) >= 60 %. A CPU-vs-CUDA check (mlp, defaults, one training
  * step) requires spikes and gradInput to be equal bit for bit.
+ *
+ * Network rows (bench/network.ts, also runnable alone): the SHD-shaped network Linear-LIF-Linear-LIF,
+ * inference and a training step, 1 and 2 threads, synaptic and neuron shares against bounds
+ * measured in the same run, and the speed-up over sinabs 3.1.3.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -45,6 +49,7 @@ import { CHECKPOINT_INTERVAL, LIF, Tensor, backendInfo, getNumThreads, setNumThr
 import { native, resolveDevice } from '../lib/backend.js';
 import { Rng } from '../lib/rng.js';
 import { plainLifForward } from './plain.js';
+import { networkTable, runNetworkBench } from './network.js';
 
 // ---- options ----------------------------------------------------------------------------------
 
@@ -59,7 +64,7 @@ interface Options {
 
 type DeviceChoice = 'cpu' | 'cuda' | 'all';
 
-const USAGE = 'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big] [--device cpu|cuda|all]';
+const USAGE = 'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network] [--device cpu|cuda|all]';
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { threads: null, json: false, quick: false, only: null, device: 'all' };
@@ -81,7 +86,7 @@ function parseArgs(argv: string[]): Options {
       o.threads = v;
     } else if (name === '--only') {
       const names = value().split(',').map((s) => s.trim()).filter(Boolean);
-      for (const n of names) if (!WORKLOADS.some((w) => w.name === n)) fail(`--only: unknown workload '${n}' (expected ${WORKLOADS.map((w) => w.name).join(', ')})`);
+      for (const n of names) if (n !== 'network' && !WORKLOADS.some((w) => w.name === n)) fail(`--only: unknown workload '${n}' (expected ${[...WORKLOADS.map((w) => w.name), 'network'].join(', ')})`);
       o.only = [...(o.only ?? []), ...names];
     } else if (name === '--device') {
       const v = value().trim().toLowerCase();
@@ -945,12 +950,14 @@ function main(): void {
   // Which rows run: CPU rows (not the GPU-only workloads) unless --device cuda; CUDA rows unless
   // --device cpu, where a usable GPU exists.
   const cpuWorkloads = opt.device === 'cuda' ? [] : workloads.filter((w) => !w.gpuOnly);
-  if (opt.device === 'cpu' && cpuWorkloads.length === 0)
+  // the network rows (bench/network.ts): CPU, 1 and 2 threads, unless --device cuda or --only without 'network'
+  const wantNetwork = opt.device !== 'cuda' && (opt.only === null || opt.only.includes('network'));
+  if (opt.device === 'cpu' && cpuWorkloads.length === 0 && !wantNetwork)
     fail(`--only ${opt.only!.join(',')}: ${workloads.map((w) => w.name).join(', ')} run${workloads.length > 1 ? '' : 's'} only on CUDA; nothing to run with --device cpu`);
   const wantGpu = opt.device !== 'cpu';
   const gpu = usableGpu(info.cuda);
   const noGpuLine = `no usable GPU (backendInfo().cuda: ${gpu.code}: ${gpu.reason})`;
-  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0) {
+  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0 && !wantNetwork) {
     // --device cuda (or only GPU-only workloads) without a usable GPU: nothing to run, not an error
     if (opt.json) console.log(JSON.stringify({ machine, device: opt.device, rows: [], gpu: { requested: true, available: false, code: gpu.code, reason: gpu.reason, rows: [] }, warnings: [] }, null, 2));
     else console.log(`bench: ${noGpuLine}; no CUDA rows to run${opt.device === 'cuda' ? ' (--device cuda)' : ` (--only ${workloads.map((w) => w.name).join(',')} runs only on CUDA)`}`);
@@ -959,7 +966,8 @@ function main(): void {
 
   const warnings: string[] = [];
   const cpu = cpuWorkloads.length ? runCpu(opt, cpuWorkloads, info.maxThreads, threads, reps, warnings) : null;
-  const gpuRes = wantGpu && gpu.dev ? runGpu(gpu.dev, workloads, reps, cpu?.plain ?? [], warnings) : null;
+  const gpuRes = wantGpu && gpu.dev && workloads.length ? runGpu(gpu.dev, workloads, reps, cpu?.plain ?? [], warnings) : null;
+  const net = wantNetwork ? runNetworkBench({ quick: opt.quick, log: progress }) : null;
   progress('done');
 
   const byteModel = {
@@ -981,6 +989,7 @@ function main(): void {
       gpu: gpuRes
         ? { requested: true, available: true, ...gpuRes }
         : { requested: wantGpu, available: gpu.dev !== null, code: gpu.code, reason: gpu.dev ? 'CUDA rows not requested (--device cpu)' : gpu.reason, rows: [] },
+      network: net,
       warnings,
     }, null, 2));
     return;
@@ -1058,6 +1067,7 @@ function main(): void {
   } else if (wantGpu && !gpu.dev) {
     out.push(`CUDA rows: skipped, ${noGpuLine}`);
   }
+  if (net) out.push('', networkTable(net));
   for (const wmsg of warnings) out.push(wmsg);
   console.log(out.join('\n'));
 }

@@ -35,7 +35,7 @@ export interface SyntheticOptions {
   maxTime?: number;
   /** Units in each class's pattern. Default 40 (at most numUnits). */
   unitsPerClass?: number;
-  /** Mean spikes of a pattern unit's burst (>= 1). Default 3. */
+  /** Mean spikes of a pattern unit's burst (>= 1). Default 5. */
   spikesPerUnit?: number;
   /** Standard deviation of each pattern spike's time (s). Default 0.02. */
   jitter?: number;
@@ -43,7 +43,7 @@ export interface SyntheticOptions {
   shift?: number;
   /** Probability that a pattern unit stays silent in a sample. Default 0.2. */
   dropout?: number;
-  /** Background rate of every unit (Hz). Default 2. */
+  /** Background rate of every unit (Hz). Default 1. */
   noiseRate?: number;
   /** Seed of the samples. Default 0. */
   seed?: number;
@@ -74,11 +74,11 @@ export function syntheticEvents(opts?: SyntheticOptions): EventDataset {
   const numSteps = readInt(o.numSteps, 'syntheticEvents: numSteps', 100, 1, 2 ** 24);
   const maxTime = readNumber(o.maxTime, 'syntheticEvents: maxTime', 1.4, { min: 0.2, minExclusive: true, max: 1e6 });
   const P = readInt(o.unitsPerClass, 'syntheticEvents: unitsPerClass', Math.min(40, U), 1, U);
-  const burst = readNumber(o.spikesPerUnit, 'syntheticEvents: spikesPerUnit', 3, { min: 1, max: 1000 });
+  const burst = readNumber(o.spikesPerUnit, 'syntheticEvents: spikesPerUnit', 5, { min: 1, max: 1000 });
   const jitter = readNumber(o.jitter, 'syntheticEvents: jitter', 0.02, { min: 0, max: maxTime });
   const shift = readNumber(o.shift, 'syntheticEvents: shift', 0.05, { min: 0, max: maxTime });
   const dropout = readNumber(o.dropout, 'syntheticEvents: dropout', 0.2, { min: 0, max: 1, maxExclusive: true });
-  const noiseRate = readNumber(o.noiseRate, 'syntheticEvents: noiseRate', 2, { min: 0, max: 1e4 });
+  const noiseRate = readNumber(o.noiseRate, 'syntheticEvents: noiseRate', 1, { min: 0, max: 1e4 });
   const seed = readInt(o.seed, 'syntheticEvents: seed', 0, 0, 2 ** 32 - 1);
   const patternSeed = readInt(o.patternSeed, 'syntheticEvents: patternSeed', 0, 0, 2 ** 32 - 1);
 
