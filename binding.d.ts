@@ -1,7 +1,34 @@
 // The contract of the native addon (spikelayers.node). Internal: the public API lives in lib/.
 // Layouts: x, out, recordings and gradients (B, T, N); states (B, N); checkpoints (B, ceil(T/K), N).
 
-// Kernel kinds are passed as numbers; lib/activations.ts names them (native/core/lif_math.h).
+// Kernel kinds are numbers defined once, in native/core/lif_math.h; the addon exports them as
+// `constants` and lib/kinds.ts reads them from there. The brands keep a kind of one family from
+// being passed as another, or a bare number as a kind.
+
+/** A spike-function kind (`constants.spike`). */
+export type SpikeKind = number & { readonly __kind: 'spike' };
+/** A reset kind (`constants.reset`). */
+export type ResetKind = number & { readonly __kind: 'reset' };
+/** A surrogate-gradient kind (`constants.surrogate`). */
+export type SurrogateKind = number & { readonly __kind: 'surrogate' };
+
+/** What the addon exports as `constants`. */
+export interface NativeConstants {
+  readonly spike: { readonly multi: SpikeKind; readonly single: SpikeKind; readonly given: SpikeKind; readonly none: SpikeKind };
+  readonly reset: { readonly subtract: ResetKind; readonly reset: ResetKind; readonly none: ResetKind };
+  readonly surrogate: {
+    readonly singleExponential: SurrogateKind;
+    readonly heaviside: SurrogateKind;
+    readonly gaussian: SurrogateKind;
+    readonly multiGaussian: SurrogateKind;
+    readonly periodicExponential: SurrogateKind;
+    readonly given: SurrogateKind;
+  };
+  /** The checkpoint interval K of the backward recompute (steps). */
+  readonly checkpointInterval: number;
+  /** The largest K the CUDA kernels (and their emulated launch) accept. */
+  readonly maxDeviceCheckpointInterval: number;
+}
 
 /** A float32 buffer in CUDA device memory (see native/napi/addon.cc). */
 export interface NativeDeviceBuffer {
@@ -22,9 +49,9 @@ export interface NativeCommonArgs {
   B: number;
   T: number;
   N: number;
-  spike: number;
-  reset: number;
-  surr: number;
+  spike: SpikeKind;
+  reset: ResetKind;
+  surr: SurrogateKind;
   hasSyn: boolean;
   theta: number;
   maxSpikes?: number;
@@ -259,8 +286,8 @@ export interface NativeBinding extends NativeSynapseOps, NativeTensorOps {
   backendInfo(): NativeBackendInfo;
   /** STREAM-like triad bandwidth in GB/s, best of `reps`. */
   memoryBandwidth(bytesPerArray: number, reps: number): number;
-  /** Sum in double, fixed order. */
-  sumF32(data: Float32Array): number;
+  /** The kernels' kind numbers and checkpoint interval. */
+  readonly constants: NativeConstants;
   /** Device-to-device copy bandwidth in GB/s (read + write), CUDA events. */
   cudaCopyBandwidth(bytes: number, reps: number, device: number): number;
   /** Allocates `length` floats on CUDA device `device` (uninitialised). */

@@ -23,11 +23,29 @@
  * speed-up columns.
  */
 import { fileURLToPath } from 'node:url';
-import { Adam, LIF, Linear, Sequential, SumOverTime, Tensor, CHECKPOINT_INTERVAL, crossEntropyLoss, getNumThreads, setNumThreads, backendInfo } from '../lib/index.js';
+import {
+  Adam,
+  LIF,
+  Linear,
+  Sequential,
+  SumOverTime,
+  Tensor,
+  CHECKPOINT_INTERVAL,
+  crossEntropyLoss,
+  getNumThreads,
+  setNumThreads,
+  backendInfo,
+} from '../lib/index.js';
 import { native } from '../lib/backend.js';
 import { Rng } from '../lib/rng.js';
+import { progress } from './measure.js';
+import type { BenchContext, GroupOutput, RowGroup } from './report.js';
 
-const B = 128, T = 100, IN = 700, HID = 256, OUT = 20;
+const B = 128,
+  T = 100,
+  IN = 700,
+  HID = 256,
+  OUT = 20;
 const SEED = 20240601;
 /** sinabs 3.1.3 (PyTorch CPU) on this network, B 128, T 100, 5% input spikes: ms per call. */
 export const SINABS_MS: Record<number, { inference: number; training: number }> = {
@@ -75,7 +93,8 @@ export interface NetworkResult {
 }
 
 const median = (xs: number[]): number => {
-  const s = xs.slice().sort((a, b) => a - b), m = s.length >> 1;
+  const s = xs.slice().sort((a, b) => a - b),
+    m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
@@ -85,13 +104,15 @@ const median = (xs: number[]): number => {
  */
 function inputData(kind: InputKind): Float32Array {
   const rng = new Rng(SEED + (kind === 'dense' ? 7 : 3));
-  const n = B * T * IN, x = new Float32Array(n);
+  const n = B * T * IN,
+    x = new Float32Array(n);
   if (kind === 'dense') {
     for (let k = 0; k < n; ++k) x[k] = rng.next();
     return x;
   }
   // exactly 5% ones: a partial Fisher-Yates shuffle of the positions
-  const pos = Int32Array.from({ length: n }, (_, k) => k), m = Math.round(0.05 * n);
+  const pos = Int32Array.from({ length: n }, (_, k) => k),
+    m = Math.round(0.05 * n);
   for (let k = 0; k < m; ++k) {
     const j = k + rng.int(n - k);
     const t = pos[k]!;
@@ -133,7 +154,16 @@ function rate(t: Tensor): number {
 }
 
 /** Times one (threads, input, mode) row. */
-function timeRow(threads: number, kind: InputKind, mode: Mode, x: Tensor, labels: Int32Array, reps: number, gflops: number, gbs: number): NetworkRow {
+function timeRow(
+  threads: number,
+  kind: InputKind,
+  mode: Mode,
+  x: Tensor,
+  labels: Int32Array,
+  reps: number,
+  gflops: number,
+  gbs: number,
+): NetworkRow {
   const l0 = new Linear({ inFeatures: IN, outFeatures: HID, seed: 11 });
   const n1 = new LIF({ tauMem: 20 });
   const l2 = new Linear({ inFeatures: HID, outFeatures: OUT, seed: 12 });
@@ -144,8 +174,12 @@ function timeRow(threads: number, kind: InputKind, mode: Mode, x: Tensor, labels
   const opt = new Adam(model.parameters(), { lr: 1e-3 });
   const readout = new SumOverTime();
   if (mode === 'inference') readout.eval();
-  const total: number[] = [], syn: number[] = [], neu: number[] = [], other: number[] = [];
-  let hiddenRate = 0, outputRate = 0;
+  const total: number[] = [],
+    syn: number[] = [],
+    neu: number[] = [],
+    other: number[] = [];
+  let hiddenRate = 0,
+    outputRate = 0;
   for (let r = 0; r <= reps; ++r) {
     model.resetStates();
     opt.zeroGrad();
@@ -159,7 +193,9 @@ function timeRow(threads: number, kind: InputKind, mode: Mode, x: Tensor, labels
     const s3 = n3.forward(b);
     const t4 = performance.now();
     const logits = readout.forward(s3); // spike counts over time
-    let tEnd = performance.now(), synMs = t1 - t0 + (t3 - t2), neuMs = t2 - t1 + (t4 - t3);
+    let tEnd = performance.now(),
+      synMs = t1 - t0 + (t3 - t2),
+      neuMs = t2 - t1 + (t4 - t3);
     if (mode === 'training') {
       const { grad } = crossEntropyLoss(logits, labels);
       const gOutT = readout.backward(grad);
@@ -196,14 +232,27 @@ function timeRow(threads: number, kind: InputKind, mode: Mode, x: Tensor, labels
   const synapticBoundMs = (flops / (gflops * 1e9)) * 1e3;
   const neuronBoundMs = (neuronBytes / (gbs * 1e9)) * 1e3;
   const med = median(total);
-  const sinabs = kind === 'spikes5' ? SINABS_MS[threads]?.[mode] ?? null : null;
+  const sinabs = kind === 'spikes5' ? (SINABS_MS[threads]?.[mode] ?? null) : null;
   return {
-    threads, input: kind, mode, runs: total.length, medianMs: med, minMs: Math.min(...total), maxMs: Math.max(...total),
-    synapticMs: median(syn), neuronMs: median(neu), otherMs: median(other),
-    synapticBoundMs, neuronBoundMs,
-    synapticOverBound: median(syn) / synapticBoundMs, neuronOverBound: median(neu) / neuronBoundMs,
-    inputDensity: density(x), hiddenRate, outputRate,
-    sinabsMs: sinabs, speedupVsSinabs: sinabs === null ? null : sinabs / med,
+    threads,
+    input: kind,
+    mode,
+    runs: total.length,
+    medianMs: med,
+    minMs: Math.min(...total),
+    maxMs: Math.max(...total),
+    synapticMs: median(syn),
+    neuronMs: median(neu),
+    otherMs: median(other),
+    synapticBoundMs,
+    neuronBoundMs,
+    synapticOverBound: median(syn) / synapticBoundMs,
+    neuronOverBound: median(neu) / neuronBoundMs,
+    inputDensity: density(x),
+    hiddenRate,
+    outputRate,
+    sinabsMs: sinabs,
+    speedupVsSinabs: sinabs === null ? null : sinabs / med,
   };
 }
 
@@ -211,7 +260,9 @@ function timeRow(threads: number, kind: InputKind, mode: Mode, x: Tensor, labels
  * Runs the network rows for each thread count in `threads` (restoring the thread count after).
  * `log` gets progress lines.
  */
-export function runNetworkBench(opts: { threads?: number[]; reps?: number; quick?: boolean; log?: (msg: string) => void } = {}): NetworkResult {
+export function runNetworkBench(
+  opts: { threads?: number[]; reps?: number; quick?: boolean; log?: (msg: string) => void } = {},
+): NetworkResult {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const quick = opts.quick ?? false;
   const reps = opts.reps ?? (quick ? 3 : 7);
@@ -220,10 +271,18 @@ export function runNetworkBench(opts: { threads?: number[]; reps?: number; quick
   const gemmSize = quick ? 1024 : 2048;
   const before = getNumThreads();
   const labels = Int32Array.from({ length: B }, (_, i) => i % OUT);
-  const inputs = { spikes5: Tensor.from(inputData('spikes5'), [B, T, IN]), dense: Tensor.from(inputData('dense'), [B, T, IN]) };
+  const inputs = {
+    spikes5: Tensor.from(inputData('spikes5'), [B, T, IN]),
+    dense: Tensor.from(inputData('dense'), [B, T, IN]),
+  };
   const res: NetworkResult = {
     shape: { B, T, layers: `Linear(${IN}, ${HID}) -> LIF(20) -> Linear(${HID}, ${OUT}) -> LIF(20)` },
-    threads, gemmGflops: {}, bandwidthGBs: {}, gemmSize, reps, rows: [],
+    threads,
+    gemmGflops: {},
+    bandwidthGBs: {},
+    gemmSize,
+    reps,
+    rows: [],
   };
   try {
     for (const th of threads) {
@@ -237,7 +296,9 @@ export function runNetworkBench(opts: { threads?: number[]; reps?: number; quick
         for (const mode of ['inference', 'training'] as const) {
           const row = timeRow(th, kind, mode, inputs[kind], labels, reps, gflops, gbs);
           res.rows.push(row);
-          log(`network: ${th} thread(s) ${kind} ${mode}: ${row.medianMs.toFixed(1)} ms (synaptic ${row.synapticMs.toFixed(1)}, neuron ${row.neuronMs.toFixed(1)})`);
+          log(
+            `network: ${th} thread(s) ${kind} ${mode}: ${row.medianMs.toFixed(1)} ms (synaptic ${row.synapticMs.toFixed(1)}, neuron ${row.neuronMs.toFixed(1)})`,
+          );
         }
       }
     }
@@ -251,18 +312,50 @@ const f = (v: number | null, d: number): string => (v === null || !Number.isFini
 
 /** The rows as a text table with its legend. */
 export function networkTable(res: NetworkResult): string {
-  const head = ['threads', 'input', 'mode', 'median ms', 'spread ms', 'synaptic ms', 'x bound', 'neuron ms', 'x bound', 'other ms', 'input nz', 'spikes hid/out', 'sinabs ms', 'speed-up'];
+  const head = [
+    'threads',
+    'input',
+    'mode',
+    'median ms',
+    'spread ms',
+    'synaptic ms',
+    'x bound',
+    'neuron ms',
+    'x bound',
+    'other ms',
+    'input nz',
+    'spikes hid/out',
+    'sinabs ms',
+    'speed-up',
+  ];
   const body = res.rows.map((r) => [
-    String(r.threads), r.input === 'spikes5' ? '5% spikes' : 'dense', r.mode, f(r.medianMs, 1), `${f(r.minMs, 1)}-${f(r.maxMs, 1)}`,
-    f(r.synapticMs, 1), f(r.synapticOverBound, 2), f(r.neuronMs, 1), f(r.neuronOverBound, 2), f(r.otherMs, 1),
-    `${(100 * r.inputDensity).toFixed(1)}%`, `${(100 * r.hiddenRate).toFixed(2)}/${(100 * r.outputRate).toFixed(2)}%`,
-    f(r.sinabsMs, 1), r.speedupVsSinabs === null ? '-' : `${r.speedupVsSinabs.toFixed(2)}x`,
+    String(r.threads),
+    r.input === 'spikes5' ? '5% spikes' : 'dense',
+    r.mode,
+    f(r.medianMs, 1),
+    `${f(r.minMs, 1)}-${f(r.maxMs, 1)}`,
+    f(r.synapticMs, 1),
+    f(r.synapticOverBound, 2),
+    f(r.neuronMs, 1),
+    f(r.neuronOverBound, 2),
+    f(r.otherMs, 1),
+    `${(100 * r.inputDensity).toFixed(1)}%`,
+    `${(100 * r.hiddenRate).toFixed(2)}/${(100 * r.outputRate).toFixed(2)}%`,
+    f(r.sinabsMs, 1),
+    r.speedupVsSinabs === null ? '-' : `${r.speedupVsSinabs.toFixed(2)}x`,
   ]);
   const w = head.map((h, k) => Math.max(h.length, ...body.map((row) => row[k]!.length)));
-  const line = (cells: string[]): string => cells.map((c, k) => (k < 3 ? c.padEnd(w[k]!) : c.padStart(w[k]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, k) => (k < 3 ? c.padEnd(w[k]!) : c.padStart(w[k]!))).join('  ');
   const out = [
     `network ${res.shape.layers}, B ${res.shape.B}, T ${res.shape.T}: median of ${res.reps} after 1 warm-up`,
-    'bounds, measured in this run: ' + res.threads.map((t) => `${t} thread(s): sgemm ${res.gemmGflops[t]!.toFixed(1)} GFLOP/s (${res.gemmSize}^3 native GEMM), triad ${res.bandwidthGBs[t]!.toFixed(2)} GB/s`).join('; '),
+    'bounds, measured in this run: ' +
+      res.threads
+        .map(
+          (t) =>
+            `${t} thread(s): sgemm ${res.gemmGflops[t]!.toFixed(1)} GFLOP/s (${res.gemmSize}^3 native GEMM), triad ${res.bandwidthGBs[t]!.toFixed(2)} GB/s`,
+        )
+        .join('; '),
     '',
     line(head),
     w.map((n) => '-'.repeat(n)).join('  '),
@@ -277,12 +370,31 @@ export function networkTable(res: NetworkResult): string {
   return out.join('\n');
 }
 
+/**
+ * The network rows as a part of `npm run bench` (bench/run.ts): on the CPU, unless --device cuda
+ * or --only without 'network'. JSON: the `network` field.
+ */
+export const networkRows: RowGroup = {
+  name: 'network',
+  run(ctx: BenchContext): GroupOutput {
+    const want = ctx.opt.device !== 'cuda' && (ctx.opt.only === null || ctx.opt.only.includes('network'));
+    const res = want ? runNetworkBench({ quick: ctx.opt.quick, log: progress }) : null;
+    return {
+      header: [],
+      jsonHead: {},
+      json: { network: res },
+      text: (afterSection) => (res ? [...(afterSection ? [''] : []), ...networkTable(res).split('\n')] : []),
+    };
+  },
+};
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
-  for (const a of args) if (a !== '--quick' && a !== '--json') {
-    console.error(`network bench: unknown option '${a}'\nusage: node dist/bench/network.js [--quick] [--json]`);
-    process.exit(2);
-  }
+  for (const a of args)
+    if (a !== '--quick' && a !== '--json') {
+      console.error(`network bench: unknown option '${a}'\nusage: node dist/bench/network.js [--quick] [--json]`);
+      process.exit(2);
+    }
   const res = runNetworkBench({ quick: args.includes('--quick') });
   console.log(args.includes('--json') ? JSON.stringify(res, null, 2) : networkTable(res));
 }

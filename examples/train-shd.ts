@@ -64,9 +64,24 @@ const USAGE = `usage: node dist/examples/train-shd.js [options]
   --out PATH         where to save the trained model (default model.safetensors)`;
 
 interface Args {
-  data?: string; test?: string; testFraction: number; samples: number; classes: number; units: number;
-  limit?: number; epochs: number; hidden: number; batchSize: number; steps: number; maxTime: number;
-  lr: number; initStd: number; seed: number; device: string; threads?: number; out: string;
+  data?: string;
+  test?: string;
+  testFraction: number;
+  samples: number;
+  classes: number;
+  units: number;
+  limit?: number;
+  epochs: number;
+  hidden: number;
+  batchSize: number;
+  steps: number;
+  maxTime: number;
+  lr: number;
+  initStd: number;
+  seed: number;
+  device: string;
+  threads?: number;
+  out: string;
 }
 
 function fail(msg: string): never {
@@ -81,8 +96,24 @@ function readArgs(argv: string[]): Args {
     ({ values: v } = parseArgs({
       args: argv,
       options: {
-        data: s, test: s, 'test-fraction': s, samples: s, classes: s, units: s, limit: s, epochs: s, hidden: s,
-        'batch-size': s, steps: s, 'max-time': s, lr: s, 'init-std': s, seed: s, device: s, threads: s, out: s,
+        data: s,
+        test: s,
+        'test-fraction': s,
+        samples: s,
+        classes: s,
+        units: s,
+        limit: s,
+        epochs: s,
+        hidden: s,
+        'batch-size': s,
+        steps: s,
+        'max-time': s,
+        lr: s,
+        'init-std': s,
+        seed: s,
+        device: s,
+        threads: s,
+        out: s,
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -108,7 +139,8 @@ function readArgs(argv: string[]): Args {
     return x;
   };
   const device = (v.device as string | undefined) ?? 'cpu';
-  if (!['cpu', 'cuda', 'auto'].includes(device) && !/^cuda:\d+$/.test(device)) fail(`--device must be cpu, cuda, cuda:N or auto, got '${device}'`);
+  if (!['cpu', 'cuda', 'auto'].includes(device) && !/^cuda:\d+$/.test(device))
+    fail(`--device must be cpu, cuda, cuda:N or auto, got '${device}'`);
   if (v.test !== undefined && v.data === undefined) fail('--test needs --data');
   return {
     data: v.data as string | undefined,
@@ -138,13 +170,17 @@ function readArgs(argv: string[]): Args {
 class Progress {
   readonly #tty = process.stderr.isTTY === true;
   #last = 0;
-  constructor(readonly label: string, readonly total: number) {}
+  constructor(
+    readonly label: string,
+    readonly total: number,
+  ) {}
 
   update(done: number, text: string, final = false): void {
     const now = performance.now();
     if (!final && (!this.#tty || now - this.#last < 100)) return;
     this.#last = now;
-    const width = 24, filled = Math.round((width * done) / Math.max(1, this.total));
+    const width = 24,
+      filled = Math.round((width * done) / Math.max(1, this.total));
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const line = `${this.label} ${bar} ${String(done).padStart(String(this.total).length)}/${this.total}  ${text}`;
     if (this.#tty) process.stderr.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);
@@ -186,13 +222,15 @@ function buildModel(units: number, hidden: number, classes: number, seed: number
 function rescaleInit(model: Sequential, x: Tensor, target: number): { scales: number[]; rates: number[] } {
   model.eval();
   const dict = model.stateDict();
-  const scales: number[] = [], rates: number[] = [];
+  const scales: number[] = [],
+    rates: number[] = [];
   let h = x;
   for (let i = 0; i < model.length; ++i) {
     const layer = model.at(i)!;
     if (layer instanceof Linear) {
       const y = layer.forward(h).toFloat32Array();
-      let s = 0, s2 = 0;
+      let s = 0,
+        s2 = 0;
       for (const v of y) {
         s += v;
         s2 += v * v;
@@ -203,7 +241,11 @@ function rescaleInit(model: Sequential, x: Tensor, target: number): { scales: nu
       scales.push(k);
       for (const name of ['weight', 'bias']) {
         const key = `${i}.${name}`;
-        if (dict[key]) dict[key] = Tensor.from(dict[key]!.toFloat32Array().map((v) => v * k), dict[key]!.shape);
+        if (dict[key])
+          dict[key] = Tensor.from(
+            dict[key]!.toFloat32Array().map((v) => v * k),
+            dict[key]!.shape,
+          );
       }
       model.loadStateDict(dict);
     }
@@ -222,7 +264,8 @@ function rescaleInit(model: Sequential, x: Tensor, target: number): { scales: nu
 function evaluate(model: Sequential, ds: EventDataset, a: Args, device: string): { accuracy: number; loss: number } {
   model.eval();
   const readout = new SumOverTime({ device }).eval();
-  let ok = 0, lossSum = 0;
+  let ok = 0,
+    lossSum = 0;
   for (const batch of ds.batches({ batchSize: a.batchSize, numSteps: a.steps, maxTime: a.maxTime, device })) {
     model.resetStates();
     const logits = readout.forward(model.forward(batch.input));
@@ -258,7 +301,14 @@ async function main(): Promise<void> {
       } else [train, test] = all.split(a.testFraction, a.seed);
       source = `${a.data}${a.test ? ` (test: ${a.test})` : ` (${Math.round(100 * a.testFraction)}% held out)`}`;
     } else {
-      const all = syntheticEvents({ numSamples: a.samples, numClasses: a.classes, numUnits: a.units, numSteps: a.steps, maxTime: a.maxTime, seed: a.seed });
+      const all = syntheticEvents({
+        numSamples: a.samples,
+        numClasses: a.classes,
+        numUnits: a.units,
+        numSteps: a.steps,
+        maxTime: a.maxTime,
+        seed: a.seed,
+      });
       [train, test] = all.split(a.testFraction, a.seed);
       source = `synthetic (${a.samples} samples, seed ${a.seed}, ${Math.round(100 * a.testFraction)}% held out)`;
     }
@@ -266,37 +316,54 @@ async function main(): Promise<void> {
     console.error(`train-shd: ${(e as Error).message}`);
     process.exit(1);
   }
-  const classes = Math.max(train.numClasses, test.numClasses), units = train.numUnits;
+  const classes = Math.max(train.numClasses, test.numClasses),
+    units = train.numUnits;
   const loadSeconds = (performance.now() - t0) / 1000;
 
   const model = buildModel(units, a.hidden, classes, a.seed).to(device);
   model.train();
   let initLine = "PyTorch's default initialisation";
   if (a.initStd > 0) {
-    const first = train.batches({ batchSize: a.batchSize, shuffle: true, seed: a.seed, numSteps: a.steps, maxTime: a.maxTime, device }).next().value!;
+    const first = train
+      .batches({ batchSize: a.batchSize, shuffle: true, seed: a.seed, numSteps: a.steps, maxTime: a.maxTime, device })
+      .next().value!;
     const r = rescaleInit(model, first.input, a.initStd);
-    initLine = `initial weights rescaled x${r.scales.map((k) => k.toFixed(1)).join(', x')} (Linear outputs' sd ${a.initStd} and ${+(a.initStd / 3).toFixed(2)} ` +
+    initLine =
+      `initial weights rescaled x${r.scales.map((k) => k.toFixed(1)).join(', x')} (Linear outputs' sd ${a.initStd} and ${+(a.initStd / 3).toFixed(2)} ` +
       `on a first batch; LIF spike rates ${r.rates.map((v) => `${(100 * v).toFixed(1)}%`).join(', ')})`;
   }
   const opt = new Adam(model.parameters(), { lr: a.lr });
   const readout = new SumOverTime({ device }); // logits: spike counts summed over time, (B, T, C) -> (B, C)
-  console.log(`train-shd: ${source}: ${train.length} training and ${test.length} test samples, ${classes} classes, ` +
-    `${units} units x ${a.steps} steps of ${((1000 * a.maxTime) / a.steps).toFixed(1)} ms (data ready in ${loadSeconds.toFixed(1)} s)`);
-  console.log(`  model: Linear(${units}, ${a.hidden}) -> LIF(tauMem 20) -> Linear(${a.hidden}, ${classes}) -> LIF(tauMem 20); ` +
-    `${model.parameters().reduce((s, p) => s + p.size, 0)} parameters; Adam lr ${a.lr}; batch ${a.batchSize}; ` +
-    `${a.epochs} epochs; device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}; seed ${a.seed}`);
+  console.log(
+    `train-shd: ${source}: ${train.length} training and ${test.length} test samples, ${classes} classes, ` +
+      `${units} units x ${a.steps} steps of ${((1000 * a.maxTime) / a.steps).toFixed(1)} ms (data ready in ${loadSeconds.toFixed(1)} s)`,
+  );
+  console.log(
+    `  model: Linear(${units}, ${a.hidden}) -> LIF(tauMem 20) -> Linear(${a.hidden}, ${classes}) -> LIF(tauMem 20); ` +
+      `${model.parameters().reduce((s, p) => s + p.size, 0)} parameters; Adam lr ${a.lr}; batch ${a.batchSize}; ` +
+      `${a.epochs} epochs; device ${device}${device === 'cpu' ? ` (${getNumThreads()} threads)` : ''}; seed ${a.seed}`,
+  );
   console.log(`  ${initLine}`);
 
   const tTrain = performance.now();
   for (let epoch = 1; epoch <= a.epochs; ++epoch) {
     const bar = new Progress(`epoch ${String(epoch).padStart(String(a.epochs).length)}/${a.epochs}`, train.length);
     const te = performance.now();
-    let seen = 0, ok = 0, lossSum = 0;
+    let seen = 0,
+      ok = 0,
+      lossSum = 0;
     const status = (): string => {
       const sps = seen / Math.max(1e-9, (performance.now() - te) / 1000);
       return `${sps.toFixed(0).padStart(5)} samples/s  loss ${(lossSum / Math.max(1, seen)).toFixed(4)}  accuracy ${((100 * ok) / Math.max(1, seen)).toFixed(1)}%`;
     };
-    for (const batch of train.batches({ batchSize: a.batchSize, shuffle: true, seed: a.seed * 1000 + epoch, numSteps: a.steps, maxTime: a.maxTime, device })) {
+    for (const batch of train.batches({
+      batchSize: a.batchSize,
+      shuffle: true,
+      seed: a.seed * 1000 + epoch,
+      numSteps: a.steps,
+      maxTime: a.maxTime,
+      device,
+    })) {
       const B = batch.labels.length;
       model.resetStates(); // every sample starts from rest; no gradient path into the previous batch
       opt.zeroGrad();
@@ -314,8 +381,10 @@ async function main(): Promise<void> {
   const trainSeconds = (performance.now() - tTrain) / 1000;
 
   const r = evaluate(model, test, a, device);
-  console.log(`test accuracy ${(100 * r.accuracy).toFixed(1)}% (${Math.round(r.accuracy * test.length)}/${test.length}; chance ${(100 / classes).toFixed(1)}%), ` +
-    `test loss ${r.loss.toFixed(4)}; training ${trainSeconds.toFixed(1)} s`);
+  console.log(
+    `test accuracy ${(100 * r.accuracy).toFixed(1)}% (${Math.round(r.accuracy * test.length)}/${test.length}; chance ${(100 / classes).toFixed(1)}%), ` +
+      `test loss ${r.loss.toFixed(4)}; training ${trainSeconds.toFixed(1)} s`,
+  );
 
   // the state dict as a fresh sinabs model has it: the neuron states (v_mem) empty, shape [0]
   model.resetStates();

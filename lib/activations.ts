@@ -1,64 +1,37 @@
 /**
  * Spike functions, reset mechanisms and surrogate gradients, mirroring sinabs.activation with
  * sinabs' defaults. They are descriptions: the math runs in the native kernels
- * (native/core/lif_math.h), chosen once per call.
+ * (native/core/lif_math.h), chosen once per call; the kind numbers come from the addon.
  */
 
-// Kernel kind numbers (native/core/lif_math.h).
-export const SPIKE_MULTI = 0;
-export const SPIKE_SINGLE = 1;
-export const SPIKE_GIVEN = 2;
-export const SPIKE_NONE = 3;
-export const RESET_SUBTRACT = 0;
-export const RESET_RESET = 1;
-export const RESET_NONE = 2;
-export const SURR_SINGLE_EXPONENTIAL = 0;
-export const SURR_HEAVISIDE = 1;
-export const SURR_GAUSSIAN = 2;
-export const SURR_MULTI_GAUSSIAN = 3;
-export const SURR_PERIODIC_EXPONENTIAL = 4;
-export const SURR_GIVEN = 5;
+import type { ResetKind, SpikeKind, SurrogateKind } from '#binding';
+import { kernelConstants as K } from './kinds.js';
+import { checkOptions, readNumber } from './validate.js';
 
 const f = Math.fround;
 const SQRT_2PI = Math.sqrt(2 * Math.PI);
 
-function checkOptions(what: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
-    throw new TypeError(`${what}: options must be an object`);
-  for (const k of Object.keys(opts)) {
-    if (!allowed.includes(k)) {
-      const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-      const hint = allowed.includes(camel) ? ` (did you mean '${camel}'?)` : ` (expected one of ${allowed.map((a) => `'${a}'`).join(', ')})`;
-      throw new TypeError(`${what}: unknown option '${k}'${hint}`);
-    }
-  }
-  return opts as Record<string, unknown>;
-}
-
-function num(what: string, name: string, v: unknown, dflt: number, check?: (x: number) => boolean, expect?: string): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number') throw new TypeError(`${what}: ${name} must be a number, got ${v === null ? 'null' : typeof v}`);
-  if (!Number.isFinite(v) || (check && !check(v)))
-    throw new RangeError(`${what}: ${name} must be ${expect ?? 'a finite number'}, got ${v}`);
-  return v;
-}
+type Opts = Record<string, unknown>;
+const options = (what: string, opts: unknown, allowed: readonly string[]): Opts =>
+  checkOptions<Opts>(opts, allowed, what, true, '');
+const POSITIVE = { min: 0, minExclusive: true } as const;
+const NON_NEGATIVE = { min: 0 } as const;
 
 // ---- spike functions --------------------------------------------------------------------------
 
 /** sinabs.activation.MultiSpike: `[u > 0] * trunc(u / threshold)` spikes per step, no limit. */
 export class MultiSpike {
   readonly kind = 'MultiSpike';
-  /** @internal */ _native(): { spike: number; maxSpikes: number } {
-    return { spike: SPIKE_MULTI, maxSpikes: Infinity };
+  /** @internal */ _native(): { spike: SpikeKind; maxSpikes: number } {
+    return { spike: K().spike.multi, maxSpikes: Infinity };
   }
 }
 
 /** sinabs.activation.SingleSpike: one spike when `u >= threshold`. */
 export class SingleSpike {
   readonly kind = 'SingleSpike';
-  /** @internal */ _native(): { spike: number; maxSpikes: number } {
-    return { spike: SPIKE_SINGLE, maxSpikes: Infinity };
+  /** @internal */ _native(): { spike: SpikeKind; maxSpikes: number } {
+    return { spike: K().spike.single, maxSpikes: Infinity };
   }
 }
 
@@ -72,13 +45,13 @@ export class MaxSpike {
   readonly kind = 'MaxSpike';
   readonly maxNumSpikesPerBin: number | null;
   constructor(opts?: MaxSpikeOptions) {
-    const o = checkOptions('MaxSpike', opts, ['maxNumSpikesPerBin']);
+    const o = options('MaxSpike', opts, ['maxNumSpikesPerBin']);
     const m = o.maxNumSpikesPerBin;
     if (m === undefined || m === null) this.maxNumSpikesPerBin = null;
-    else this.maxNumSpikesPerBin = num('MaxSpike', 'maxNumSpikesPerBin', m, 1, (x) => x >= 0, 'a non-negative number');
+    else this.maxNumSpikesPerBin = readNumber(m, 'MaxSpike: maxNumSpikesPerBin', 1, NON_NEGATIVE);
   }
-  /** @internal */ _native(): { spike: number; maxSpikes: number } {
-    return { spike: SPIKE_MULTI, maxSpikes: this.maxNumSpikesPerBin === null ? Infinity : this.maxNumSpikesPerBin };
+  /** @internal */ _native(): { spike: SpikeKind; maxSpikes: number } {
+    return { spike: K().spike.multi, maxSpikes: this.maxNumSpikesPerBin === null ? Infinity : this.maxNumSpikesPerBin };
   }
 }
 
@@ -101,11 +74,11 @@ export class MembraneSubtract {
   readonly kind = 'MembraneSubtract';
   readonly subtractValue: number | null;
   constructor(opts?: MembraneSubtractOptions) {
-    const o = checkOptions('MembraneSubtract', opts, ['subtractValue']);
-    this.subtractValue = o.subtractValue === undefined || o.subtractValue === null ? null : num('MembraneSubtract', 'subtractValue', o.subtractValue, 0);
+    const o = options('MembraneSubtract', opts, ['subtractValue']);
+    this.subtractValue = o.subtractValue === undefined || o.subtractValue === null ? null : readNumber(o.subtractValue, 'MembraneSubtract: subtractValue', 0);
   }
-  /** @internal */ _native(theta: number): { reset: number; thetaSub: number; resetValue: number } {
-    return { reset: RESET_SUBTRACT, thetaSub: this.subtractValue === null ? theta : f(this.subtractValue), resetValue: 0 };
+  /** @internal */ _native(theta: number): { reset: ResetKind; thetaSub: number; resetValue: number } {
+    return { reset: K().reset.subtract, thetaSub: this.subtractValue === null ? theta : f(this.subtractValue), resetValue: 0 };
   }
 }
 
@@ -119,11 +92,11 @@ export class MembraneReset {
   readonly kind = 'MembraneReset';
   readonly resetValue: number;
   constructor(opts?: MembraneResetOptions) {
-    const o = checkOptions('MembraneReset', opts, ['resetValue']);
-    this.resetValue = num('MembraneReset', 'resetValue', o.resetValue, 0);
+    const o = options('MembraneReset', opts, ['resetValue']);
+    this.resetValue = readNumber(o.resetValue, 'MembraneReset: resetValue', 0);
   }
-  /** @internal */ _native(theta: number): { reset: number; thetaSub: number; resetValue: number } {
-    return { reset: RESET_RESET, thetaSub: theta, resetValue: f(this.resetValue) };
+  /** @internal */ _native(theta: number): { reset: ResetKind; thetaSub: number; resetValue: number } {
+    return { reset: K().reset.reset, thetaSub: theta, resetValue: f(this.resetValue) };
   }
 }
 
@@ -132,7 +105,7 @@ export type ResetFnSpec = MembraneSubtract | MembraneReset;
 // ---- surrogate gradients ----------------------------------------------------------------------
 
 interface SurrogateNative {
-  surr: number;
+  surr: SurrogateKind;
   params: Float32Array;
 }
 
@@ -152,13 +125,13 @@ export class SingleExponential extends SurrogateBase {
   readonly gradScale: number;
   constructor(opts?: SingleExponentialOptions) {
     super();
-    const o = checkOptions('SingleExponential', opts, ['gradWidth', 'gradScale']);
-    this.gradWidth = num('SingleExponential', 'gradWidth', o.gradWidth, 0.5, (x) => x > 0, 'a positive number');
-    this.gradScale = num('SingleExponential', 'gradScale', o.gradScale, 1.0);
+    const o = options('SingleExponential', opts, ['gradWidth', 'gradScale']);
+    this.gradWidth = readNumber(o.gradWidth, 'SingleExponential: gradWidth', 0.5, POSITIVE);
+    this.gradScale = readNumber(o.gradScale, 'SingleExponential: gradScale', 1.0);
   }
   /** @internal */ _native(theta: number): SurrogateNative {
     const w = f(theta * f(this.gradWidth));
-    return { surr: SURR_SINGLE_EXPONENTIAL, params: Float32Array.of(f(this.gradScale) / w, 1 / w) };
+    return { surr: K().surrogate.singleExponential, params: Float32Array.of(f(this.gradScale) / w, 1 / w) };
   }
 }
 
@@ -171,11 +144,11 @@ export class Heaviside extends SurrogateBase {
   readonly window: number;
   constructor(opts?: HeavisideOptions) {
     super();
-    const o = checkOptions('Heaviside', opts, ['window']);
-    this.window = num('Heaviside', 'window', o.window, 1.0);
+    const o = options('Heaviside', opts, ['window']);
+    this.window = readNumber(o.window, 'Heaviside: window', 1.0);
   }
   /** @internal */ _native(theta: number): SurrogateNative {
-    return { surr: SURR_HEAVISIDE, params: Float32Array.of(f(theta - f(this.window)), 1 / theta) };
+    return { surr: K().surrogate.heaviside, params: Float32Array.of(f(theta - f(this.window)), 1 / theta) };
   }
 }
 
@@ -192,14 +165,14 @@ export class Gaussian extends SurrogateBase {
   readonly gradScale: number;
   constructor(opts?: GaussianOptions) {
     super();
-    const o = checkOptions('Gaussian', opts, ['mu', 'sigma', 'gradScale']);
-    this.mu = num('Gaussian', 'mu', o.mu, 0.0);
-    this.sigma = num('Gaussian', 'sigma', o.sigma, 0.5, (x) => x > 0, 'a positive number');
-    this.gradScale = num('Gaussian', 'gradScale', o.gradScale, 1.0);
+    const o = options('Gaussian', opts, ['mu', 'sigma', 'gradScale']);
+    this.mu = readNumber(o.mu, 'Gaussian: mu', 0.0);
+    this.sigma = readNumber(o.sigma, 'Gaussian: sigma', 0.5, POSITIVE);
+    this.gradScale = readNumber(o.gradScale, 'Gaussian: gradScale', 1.0);
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
     const s = f(this.sigma);
-    return { surr: SURR_GAUSSIAN, params: Float32Array.of(f(this.mu), -1 / (2 * s * s), f(this.gradScale) / (s * SQRT_2PI)) };
+    return { surr: K().surrogate.gaussian, params: Float32Array.of(f(this.mu), -1 / (2 * s * s), f(this.gradScale) / (s * SQRT_2PI)) };
   }
 }
 
@@ -220,17 +193,17 @@ export class MultiGaussian extends SurrogateBase {
   readonly gradScale: number;
   constructor(opts?: MultiGaussianOptions) {
     super();
-    const o = checkOptions('MultiGaussian', opts, ['mu', 'sigma', 'h', 's', 'gradScale']);
-    this.mu = num('MultiGaussian', 'mu', o.mu, 0.0);
-    this.sigma = num('MultiGaussian', 'sigma', o.sigma, 0.5, (x) => x > 0, 'a positive number');
-    this.h = num('MultiGaussian', 'h', o.h, 0.15);
-    this.s = num('MultiGaussian', 's', o.s, 6, (x) => x > 0, 'a positive number');
-    this.gradScale = num('MultiGaussian', 'gradScale', o.gradScale, 1.0);
+    const o = options('MultiGaussian', opts, ['mu', 'sigma', 'h', 's', 'gradScale']);
+    this.mu = readNumber(o.mu, 'MultiGaussian: mu', 0.0);
+    this.sigma = readNumber(o.sigma, 'MultiGaussian: sigma', 0.5, POSITIVE);
+    this.h = readNumber(o.h, 'MultiGaussian: h', 0.15);
+    this.s = readNumber(o.s, 'MultiGaussian: s', 6, POSITIVE);
+    this.gradScale = readNumber(o.gradScale, 'MultiGaussian: gradScale', 1.0);
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
     const sg = f(this.sigma), ss = f(f(this.s) * sg), gs = f(this.gradScale), h = f(this.h);
     return {
-      surr: SURR_MULTI_GAUSSIAN,
+      surr: K().surrogate.multiGaussian,
       params: Float32Array.of(f(this.mu), -1 / (2 * sg * sg), (gs * (1 + h)) / (sg * SQRT_2PI), sg, -1 / (2 * ss * ss), (gs * h) / (ss * SQRT_2PI)),
     };
   }
@@ -247,12 +220,12 @@ export class PeriodicExponential extends SurrogateBase {
   readonly gradScale: number;
   constructor(opts?: PeriodicExponentialOptions) {
     super();
-    const o = checkOptions('PeriodicExponential', opts, ['gradWidth', 'gradScale']);
-    this.gradWidth = num('PeriodicExponential', 'gradWidth', o.gradWidth, 0.5, (x) => x > 0, 'a positive number');
-    this.gradScale = num('PeriodicExponential', 'gradScale', o.gradScale, 1.0);
+    const o = options('PeriodicExponential', opts, ['gradWidth', 'gradScale']);
+    this.gradWidth = readNumber(o.gradWidth, 'PeriodicExponential: gradWidth', 0.5, POSITIVE);
+    this.gradScale = readNumber(o.gradScale, 'PeriodicExponential: gradScale', 1.0);
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
-    return { surr: SURR_PERIODIC_EXPONENTIAL, params: Float32Array.of(1 / f(this.gradWidth), f(this.gradScale)) };
+    return { surr: K().surrogate.periodicExponential, params: Float32Array.of(1 / f(this.gradWidth), f(this.gradScale)) };
   }
 }
 
@@ -262,4 +235,3 @@ export type CustomSurrogateFn = (vMem: Float32Array, spikeThreshold: number) => 
 export type Surrogate = SingleExponential | Heaviside | Gaussian | MultiGaussian | PeriodicExponential;
 export type SurrogateSpec = Surrogate | CustomSurrogateFn;
 
-export { checkOptions };

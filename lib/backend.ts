@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { NativeBinding, NativeBackendInfo, NativeCudaStatus } from '#binding';
+import type { NativeBinding } from '#binding';
 import { ErrorCodes, SpikelayersError } from './errors.js';
 
 const require = createRequire(import.meta.url);
@@ -44,14 +44,59 @@ export function native(): NativeBinding {
   return cached;
 }
 
-export type CudaStatus = NativeCudaStatus & {
+/** One CUDA device the probe found. */
+export interface CudaDevice {
+  /** CUDA device index (`'cuda:N'`). */
+  index: number;
+  /** Device name, e.g. "NVIDIA H100 80GB HBM3". */
+  name: string;
+  /** Compute capability, e.g. "9.0". */
+  computeCapability: string;
+  /** Global memory in GiB. */
+  memoryGiB: number;
+  /** Whether the kernels in this binary can run on it. */
+  usable: boolean;
+}
+
+/** Whether (or why not) CUDA is usable. */
+export interface CudaStatus {
+  /** Whether the native binary was compiled with CUDA. */
+  built: boolean;
+  /** Whether at least one usable device exists (and CUDA is not disabled). */
+  available: boolean;
+  /** Stable code when unavailable (e.g. ERR_CUDA_NO_DRIVER), else ''. */
+  code: string;
+  /** Human-readable reason when unavailable, else ''. */
+  reason: string;
+  /** CUDA runtime version, e.g. 13000 (0 without CUDA). */
+  runtimeVersion: number;
+  /** CUDA driver version, 0 when no driver is installed. */
+  driverVersion: number;
+  /** The devices found (usable or not). */
+  devices: CudaDevice[];
   /** True when SPIKELAYERS_DEVICE=cpu disables CUDA. */
   disabledByEnv: boolean;
-};
+}
 
-export interface BackendInfo extends Omit<NativeBackendInfo, 'cuda'> {
+/** What {@link backendInfo} returns. */
+export interface BackendInfo {
+  /** Version of the native addon. */
+  version: string;
+  /** The N-API version the addon was built for. */
+  napiVersion: number;
+  /** Threads the CPU kernels use now (see {@link setNumThreads}). */
+  threads: number;
+  /** Processors OpenMP can use (the default thread count). */
+  maxThreads: number;
+  /** The OpenMP version the addon was built with (`_OPENMP`, e.g. 201511), 0 without OpenMP. */
+  openmp: number;
+  /** The widest SIMD instruction set of the CPU kernels in use, e.g. "avx2" or "sse4.2". */
+  simd: string;
+  /** The CPU kernel build chosen at run time: "x86-64-v3", "x86-64-v2" or "generic". */
+  cpuKernels: string;
   /** Path of the loaded native binary. */
   binary: string;
+  /** Whether (or why not) CUDA is usable. */
   cuda: CudaStatus;
   /** Devices usable by this process, e.g. ['cpu', 'cuda:0']. */
   devices: string[];
@@ -65,7 +110,7 @@ export function backendInfo(): BackendInfo {
   const cuda: CudaStatus = { ...info.cuda, disabledByEnv };
   if (disabledByEnv && cuda.available) {
     cuda.available = false;
-    cuda.code = 'ERR_CUDA_DISABLED';
+    cuda.code = ErrorCodes.CUDA_DISABLED;
     cuda.reason = 'CUDA is disabled by SPIKELAYERS_DEVICE=cpu';
   }
   const devices = ['cpu', ...(cuda.available ? cuda.devices.filter((d) => d.usable).map((d) => `cuda:${d.index}`) : [])];
@@ -106,7 +151,7 @@ export function resolveDevice(device: unknown, what: string): string {
   const dev = c.devices.find((x) => x.index === index);
   if (!dev || !dev.usable)
     throw new SpikelayersError(
-      dev ? 'ERR_CUDA_DEVICE_TOO_OLD' : 'ERR_CUDA_NO_DEVICE',
+      dev ? ErrorCodes.CUDA_DEVICE_TOO_OLD : ErrorCodes.CUDA_NO_DEVICE,
       `${what}: device '${device}' cannot be used: ` +
         (dev ? `${dev.name} has compute capability ${dev.computeCapability}, below 7.5` : `there are ${c.devices.length} CUDA device(s)`),
     );

@@ -1,9 +1,13 @@
 /**
  * spikelayers: sinabs' spiking-neuron layers for Node.js.
  *
- *   import { LIF, Tensor } from 'spikelayers';
- *   const lif = new LIF({ tauMem: 20 });
- *   const spikes = lif.forward(Tensor.from(data, [B, T, N]));
+ * ```ts
+ * import { LIF, Tensor } from 'spikelayers';
+ * const lif = new LIF({ tauMem: 20 });
+ * const spikes = lif.forward(Tensor.from(data, [B, T, N]));
+ * ```
+ *
+ * @packageDocumentation
  */
 export { Tensor, MAX_ELEMENTS, type TensorOptions } from './tensor.js';
 export {
@@ -25,7 +29,7 @@ export {
   type IAFOptions,
   type ExpLeakOptions,
   type SqueezeOptions,
-} from './siblings.js';
+} from './neurons/index.js';
 export {
   MultiSpike,
   SingleSpike,
@@ -52,7 +56,14 @@ export {
   type Surrogate,
   type SurrogateSpec,
 } from './activations.js';
-export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus } from './backend.js';
+export {
+  backendInfo,
+  setNumThreads,
+  getNumThreads,
+  type BackendInfo,
+  type CudaStatus,
+  type CudaDevice,
+} from './backend.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';
 export {
   layerStream,
@@ -70,8 +81,18 @@ export {
   type SafetensorsContents,
   type SafetensorsDtype,
 } from './safetensors.js';
-export { SGD, Adam, AdamW, clipGradNorm, type Optimizer, type OptimizerStateDict, type ZeroGradOptions, type SGDOptions, type AdamOptions } from './optim.js';
-export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions } from './nn/module.js';
+export {
+  SGD,
+  Adam,
+  AdamW,
+  clipGradNorm,
+  type Optimizer,
+  type OptimizerStateDict,
+  type ZeroGradOptions,
+  type SGDOptions,
+  type AdamOptions,
+} from './optim.js';
+export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions, type BufferSlot } from './nn/module.js';
 export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
 export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';
 export { SumOverTime, MaxOverTime, LastStep, type ReadoutOptions } from './nn/readout.js';
@@ -97,6 +118,6 @@ export {
 } from './nn/flatten.js';
 export type { ShapeAware } from './nn/infer.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
+export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
 export { manualSeed } from './nn/init.js';
-export { SPARSE_DENSITY_THRESHOLD } from './nn/synapse-ops.js';

@@ -2,6 +2,7 @@
 // device. Internal helpers shared by Tensor and the layers.
 import type { NativeArray, NativeDeviceBuffer } from '#binding';
 import { native } from './backend.js';
+import { fromNative } from './errors.js';
 
 export type Storage = NativeArray;
 
@@ -21,16 +22,27 @@ export function isHost(s: Storage): s is Float32Array {
 export function alloc(device: string, n: number, zero = false): Storage {
   const idx = deviceIndex(device);
   if (idx < 0) return new Float32Array(n);
-  const b = new (native().DeviceBuffer)(n, idx);
-  if (zero) b.zero();
-  return b;
+  return onDevice(() => {
+    const b = new (native().DeviceBuffer)(n, idx);
+    if (zero) b.zero();
+    return b;
+  });
+}
+
+/** Runs a device-memory operation; a native CUDA failure becomes the package's coded error. */
+function onDevice<R>(f: () => R): R {
+  try {
+    return f();
+  } catch (e) {
+    throw fromNative(e);
+  }
 }
 
 /** The data on the host: the array itself for host storage, a downloaded copy otherwise. */
 export function toHost(s: Storage): Float32Array {
   if (isHost(s)) return s;
   const a = new Float32Array(s.length);
-  (s as NativeDeviceBuffer).download(a);
+  onDevice(() => (s as NativeDeviceBuffer).download(a));
   return a;
 }
 
@@ -43,9 +55,11 @@ export function hostCopy(s: Storage): Float32Array {
 export function place(device: string, a: Float32Array): Storage {
   const idx = deviceIndex(device);
   if (idx < 0) return a;
-  const b = new (native().DeviceBuffer)(a.length, idx);
-  b.upload(a);
-  return b;
+  return onDevice(() => {
+    const b = new (native().DeviceBuffer)(a.length, idx);
+    b.upload(a);
+    return b;
+  });
 }
 
 /** A copy of `s` on `device`. */
@@ -53,11 +67,12 @@ export function copyTo(device: string, s: Storage): Storage {
   const idx = deviceIndex(device);
   if (isHost(s)) return idx < 0 ? s.slice() : place(device, s);
   if (idx < 0) return toHost(s);
-  if (s.device === idx) {
-    const b = new (native().DeviceBuffer)(s.length, idx);
-    b.copyFrom(s);
-    return b;
-  }
+  if (s.device === idx)
+    return onDevice(() => {
+      const b = new (native().DeviceBuffer)(s.length, idx);
+      b.copyFrom(s);
+      return b;
+    });
   return place(device, toHost(s));
 }
 

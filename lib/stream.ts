@@ -15,6 +15,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { Tensor, checkTensor, describe } from './tensor.js';
+import { checkOptions, readBool, readCount } from './validate.js';
 
 /**
  * What the stream functions need from a layer: an async forward over `(B, T, ...neurons)` that
@@ -236,25 +237,10 @@ function checkLayer(layer: unknown, what: string): void {
 }
 
 function readOptions(options: unknown, what: string, withHighWaterMark: boolean): { highWaterMark: number; eval: boolean } {
-  const res = { highWaterMark: DEFAULT_HIGH_WATER_MARK, eval: true };
-  if (options === undefined) return res;
   const names = withHighWaterMark ? ['highWaterMark', 'eval'] : ['eval'];
-  const expected = names.map((n) => `'${n}'`).join(', ');
-  if (options === null || typeof options !== 'object' || Array.isArray(options))
-    throw new TypeError(`${what}: options must be an object such as { ${names[0]}: ... }, got ${describe(options)}`);
-  for (const k of Object.keys(options))
-    if (!names.includes(k)) throw new TypeError(`${what}: unknown option '${k}' (expected ${expected})`);
-  const o = options as LayerStreamOptions;
-  if (withHighWaterMark && o.highWaterMark !== undefined) {
-    if (typeof o.highWaterMark !== 'number')
-      throw new TypeError(`${what}: highWaterMark must be a positive integer, got ${describe(o.highWaterMark)}`);
-    if (!Number.isInteger(o.highWaterMark) || o.highWaterMark < 1)
-      throw new RangeError(`${what}: highWaterMark must be a positive integer, got ${o.highWaterMark}`);
-    res.highWaterMark = o.highWaterMark;
-  }
-  if (o.eval !== undefined) {
-    if (typeof o.eval !== 'boolean') throw new TypeError(`${what}: eval must be a boolean, got ${describe(o.eval)}`);
-    res.eval = o.eval;
-  }
-  return res;
+  const o = checkOptions<LayerStreamOptions>(options, names, what, true, `{ ${names[0]}: ... }`);
+  return {
+    highWaterMark: readCount(o.highWaterMark, `${what}: highWaterMark`, DEFAULT_HIGH_WATER_MARK),
+    eval: readBool(o.eval, `${what}: eval`, true),
+  };
 }

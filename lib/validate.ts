@@ -1,22 +1,28 @@
 // Readers for option objects and arguments: every failure is a TypeError (wrong type, unknown key)
 // or a RangeError (a value out of range) whose message names the argument and what was expected.
-import { describe } from './tensor.js';
+import { Tensor, checkTensor, describe } from './tensor.js';
 import { editDistance } from './nn/module.js';
 
 /**
  * Checks that `opts` is an object (or undefined when `optional`) whose keys are all in `allowed`.
  * An unknown key gets a "did you mean" hint: the closest allowed key, or the camelCase name of a
- * snake_case key (`in_features` -> `inFeatures`).
+ * snake_case key (`in_features` -> `inFeatures`). `example` (e.g. `{ tauMem: 20 }`) goes into the
+ * message for a value that is not an object.
  */
 export function checkOptions<T extends object>(
   opts: unknown,
   allowed: readonly string[],
   what: string,
   optional = true,
+  example?: string,
 ): Partial<T> {
   if (opts === undefined && optional) return {};
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
-    throw new TypeError(`${what}: expected an options object, got ${describe(opts)}`);
+    throw new TypeError(
+      example === undefined
+        ? `${what}: expected an options object, got ${describe(opts)}`
+        : `${what}: options must be an object${example ? ` such as ${example}` : ''}, got ${describe(opts)}`,
+    );
   for (const k of Object.keys(opts)) {
     if (allowed.includes(k)) continue;
     throw new TypeError(`${what}: unknown option '${k}'${didYouMean(k, allowed)}`);
@@ -88,4 +94,44 @@ export function readPair(v: unknown, name: string, dflt: number | undefined, min
   }
   const k = readInt(v, name, dflt, min);
   return [k, k];
+}
+
+/**
+ * A number, or a single-element Tensor, checked by `check` (described by `expect`, e.g. 'a finite
+ * positive number'), rounded to float32.
+ */
+export function readScalar(v: unknown, name: string, check: (x: number) => boolean, expect: string): number {
+  let x: number;
+  if (typeof v === 'number') x = v;
+  else if (v instanceof Tensor) {
+    const d = checkTensor(v, name).toFloat32Array();
+    if (d.length !== 1) throw new RangeError(`${name} must be a single value, got ${d.length} elements`);
+    x = d[0]!;
+  } else throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (!Number.isFinite(x) || !check(x)) throw new RangeError(`${name} must be ${expect}, got ${x}`);
+  return Math.fround(x);
+}
+
+/**
+ * A float32 tensor (a copy on the host) from a number (a 0-d tensor) or a Tensor, every element
+ * finite and accepted by `check` (described by `expect`).
+ */
+export function readTensor(v: unknown, name: string, check: (x: number) => boolean, expect: string): Tensor {
+  let t: Tensor;
+  if (typeof v === 'number') t = Tensor.from([v], []);
+  else if (v instanceof Tensor) t = checkTensor(v, name).to('cpu');
+  else throw new TypeError(`${name} must be a number or a Tensor, got ${describe(v)}`);
+  const d = t.toFloat32Array();
+  if (d.length === 0) throw new RangeError(`${name} must not be empty`);
+  for (let k = 0; k < d.length; ++k)
+    if (!Number.isFinite(d[k]!) || !check(d[k]!)) throw new RangeError(`${name} must be ${expect}, got ${d[k]} at element ${k}`);
+  return t;
+}
+
+/** A positive integer (a count, a size), or `dflt` when undefined (and null, when `dflt` is null). */
+export function readCount<D extends number | null>(v: unknown, name: string, dflt: D): number | D {
+  if (v === undefined || (v === null && dflt === null)) return dflt;
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
 }

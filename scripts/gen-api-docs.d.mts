@@ -1,14 +1,16 @@
 // Types of scripts/gen-api-docs.mjs, for test/docs.test.ts (tsconfig has allowJs off).
-
-/** Options of {@link generate}. */
-export interface GenerateOptions {
-  /** The repository root, holding package.json and dist/lib (default: the script's parent folder). */
-  root?: string;
-}
-
+/** The repository root. */
+export declare const REPO: string;
+/** Where the committed reference lives, relative to the repository ('docs/api'). */
+export declare const DOCS_DIR: string;
 /**
- * The API reference (docs/API.md) as markdown, generated from dist/lib/*.d.ts.
- * Throws when dist/lib/index.d.ts is missing (run `npm run build:ts` first) or when a public name
- * has no declaration.
+ * Writes the reference into `outDir` (emptied first); returns the files written, sorted, and
+ * TypeDoc's warnings. Throws on TypeDoc errors.
  */
-export declare function generate(options?: GenerateOptions): string;
+export declare function generate(outDir: string): Promise<{ files: string[]; warnings: string[] }>;
+/** The warnings as one message with what to do about them ('' when there are none). */
+export declare function describeWarnings(warnings: string[]): string;
+/** Relative paths of the files under `dir`, sorted. */
+export declare function listFiles(dir: string): string[];
+/** The first difference between two trees as text, '' when they are equal. */
+export declare function compareTrees(expectedDir: string, actualDir: string): string;

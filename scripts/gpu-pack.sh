@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pack=.gpu-pack
-grep -qx '/.gpu-pack/' .git/info/exclude 2>/dev/null || echo '/.gpu-pack/' >> .git/info/exclude
 
 echo "gpu-pack: compiling TypeScript"
 npx tsc -p tsconfig.json
@@ -25,9 +24,41 @@ rm -rf "$tmp"
 
 echo "gpu-pack: slim node_modules"
 mkdir -p "$pack/node_modules"
+# The lint and documentation tools (eslint, prettier, tools/: typescript-eslint, TypeDoc) and the
+# packages only they use stay here: from package-lock.json, the packages reachable from those
+# tools and from no other dependency.
+devtools=$(node -e '
+  const lock = require("./package-lock.json").packages;
+  const tools = new Set(["eslint", "@eslint/js", "prettier", "spikelayers-devtools"]);
+  const resolve = (from, name) => {
+    for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf("/node_modules/")))) {
+      const p = (dir ? dir + "/node_modules/" : "node_modules/") + name;
+      if (lock[p]) return lock[p].link ? lock[p].resolved : p;
+      if (!dir) return null;
+    }
+  };
+  const closure = (roots) => {
+    const seen = new Set(), todo = [...roots];
+    while (todo.length) {
+      const p = todo.pop();
+      if (!p || seen.has(p)) continue;
+      seen.add(p);
+      const e = lock[p];
+      for (const d of Object.keys({ ...e.dependencies, ...e.optionalDependencies, ...e.peerDependencies })) todo.push(resolve(p, d));
+    }
+    return seen;
+  };
+  const root = lock[""], names = Object.keys({ ...root.dependencies, ...root.devDependencies });
+  const used = closure(names.filter((n) => !tools.has(n)).map((n) => resolve("", n)));
+  const toolOnly = [...closure([...tools].map((n) => resolve("", n)))].filter((p) => !used.has(p) && /^node_modules\/(@[^/]+\/)?[^/]+$/.test(p));
+  for (const n of ["spikelayers-devtools"]) toolOnly.push("node_modules/" + n);
+  console.log([...new Set(toolOnly)].map((p) => p.slice("node_modules/".length)).join("\n"));')
+excludes=()
+while IFS= read -r name; do [ -n "$name" ] && excludes+=("--exclude=./$name"); done <<< "$devtools"
 tar -C node_modules -cf - \
   --exclude='./typescript' --exclude='./@typescript' --exclude='./@types' \
   --exclude='./prebuildify' --exclude='./cmake-js' --exclude='./tar' --exclude='./lru-cache' \
+  "${excludes[@]}" \
   . | tar -C "$pack/node_modules" -xf -
 cp -r dist "$pack/dist"
 

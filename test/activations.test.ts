@@ -1,13 +1,13 @@
 // Unit tests of every activation (spike functions, resets, surrogate gradients, custom callables)
-// through the public API. Expected values come from the closed forms of semantics.md §4-§6,
+// through the public API. Expected values come from the closed forms of docs/semantics.md §4-§6,
 // evaluated in float64 here, or from the specification's float32 rules (each operation rounded to
-// float32 separately, no FMA: semantics.md §3.2 "Float32 details"), emulated with Math.fround.
+// float32 separately, no FMA: docs/semantics.md §3.2 "Float32 details"), emulated with Math.fround.
 import { expect } from 'chai';
 import {
   Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
-import { rng } from './helpers.js';
+import { rng } from './support/random.js';
 
 const f = Math.fround;
 
@@ -22,7 +22,7 @@ function oneStep(xs: readonly number[], opts: Partial<LIFOptions>): { layer: LIF
 /**
  * sigma(u) as the layer's input gradient: with T=1 the first step gives u = x (initial state 0,
  * c = 1), gradOutput = 1 and the adjoint of the final state is 0, so gx = gu = 1 * sigma(u)
- * (semantics.md §7 with gr = 0).
+ * (docs/semantics.md §7 with gr = 0).
  */
 function sigmaOf(xs: readonly number[], opts: Partial<LIFOptions>): Float32Array {
   const { layer } = oneStep(xs, opts);

@@ -6,12 +6,11 @@ import { expect } from 'chai';
 import {
   LIF, Tensor, MaxSpike, MembraneReset, SingleSpike, Gaussian, type LIFOptions,
 } from '../lib/index.js';
-import { uniform } from './helpers.js';
+import { uniform, prod } from './support/random.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 function inp(shape: number[], seed: number, lo?: number, hi?: number): Tensor {
   return Tensor.from(values(prod(shape), seed, lo, hi), shape);
 }

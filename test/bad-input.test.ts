@@ -8,7 +8,7 @@ import {
   LIF, Tensor, MaxSpike, MultiSpike, SingleExponential, MembraneSubtract, MembraneReset, Heaviside,
   Gaussian, MultiGaussian, PeriodicExponential, setNumThreads, getNumThreads, type LIFOptions,
 } from '../lib/index.js';
-import { uniformNumbers } from './helpers.js';
+import { uniformNumbers } from './support/random.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 

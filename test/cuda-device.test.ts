@@ -7,18 +7,11 @@ import {
   Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MultiGaussian, PeriodicExponential,
   SingleSpike, Tensor, backendInfo, type LIFOptions,
 } from '../lib/index.js';
-import { loadGolden } from './golden-data.js';
-import { runGoldenCase } from './golden.test.js';
+import { loadGolden, runGoldenCase } from './support/golden.js';
+import { uniform } from './support/random.js';
 
 const cuda = backendInfo().cuda;
 
-function uniform(seed: number, n: number, lo: number, hi: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return lo + ((hi - lo) * s) / 4294967296;
-  });
-}
 
 /** Two training calls, backward of both, an eval call; all outputs as host arrays. */
 function run(opts: LIFOptions, device: string, shape: number[], seed: number): Map<string, Float32Array> {

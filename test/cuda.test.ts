@@ -2,7 +2,7 @@
 // in cuda-device.test.ts; here: the embedded GPU code, the probe, and the clear error.
 import { expect } from 'chai';
 import { LIF, Tensor, backendInfo } from '../lib/index.js';
-import { fatbinEntries } from './fatbin.js';
+import { fatbinEntries } from './support/fatbin.js';
 
 const info = backendInfo();
 

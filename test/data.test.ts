@@ -1,4 +1,4 @@
-// Event data: the SHD-layout HDF5 reader (files written in that layout by test/hdf5-writer.ts and
+// Event data: the SHD-layout HDF5 reader (files written in that layout by test/support/hdf5-writer.ts and
 // read back through h5wasm), binning into (B, T, units) counts against hand-computed tensors,
 // the batch iterator (shuffle by seed, dropLast) and the errors for bad files and options.
 import { expect } from 'chai';
@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventDataset, SpikelayersError, loadShd } from '../lib/index.js';
-import { writeHdf5, writeShd, type H5Type } from './hdf5-writer.js';
+import { writeHdf5, writeShd, type H5Type } from './support/hdf5-writer.js';
 
 let dir = '';
 before(() => {
@@ -52,7 +52,11 @@ async function expectDataError(p: Promise<unknown>, code: string, pattern: RegEx
 }
 
 describe('loadShd (SHD-layout HDF5 files)', () => {
-  for (const [timesType, unitsType, labelsType] of [['f32', 'u16', 'u8'], ['f64', 'i32', 'i64'], ['f32', 'u8', 'u16']] as H5Type[][]) {
+  for (const [timesType, unitsType, labelsType] of [
+    ['f32', 'u16', 'u8'],
+    ['f64', 'i32', 'i64'],
+    ['f32', 'u8', 'u16'],
+  ] as H5Type[][]) {
     it(`reads and bins times ${timesType}, units ${unitsType}, labels ${labelsType} into hand-computed counts`, async () => {
       const path = tmp();
       writeShd(path, SAMPLES, { timesType, unitsType, labelsType, extra: true });
@@ -76,7 +80,9 @@ describe('loadShd (SHD-layout HDF5 files)', () => {
   it('reads float16 spike times (decoded exactly)', async () => {
     const path = tmp();
     // all exactly representable in float16; bins of 0.25 s
-    writeShd(path, [{ times: [0, 0.125, 0.375, 0.5, 0.875, 1.25], units: [0, 1, 2, 3, 4, 0], label: 1 }], { timesType: 'f16' });
+    writeShd(path, [{ times: [0, 0.125, 0.375, 0.5, 0.875, 1.25], units: [0, 1, 2, 3, 4, 0], label: 1 }], {
+      timesType: 'f16',
+    });
     const ds = await loadShd(path, { numSteps: 4, maxTime: 1, numUnits: 5 });
     expect(Array.from(ds.times[0]!)).to.deep.equal([0, 0.125, 0.375, 0.5, 0.875, 1.25]);
     const x = Array.from(ds.bin([0]).toFloat32Array());
@@ -100,7 +106,11 @@ describe('loadShd (SHD-layout HDF5 files)', () => {
     const nonzero: [number, number, number][] = [];
     x.forEach((v, k) => v && nonzero.push([Math.floor(k / 700), k % 700, v]));
     // 0.0135 / 0.014 = 0.96 -> step 0; 0.0145 -> 1.04 -> step 1; 1.395 -> 99.6 -> step 99; 1.41 is outside
-    expect(nonzero).to.deep.equal([[0, 699, 1], [1, 0, 1], [99, 350, 1]]);
+    expect(nonzero).to.deep.equal([
+      [0, 699, 1],
+      [1, 0, 1],
+      [99, 350, 1],
+    ]);
   });
 
   it('limit reads only the first samples', async () => {
@@ -113,7 +123,9 @@ describe('loadShd (SHD-layout HDF5 files)', () => {
 
   it('a missing dataset: ERR_DATA_FORMAT naming its path', async () => {
     const p1 = tmp();
-    writeHdf5(p1, { spikes: { times: { type: 'f32', vlen: true, data: [[0.1]] }, units: { type: 'u16', vlen: true, data: [[1]] } } });
+    writeHdf5(p1, {
+      spikes: { times: { type: 'f32', vlen: true, data: [[0.1]] }, units: { type: 'u16', vlen: true, data: [[1]] } },
+    });
     await expectDataError(loadShd(p1), 'ERR_DATA_FORMAT', /has no dataset 'labels'/);
     const p2 = tmp();
     writeHdf5(p2, { spikes: { times: { type: 'f32', vlen: true, data: [[0.1]] } }, labels: { type: 'u8', data: [0] } });
@@ -127,22 +139,35 @@ describe('loadShd (SHD-layout HDF5 files)', () => {
     const path = tmp();
     writeShd(path, [SAMPLES[0]!, SAMPLES[1]!, { times: [0.1, 0.2], units: [3, 700], label: 0 }]);
     await expectDataError(loadShd(path), 'ERR_DATA_FORMAT', /sample 2, spike 1: unit id 700 is outside \[0, 700\)/);
-    await expectDataError(loadShd(path, { numUnits: 4 }), 'ERR_DATA_FORMAT', /sample 0, spike 1: unit id 4 is outside \[0, 4\)/);
+    await expectDataError(
+      loadShd(path, { numUnits: 4 }),
+      'ERR_DATA_FORMAT',
+      /sample 0, spike 1: unit id 4 is outside \[0, 4\)/,
+    );
   });
 
   it('other bad contents: negative times, mismatched lengths, labels beyond numClasses, fixed-size spikes', async () => {
     const neg = tmp();
-    writeShd(neg, [{ times: [0.1], units: [1], label: 0 }, { times: [0.2, -0.1], units: [1, 2], label: 1 }]);
+    writeShd(neg, [
+      { times: [0.1], units: [1], label: 0 },
+      { times: [0.2, -0.1], units: [1, 2], label: 1 },
+    ]);
     await expectDataError(loadShd(neg), 'ERR_DATA_FORMAT', /sample 1, spike 1: time -0.1\d* must be finite and >= 0/);
     const mism = tmp();
     writeHdf5(mism, {
-      spikes: { times: { type: 'f32', vlen: true, data: [[0.1, 0.2]] }, units: { type: 'u16', vlen: true, data: [[1]] } },
+      spikes: {
+        times: { type: 'f32', vlen: true, data: [[0.1, 0.2]] },
+        units: { type: 'u16', vlen: true, data: [[1]] },
+      },
       labels: { type: 'u8', data: [0] },
     });
     await expectDataError(loadShd(mism), 'ERR_DATA_FORMAT', /sample 0 has 2 spike times but 1 unit ids/);
     const count = tmp();
     writeHdf5(count, {
-      spikes: { times: { type: 'f32', vlen: true, data: [[0.1], [0.2]] }, units: { type: 'u16', vlen: true, data: [[1], [2]] } },
+      spikes: {
+        times: { type: 'f32', vlen: true, data: [[0.1], [0.2]] },
+        units: { type: 'u16', vlen: true, data: [[1], [2]] },
+      },
       labels: { type: 'u8', data: [0] },
     });
     await expectDataError(loadShd(count), 'ERR_DATA_FORMAT', /spikes\/times has 2 samples, spikes\/units 2, labels 1/);
@@ -150,7 +175,10 @@ describe('loadShd (SHD-layout HDF5 files)', () => {
     writeShd(lab, [{ times: [0.1], units: [1], label: 5 }]);
     await expectDataError(loadShd(lab, { numClasses: 5 }), 'ERR_DATA_FORMAT', /sample 0 has label 5, outside \[0, 5\)/);
     const fixed = tmp();
-    writeHdf5(fixed, { spikes: { times: { type: 'f32', data: [0.1] }, units: { type: 'u16', data: [1] } }, labels: { type: 'u8', data: [0] } });
+    writeHdf5(fixed, {
+      spikes: { times: { type: 'f32', data: [0.1] }, units: { type: 'u16', data: [1] } },
+      labels: { type: 'u8', data: [0] },
+    });
     await expectDataError(loadShd(fixed), 'ERR_DATA_FORMAT', /'spikes\/times' must hold variable-length arrays/);
     const intTimes = tmp();
     writeShd(intTimes, [{ times: [1], units: [1], label: 0 }], { timesType: 'i32' });
@@ -189,7 +217,9 @@ describe('loadShd (SHD-layout HDF5 files)', () => {
 describe('EventDataset batches', () => {
   /** n samples; sample i has i % 7 spikes of unit i % 5, label i % 3. */
   function dataset(n: number): EventDataset {
-    const times: Float32Array[] = [], units: Uint16Array[] = [], labels: number[] = [];
+    const times: Float32Array[] = [],
+      units: Uint16Array[] = [],
+      labels: number[] = [];
     for (let i = 0; i < n; ++i) {
       const m = i % 7;
       times.push(Float32Array.from({ length: m }, (_, k) => (k + 0.5) / 8));
@@ -201,14 +231,19 @@ describe('EventDataset batches', () => {
 
   it('each batch is bin(indices) with the labels of those samples; shuffle is a permutation fixed by the seed', () => {
     const ds = dataset(23);
-    const order = (seed: number): number[] => [...ds.batches({ batchSize: 5, shuffle: true, seed })].flatMap((b) => Array.from(b.indices));
-    const a = order(7), b = order(7), c = order(8);
+    const order = (seed: number): number[] =>
+      [...ds.batches({ batchSize: 5, shuffle: true, seed })].flatMap((b) => Array.from(b.indices));
+    const a = order(7),
+      b = order(7),
+      c = order(8);
     expect(a).to.deep.equal(b);
     expect(a).to.not.deep.equal(c);
     expect(a.slice().sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 23 }, (_, i) => i));
     expect(a).to.not.deep.equal(Array.from({ length: 23 }, (_, i) => i));
     // the same seed gives the same order on another dataset of the same size
-    expect([...dataset(23).batches({ batchSize: 4, shuffle: true, seed: 7 })].flatMap((x) => Array.from(x.indices))).to.deep.equal(a);
+    expect(
+      [...dataset(23).batches({ batchSize: 4, shuffle: true, seed: 7 })].flatMap((x) => Array.from(x.indices)),
+    ).to.deep.equal(a);
     for (const batch of ds.batches({ batchSize: 5, shuffle: true, seed: 7 })) {
       const idx = Array.from(batch.indices);
       expect(Array.from(batch.labels)).to.deep.equal(idx.map((i) => i % 3));
@@ -236,7 +271,8 @@ describe('EventDataset batches', () => {
     const ds = dataset(20);
     const [tr, te] = ds.split(0.25, 3);
     expect([tr.length, te.length]).to.deep.equal([15, 5]);
-    const key = (d: EventDataset): string[] => Array.from({ length: d.length }, (_, i) => `${d.labels[i]}:${d.times[i]!.length}:${d.units[i]![0] ?? '-'}`);
+    const key = (d: EventDataset): string[] =>
+      Array.from({ length: d.length }, (_, i) => `${d.labels[i]}:${d.times[i]!.length}:${d.units[i]![0] ?? '-'}`);
     expect([...key(tr), ...key(te)].sort()).to.deep.equal(key(ds).sort());
     const [, te2] = ds.split(0.25, 3);
     expect(key(te2)).to.deep.equal(key(te));
@@ -244,15 +280,32 @@ describe('EventDataset batches', () => {
 
   it('bad options and data: TypeError / RangeError naming them', () => {
     const ds = dataset(4);
-    expect(() => ds.batches({ batchSize: 0 })).to.throw(RangeError, /EventDataset.batches: batchSize must be an integer in \[1, /);
-    expect(() => ds.batches({ shufle: true } as never)).to.throw(TypeError, /unknown option 'shufle' \(did you mean 'shuffle'\?\)/);
+    expect(() => ds.batches({ batchSize: 0 })).to.throw(
+      RangeError,
+      /EventDataset.batches: batchSize must be an integer in \[1, /,
+    );
+    expect(() => ds.batches({ shufle: true } as never)).to.throw(
+      TypeError,
+      /unknown option 'shufle' \(did you mean 'shuffle'\?\)/,
+    );
     expect(() => ds.batches({ seed: -1 })).to.throw(RangeError, /seed must be an integer/);
     expect(() => ds.bin([4])).to.throw(RangeError, /indices\[0\] must be an integer in \[0, 4\), got 4/);
-    expect(() => new EventDataset({ times: [new Float32Array([0.1])], units: [new Uint16Array([9])], labels: [0] }, { numUnits: 5 }))
-      .to.throw(RangeError, /sample 0, spike 0: unit id 9 is outside \[0, 5\)/);
-    expect(() => new EventDataset({ times: [[0.1] as never], units: [new Uint16Array([1])], labels: [0] }, { numUnits: 5 }))
-      .to.throw(TypeError, /spike times of sample 0 must be a Float32Array or Float64Array/);
-    expect(() => new EventDataset({ times: [new Float32Array([NaN])], units: [new Uint16Array([1])], labels: [0] }, { numUnits: 5 }))
-      .to.throw(RangeError, /sample 0, spike 0: time NaN must be finite and >= 0/);
+    expect(
+      () =>
+        new EventDataset(
+          { times: [new Float32Array([0.1])], units: [new Uint16Array([9])], labels: [0] },
+          { numUnits: 5 },
+        ),
+    ).to.throw(RangeError, /sample 0, spike 0: unit id 9 is outside \[0, 5\)/);
+    expect(
+      () => new EventDataset({ times: [[0.1] as never], units: [new Uint16Array([1])], labels: [0] }, { numUnits: 5 }),
+    ).to.throw(TypeError, /spike times of sample 0 must be a Float32Array or Float64Array/);
+    expect(
+      () =>
+        new EventDataset(
+          { times: [new Float32Array([NaN])], units: [new Uint16Array([1])], labels: [0] },
+          { numUnits: 5 },
+        ),
+    ).to.throw(RangeError, /sample 0, spike 0: time NaN must be finite and >= 0/);
   });
 });

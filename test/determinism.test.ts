@@ -8,7 +8,7 @@ import {
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, getNumThreads, setNumThreads,
   type LIFOptions,
 } from '../lib/index.js';
-import { uniform } from './helpers.js';
+import { uniform } from './support/random.js';
 
 
 const B = 5, T = 70, N = 200;

@@ -10,9 +10,8 @@ import {
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
 import { _setCudaLaunchEmulation } from '../lib/backend.js';
-import { loadGolden } from './golden-data.js';
-import { runGoldenCase } from './golden.test.js';
-import { uniform } from './helpers.js';
+import { loadGolden, runGoldenCase } from './support/golden.js';
+import { uniform } from './support/random.js';
 
 
 /** Two training calls carrying state, backward of both, then an eval call: every output. */

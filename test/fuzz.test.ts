@@ -6,7 +6,7 @@
 // that fail; sync calls while an async call is in flight.
 //
 // For every call it checks:
-//  * valid calls: the result equals a plain float64 reference of sinabs' forward (semantics.md
+//  * valid calls: the result equals a plain float64 reference of sinabs' forward (docs/semantics.md
 //    §3.1-§3.3: state rules, one step, spikes, resets, clip) within tolerance; spikes compare
 //    exactly except where the membrane lies within 1e-4 of a spike boundary (from that step on the
 //    neuron is left out); batch resampling is checked by finding, for each new row, old rows that
@@ -24,7 +24,8 @@ import {
   LIF, IAF, ExpLeak, Tensor, MultiSpike, SingleSpike, MaxSpike, MembraneSubtract, MembraneReset,
   SingleExponential, Heaviside, Gaussian, MultiGaussian, PeriodicExponential, backendInfo,
 } from '../lib/index.js';
-import { rng } from './helpers.js';
+import { rng, prod } from './support/random.js';
+import { refStep, type RefStepRules } from './support/lif-reference.js';
 
 const ITERATIONS = Number(process.env.SPIKELAYERS_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.SPIKELAYERS_FUZZ_SEED ?? 0x5eed1);
@@ -67,7 +68,6 @@ class Rand {
   }
 }
 
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const esc = (s: string): RegExp => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, k) => v === b[k]);
 
@@ -487,7 +487,7 @@ interface RowResult {
 }
 const MARGIN = 1e-4;
 
-/** One batch row through T steps of semantics.md §3.2, in float64. x: (T, N) slice of the input. */
+/** One batch row through T steps of docs/semantics.md §3.2, in float64. x: (T, N) slice of the input. */
 function refRow(P: RefParams, x: Float32Array, xOff: number, T: number, N: number, v0: ArrayLike<number>, i0: ArrayLike<number> | null): RowResult {
   const out = new Float64Array(T * N), recV = new Float64Array(T * N);
   const recI = P.alphaS ? new Float64Array(T * N) : null;
@@ -496,38 +496,28 @@ function refRow(P: RefParams, x: Float32Array, xOff: number, T: number, N: numbe
   for (let n = 0; n < N; ++n) {
     let vn = v0[n]!, inn = i0 ? i0[n]! : 0;
     let sc = 1 + (Number.isFinite(vn) ? Math.abs(vn) : 0);
-    const am = P.alphaM[n]!, c = P.c[n]!, as = P.alphaS ? P.alphaS[n]! : 0;
+    const rules: RefStepRules = {
+      alphaMem: P.alphaM[n]!, alphaSyn: P.alphaS ? P.alphaS[n]! : null, c: P.c[n]!, theta: P.theta,
+      spike: P.spike === 'custom' ? 'single' : P.spike, maxSpikes: P.maxSpikes,
+      reset: P.reset === 'sub' ? 'subtract' : P.reset, thetaSub: P.thetaSub, resetValue: P.resetValue, minV: P.minV,
+    };
     for (let t = 0; t < T; ++t) {
-      const xt = x[xOff + t * N + n]!;
-      let cur = xt;
-      if (P.alphaS) {
-        inn = as * (inn + xt);
-        cur = inn;
-      }
-      const u = am * vn + c * cur;
+      const st = refStep(rules, vn, inn, x[xOff + t * N + n]!);
+      if (P.alphaS) inn = st.i;
+      const { u, s } = st;
       if (Number.isFinite(u)) sc = Math.max(sc, 1 + Math.abs(u));
-      let s: number;
-      if (P.spike === 'multi') {
-        const q = Math.trunc(u / P.theta);
-        s = u > 0 ? q : 0 * q;
-        if (s > P.maxSpikes) s = P.maxSpikes;
-        if (limit[n] === T && Number.isFinite(u) && u > 0) {
-          const k = Math.round(u / P.theta);
-          if (k >= 1 && Math.abs(u - k * P.theta) <= MARGIN * (1 + Math.abs(u))) limit[n] = t;
+      // the first step near a spike boundary: float32 and float64 may count differently from there on
+      if (limit[n] === T) {
+        if (P.spike === 'multi') {
+          if (Number.isFinite(u) && u > 0) {
+            const k = Math.round(u / P.theta);
+            if (k >= 1 && Math.abs(u - k * P.theta) <= MARGIN * (1 + Math.abs(u))) limit[n] = t;
+          }
+        } else if (P.spike === 'single' || P.spike === 'custom') {
+          if (Math.abs(u - P.theta) <= MARGIN * (1 + Math.abs(u))) limit[n] = t;
         }
-      } else if (P.spike === 'single' || P.spike === 'custom') {
-        s = u - P.theta >= 0 ? 1 : 0;
-        if (limit[n] === T && Math.abs(u - P.theta) <= MARGIN * (1 + Math.abs(u))) limit[n] = t;
-      } else s = u;
-      let rr: number;
-      if (P.reset === 'sub') rr = u - s * P.thetaSub;
-      else if (P.reset === 'reset') rr = u * (s === 0 ? 1 : 0) + P.resetValue;
-      else rr = u;
-      if (P.minV !== null) {
-        let d = rr - P.minV;
-        d = d < 0 ? 0 : d;
-        vn = d + P.minV;
-      } else vn = rr;
+      }
+      vn = st.v;
       out[t * N + n] = s;
       recV[t * N + n] = vn;
       if (recI) recI[t * N + n] = inn;

@@ -1,5 +1,5 @@
-// A float64 reference of the LIF layer written from the specification alone, inside this test:
-// the forward recurrence of semantics.md §3.2 and the adjoint (backward) recurrence of §7, with
+// The float64 reference of the LIF layer written from the specification alone (test/support/lif-reference.ts):
+// the forward recurrence of docs/semantics.md §3.2 and the adjoint (backward) recurrence of §7, with
 // the spike/reset/surrogate rules of §4-§6 and the parameter broadcasting of §2. The layer
 // (float32, native kernels) is compared against it on random inputs over two forward calls that
 // carry state, backwarded in reverse order (second call first).
@@ -11,7 +11,8 @@ import {
   Gaussian, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
   PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
 } from '../lib/index.js';
-import { rng } from './helpers.js';
+import { rng } from './support/random.js';
+import { refBackward, refForward, type RefModel, type ResetRule, type Traj } from './support/lif-reference.js';
 
 const f = Math.fround;
 
@@ -22,111 +23,6 @@ function uniform(r: () => number, n: number, lo: number, hi: number): number[] {
 
 const SQRT_2PI = Math.sqrt(2 * Math.PI);
 const normal = (x: number, mu: number, s: number): number => Math.exp(-((x - mu) ** 2) / (2 * s * s)) / (s * SQRT_2PI);
-
-// ---- the reference --------------------------------------------------------------------------
-
-type SpikeRule = { kind: 'multi'; max: number } | { kind: 'single' };
-type ResetRule = { kind: 'subtract'; sub: number } | { kind: 'reset'; value: number };
-
-interface RefModel {
-  B: number;
-  neuronShape: number[];
-  theta: number;
-  spike: SpikeRule;
-  reset: ResetRule;
-  /** sigma(u) in float64 (semantics.md §6). */
-  sigma: (u: number) => number;
-  minV: number | null;
-  norm: boolean;
-  /** Per-neuron decay factors (N values), float64. */
-  alphaMem: number[];
-  alphaSyn: number[] | null;
-}
-
-/** What one forward call keeps (all (B, T, N) row-major, float64). */
-interface Traj {
-  T: number;
-  x: number[];
-  u: number[];
-  s: number[];
-  r: number[];
-  v: number[];
-  i: number[];
-  vPrev: number[];
-  iPrev: number[];
-}
-
-/** Forward recurrence of §3.2 from state (v0, i0); returns the trajectory and the final state. */
-function refForward(m: RefModel, T: number, x: number[], v0: number[], i0: number[]): { traj: Traj; v1: number[]; i1: number[] } {
-  const N = m.alphaMem.length, B = m.B;
-  const E = B * T * N;
-  const traj: Traj = { T, x, u: new Array(E), s: new Array(E), r: new Array(E), v: new Array(E), i: new Array(E), vPrev: new Array(E), iPrev: new Array(E) };
-  const v = v0.slice(), is = i0.slice();
-  for (let b = 0; b < B; ++b)
-    for (let t = 0; t < T; ++t)
-      for (let n = 0; n < N; ++n) {
-        const q = (b * T + t) * N + n, bn = b * N + n;
-        const am = m.alphaMem[n]!, c = m.norm ? 1 - am : 1;
-        const xt = x[q]!;
-        traj.vPrev[q] = v[bn]!;
-        traj.iPrev[q] = is[bn]!;
-        // 1. synaptic current: i_t = alpha_s (i_{t-1} + x_t), or x_t
-        const it = m.alphaSyn ? m.alphaSyn[n]! * (is[bn]! + xt) : xt;
-        // 2. integrate
-        const u = am * v[bn]! + c * it;
-        // 3. spikes
-        let s: number;
-        if (m.spike.kind === 'multi') s = u > 0 ? Math.min(Math.trunc(u / m.theta), m.spike.max) : 0;
-        else s = u - m.theta >= 0 ? 1 : 0;
-        // 4. reset
-        const r = m.reset.kind === 'subtract' ? u - s * m.reset.sub : u * (s === 0 ? 1 : 0) + m.reset.value;
-        // 5. clip
-        const vt = m.minV === null ? r : Math.max(r - m.minV, 0) + m.minV;
-        traj.u[q] = u; traj.s[q] = s; traj.r[q] = r; traj.v[q] = vt; traj.i[q] = it;
-        v[bn] = vt;
-        if (m.alphaSyn) is[bn] = it;
-      }
-  return { traj, v1: v, i1: is };
-}
-
-/**
- * Adjoint recurrence of §7 for one call: given dL/ds (g), the adjoints of the final state
- * (gvEnd, giEnd), returns dL/dx, the adjoints of the initial state and dL/d alpha per neuron,
- * plus the sums of |terms| of the alpha gradients (their rounding-error scale).
- */
-function refBackward(m: RefModel, tr: Traj, g: number[], gvEnd: number[], giEnd: number[]) {
-  const N = m.alphaMem.length, B = m.B, T = tr.T;
-  const gx = new Array<number>(B * T * N).fill(0);
-  const gv = gvEnd.slice(), gic = giEnd.slice();
-  const gAm = new Array<number>(N).fill(0), gAs = new Array<number>(N).fill(0);
-  const absAm = new Array<number>(N).fill(0), absAs = new Array<number>(N).fill(0);
-  for (let b = 0; b < B; ++b)
-    for (let t = T - 1; t >= 0; --t)
-      for (let n = 0; n < N; ++n) {
-        const q = (b * T + t) * N + n, bn = b * N + n;
-        const am = m.alphaMem[n]!, c = m.norm ? 1 - am : 1;
-        const gr = m.minV === null ? gv[bn]! : tr.r[q]! - m.minV > 0 ? gv[bn]! : 0;
-        const sg = m.sigma(tr.u[q]!);
-        const gt = g[q]!;
-        const gu = m.reset.kind === 'subtract'
-          ? gr + (gt - m.reset.sub * gr) * sg
-          : gr * (tr.s[q] === 0 ? 1 : 0) + gt * sg;
-        const dAm = gu * (m.norm ? tr.vPrev[q]! - tr.i[q]! : tr.vPrev[q]!);
-        gAm[n] += dAm;
-        absAm[n] += Math.abs(dAm);
-        gv[bn] = am * gu;
-        const gi = c * gu + gic[bn]!;
-        if (m.alphaSyn) {
-          const as = m.alphaSyn[n]!;
-          gx[q] = as * gi;
-          const dAs = gi * (tr.iPrev[q]! + tr.x[q]!);
-          gAs[n] += dAs;
-          absAs[n] += Math.abs(dAs);
-          gic[bn] = as * gi;
-        } else gx[q] = gi;
-      }
-  return { gx, gvStart: gv, giStart: gic, gAm, gAs, absAm, absAs };
-}
 
 /**
  * Smallest distance of the trajectory to a discontinuity of the forward map or of the gradient

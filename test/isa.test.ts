@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Gaussian, LIF, MembraneReset, Tensor, backendInfo } from '../lib/index.js';
-import { uniform } from './helpers.js';
+import { uniform } from './support/random.js';
 
 function digest(): string {
   const h = createHash('sha256');

@@ -17,6 +17,7 @@ import { expect } from 'chai';
 import { LIF, Tensor, SGD, MAX_ELEMENTS, ErrorCodes } from '../lib/index.js';
 import { native } from '../lib/backend.js';
 import v8 from 'node:v8';
+import { uniform } from './support/random.js';
 
 const FULL = process.env.SPIKELAYERS_MEMORY_FULL === '1';
 const MB = 1024 * 1024;
@@ -58,15 +59,7 @@ async function settle(): Promise<void> {
   for (let k = 0; k < 5; ++k) await collect(2);
 }
 
-function values(n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let k = 0; k < n; ++k) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[k] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
+const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
 
 function thrown(fn: () => unknown): Error & { code?: string } {
   try {

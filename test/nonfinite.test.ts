@@ -1,5 +1,5 @@
 // NaN and ±Inf in the input (and in a loaded state) propagate the way sinabs propagates them:
-// the formulas of semantics.md §3.2/§4/§5 evaluated with IEEE-754 rules, as PyTorch evaluates them.
+// the formulas of docs/semantics.md §3.2/§4/§5 evaluated with IEEE-754 rules, as PyTorch evaluates them.
 // The expected values below are derived from those formulas by hand, not from the implementation:
 //
 //   u = α·v + c·x                       NaN in -> NaN;  +Inf in -> +Inf (α·v finite, c > 0)
@@ -21,7 +21,7 @@ import { expect } from 'chai';
 import {
   LIF, IAF, ExpLeak, Tensor, SingleSpike, MaxSpike, MembraneReset, Heaviside, type LIFOptions,
 } from '../lib/index.js';
-import { uniform } from './helpers.js';
+import { uniform } from './support/random.js';
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
 

@@ -3,14 +3,9 @@
 // an earlier call is not handed to the new one.
 import { expect } from 'chai';
 import { LIF, Tensor } from '../lib/index.js';
+import { uniform } from './support/random.js';
 
-function data(seed: number, n: number, lo: number, hi: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return lo + ((hi - lo) * s) / 4294967296;
-  });
-}
+const data = (seed: number, n: number, lo: number, hi: number): Float32Array => uniform(seed, n, lo, hi);
 const shape = [2, 20, 6];
 const x = (k: number) => Tensor.from(data(k, 240, 0, 2.5), shape);
 const g = (k: number) => Tensor.from(data(100 + k, 240, -1, 1), shape);
@@ -44,6 +39,35 @@ describe('pending calls', function () {
     l.forward(a);
     expect(() => l.forward(x(2), { out: a })).to.throw(RangeError, /out/);
     expect(l.pendingCalls).to.equal(1);
+  });
+
+  it('backward out may not overwrite the input of an earlier pending call (checked as forward checks it)', function () {
+    const l = new LIF(opts), twin = new LIF(opts);
+    const a = x(1);
+    const before = a.toFloat32Array();
+    l.forward(a); l.forward(a);
+    twin.forward(x(1)); twin.forward(x(1));
+    expect(() => l.backward(g(2), { out: a })).to.throw(RangeError, /out is the input of an earlier call/);
+    expect(l.pendingCalls, 'nothing consumed').to.equal(2);
+    expect(a.toFloat32Array(), 'input untouched').to.deep.equal(before);
+    // the two backwards still give what a layer that never saw the rejected call gives
+    expect(l.backward(g(2)).toFloat32Array(), 'call 2').to.deep.equal(twin.backward(g(2)).toFloat32Array());
+    expect(l.backward(g(1)).toFloat32Array(), 'call 1').to.deep.equal(twin.backward(g(1)).toFloat32Array());
+  });
+
+  it('backwardAsync rejects out over an earlier pending input too', async function () {
+    const l = new LIF(opts);
+    const a = x(1);
+    l.forward(a); l.forward(a);
+    let err: unknown;
+    try {
+      await l.backwardAsync(g(2), { out: a });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(RangeError);
+    expect((err as Error).message).to.match(/backwardAsync: out is the input of an earlier call/);
+    expect(l.pendingCalls).to.equal(2);
   });
 
   it('requiresGrad = false leaves the parameter gradient untouched', function () {

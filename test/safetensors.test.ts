@@ -10,12 +10,11 @@ import { LIF, SpikelayersError, Tensor } from '../lib/index.js';
 import {
   decodeSafetensors, encodeSafetensors, loadSafetensors, parseSafetensors, saveSafetensors,
 } from '../lib/safetensors.js';
-import { uniform } from './helpers.js';
+import { uniform, prod } from './support/random.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
 const values = (n: number, seed: number, lo = -3, hi = 3): Float32Array => uniform(seed, n, lo, hi);
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const rand = (shape: number[], seed: number): Tensor => Tensor.from(values(prod(shape), seed), shape);
 const bitsOf = (a: Float32Array): number[] => Array.from(new Uint32Array(a.slice().buffer));
 const f32bits = (x: number): number => bitsOf(Float32Array.of(x))[0]!;

@@ -1,14 +1,9 @@
 // IAF, ExpLeak and the squeeze variants (the golden suite covers IAF and ExpLeak against sinabs).
 import { expect } from 'chai';
 import { ExpLeak, ExpLeakSqueeze, IAF, IAFSqueeze, LIF, LIFSqueeze, Tensor } from '../lib/index.js';
+import { uniform } from './support/random.js';
 
-function data(seed: number, n: number, lo: number, hi: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return lo + ((hi - lo) * s) / 4294967296;
-  });
-}
+const data = (seed: number, n: number, lo: number, hi: number): Float32Array => uniform(seed, n, lo, hi);
 
 describe('sibling layers', function () {
   it('IAF has no tau_mem parameter and never leaks', function () {

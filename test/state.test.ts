@@ -1,17 +1,16 @@
-// sinabs' state rules (semantics.md §2, §3.1, §3.3, §8): persistence across calls, re-zeroing on a
+// sinabs' state rules (docs/semantics.md §2, §3.1, §3.3, §8): persistence across calls, re-zeroing on a
 // neuron-shape change, batch broadcast from 1, random batch resampling from B > 1, the `shape`
 // option, resetStates / detachStates / zeroGrad, recordings, firingRate, stateDict names and
 // round trips, trainAlphas, parameter order and flags, and multi-call backward.
 import { expect } from 'chai';
 import { LIF, Tensor, type LIFOptions } from '../lib/index.js';
-import { uniformNumbers } from './helpers.js';
+import { uniformNumbers, prod } from './support/random.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
 const f = Math.fround;
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): number[] => uniformNumbers(seed, n, lo, hi);
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 function inp(shape: number[], seed: number, lo?: number, hi?: number): Tensor {
   return Tensor.from(values(prod(shape), seed, lo, hi), shape);
 }

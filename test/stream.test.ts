@@ -8,12 +8,11 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LIF, SpikelayersError, Tensor, backendInfo, type LIFOptions } from '../lib/index.js';
 import { layerIterate, layerStream, type StreamableLayer } from '../lib/stream.js';
-import { uniform } from './helpers.js';
+import { uniform, prod } from './support/random.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const rand = (shape: number[], seed: number, device = 'cpu'): Tensor => Tensor.from(values(prod(shape), seed), shape, { device });
 
 /** Elements [t0, t1) along axis 1 of a (B, T, ...) tensor. */

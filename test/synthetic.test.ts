@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { LIF, Tensor } from '../lib/index.js';
 import { classPatterns, syntheticEvents } from '../lib/index.js';
 import type { EventDataset } from '../lib/index.js';
-import { rng } from './helpers.js';
+import { rng } from './support/random.js';
 
 const SMALL = { numSamples: 300, numClasses: 10, numUnits: 200, unitsPerClass: 20 };
 
@@ -13,14 +13,21 @@ const SMALL = { numSamples: 300, numClasses: 10, numUnits: 200, unitsPerClass: 2
 function features(ds: EventDataset, bins: number): Float64Array[] {
   return Array.from({ length: ds.length }, (_, i) => {
     const f = new Float64Array(bins * ds.numUnits);
-    const t = ds.times[i]!, u = ds.units[i]!;
-    for (let k = 0; k < t.length; ++k) f[Math.min(bins - 1, Math.floor((t[k]! / ds.maxTime) * bins)) * ds.numUnits + u[k]!]! += 1;
+    const t = ds.times[i]!,
+      u = ds.units[i]!;
+    for (let k = 0; k < t.length; ++k)
+      f[Math.min(bins - 1, Math.floor((t[k]! / ds.maxTime) * bins)) * ds.numUnits + u[k]!]! += 1;
     return f;
   });
 }
 
 /** Nearest-centroid accuracy (train on the first `nTrain` samples, test on the rest). */
-function nearestCentroid(ds: EventDataset, bins: number, nTrain: number, candidates: (label: number) => number[]): number {
+function nearestCentroid(
+  ds: EventDataset,
+  bins: number,
+  nTrain: number,
+  candidates: (label: number) => number[],
+): number {
   const f = features(ds, bins);
   const dim = f[0]!.length;
   const cent = Array.from({ length: ds.numClasses }, () => new Float64Array(dim));
@@ -33,7 +40,8 @@ function nearestCentroid(ds: EventDataset, bins: number, nTrain: number, candida
   cent.forEach((v, c) => v.forEach((_, d) => (v[d] = v[d]! / cnt[c]!)));
   let ok = 0;
   for (let i = nTrain; i < ds.length; ++i) {
-    let best = -1, bestD = Infinity;
+    let best = -1,
+      bestD = Infinity;
     for (const c of candidates(ds.labels[i]!)) {
       let dd = 0;
       for (let d = 0; d < dim; ++d) dd += (f[i]![d]! - cent[c]![d]!) ** 2;
@@ -54,7 +62,8 @@ describe('syntheticEvents', () => {
       expect(Array.from(a.units[i]!)).to.deep.equal(Array.from(b.units[i]!));
     }
     expect(Array.from(a.times[0]!)).to.not.deep.equal(Array.from(c.times[0]!));
-    const p = classPatterns(10, 200, 20, 1.4, 0), q = classPatterns(10, 200, 20, 1.4, 1);
+    const p = classPatterns(10, 200, 20, 1.4, 0),
+      q = classPatterns(10, 200, 20, 1.4, 1);
     expect(Array.from(p[0]!.units)).to.not.deep.equal(Array.from(q[0]!.units));
     // twins share units, differ in times
     expect(Array.from(p[3]!.units)).to.deep.equal(Array.from(p[2]!.units));
@@ -97,19 +106,27 @@ describe('syntheticEvents', () => {
     expect(noTime, 'counts per unit over the whole sample').to.be.within(0.35, 0.65);
     expect(withTime, 'counts per unit in 14 windows of 0.1 s').to.be.above(0.9);
     const all = Array.from({ length: 10 }, (_, c) => c);
-    expect(nearestCentroid(ds, 14, 400, () => all), 'all classes, with timing').to.be.above(0.9);
+    expect(
+      nearestCentroid(ds, 14, 400, () => all),
+      'all classes, with timing',
+    ).to.be.above(0.9);
   });
 
   it('untrained networks (random weights, LIF layers) classify at about chance', () => {
     const ds = syntheticEvents({ ...SMALL, numSamples: 200, seed: 3 });
-    const B = ds.length, T = ds.numSteps, U = ds.numUnits, H = 64, C = ds.numClasses;
+    const B = ds.length,
+      T = ds.numSteps,
+      U = ds.numUnits,
+      H = 64,
+      C = ds.numClasses;
     const x = ds.bin(Array.from({ length: B }, (_, i) => i)).toFloat32Array();
     /** y (B*T, out) = x (B*T, in) W^T + b, weights U(-g/sqrt(in), g/sqrt(in)) as PyTorch's init times a gain g. */
     const linear = (inp: Float32Array, nIn: number, nOut: number, r: () => number, gain: number): Float32Array => {
       const bound = gain / Math.sqrt(nIn);
       const w = Float64Array.from({ length: nIn * nOut }, () => (2 * r() - 1) * bound);
       const b = Float64Array.from({ length: nOut }, () => (2 * r() - 1) * bound);
-      const rows = inp.length / nIn, out = new Float32Array(rows * nOut);
+      const rows = inp.length / nIn,
+        out = new Float32Array(rows * nOut);
       for (let s = 0; s < rows; ++s)
         for (let j = 0; j < nOut; ++j) {
           let acc = b[j]!;
@@ -123,8 +140,14 @@ describe('syntheticEvents', () => {
     for (let net = 0; net < 6; ++net) {
       const r = rng(100 + net);
       // gains 40 and 20 so that both layers are active on this sparse input (~3% hidden spikes)
-      const h = new LIF({ tauMem: 20 }).eval().forward(Tensor.from(linear(x, U, H, r, 40), [B, T, H])).toFloat32Array();
-      const o = new LIF({ tauMem: 20 }).eval().forward(Tensor.from(linear(h, H, C, r, 20), [B, T, C])).toFloat32Array();
+      const h = new LIF({ tauMem: 20 })
+        .eval()
+        .forward(Tensor.from(linear(x, U, H, r, 40), [B, T, H]))
+        .toFloat32Array();
+      const o = new LIF({ tauMem: 20 })
+        .eval()
+        .forward(Tensor.from(linear(h, H, C, r, 20), [B, T, C]))
+        .toFloat32Array();
       let ok = 0;
       for (let b = 0; b < B; ++b) {
         const counts = new Float64Array(C);
@@ -140,13 +163,24 @@ describe('syntheticEvents', () => {
     const mean = accs.reduce((s, v) => s + v, 0) / accs.length;
     // chance is 1/10; a random map from classes to outputs has ~1 fixed point on average, so one
     // network's accuracy varies by ~0.1 and the mean of six by ~0.04
-    expect(mean, `mean accuracy of 6 untrained networks (${accs.map((a) => a.toFixed(2)).join(', ')})`).to.be.below(0.25);
+    expect(mean, `mean accuracy of 6 untrained networks (${accs.map((a) => a.toFixed(2)).join(', ')})`).to.be.below(
+      0.25,
+    );
   });
 
   it('bad options: TypeError / RangeError naming them', () => {
-    expect(() => syntheticEvents({ numClass: 3 } as never)).to.throw(TypeError, /unknown option 'numClass' \(did you mean 'numClasses'\?\)/);
-    expect(() => syntheticEvents({ numClasses: 1 })).to.throw(RangeError, /syntheticEvents: numClasses must be an integer in \[2, /);
-    expect(() => syntheticEvents({ numUnits: 10, unitsPerClass: 11 })).to.throw(RangeError, /unitsPerClass must be an integer in \[1, 10\]/);
+    expect(() => syntheticEvents({ numClass: 3 } as never)).to.throw(
+      TypeError,
+      /unknown option 'numClass' \(did you mean 'numClasses'\?\)/,
+    );
+    expect(() => syntheticEvents({ numClasses: 1 })).to.throw(
+      RangeError,
+      /syntheticEvents: numClasses must be an integer in \[2, /,
+    );
+    expect(() => syntheticEvents({ numUnits: 10, unitsPerClass: 11 })).to.throw(
+      RangeError,
+      /unitsPerClass must be an integer in \[1, 10\]/,
+    );
     expect(() => syntheticEvents({ dropout: 1 })).to.throw(RangeError, /dropout must be a finite number >= 0 and < 1/);
   });
 });

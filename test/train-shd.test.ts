@@ -11,15 +11,26 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LIF, Linear, Sequential, parseSafetensors } from '../lib/index.js';
 import { readFileSync } from 'node:fs';
-import { writeShd } from './hdf5-writer.js';
-import { rng } from './helpers.js';
+import { writeShd } from './support/hdf5-writer.js';
+import { rng } from './support/random.js';
 
 const exampleJs = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'train-shd.js');
 const run = (args: string[]): Promise<{ stdout: string; stderr: string }> =>
   promisify(execFile)(process.execPath, [exampleJs, ...args], { timeout: 100_000 });
 
 /** The keys of sinabs' Sequential(Linear, LIF, Linear, LIF) state_dict, in PyTorch's order. */
-const KEYS = ['0.weight', '0.bias', '1.tau_mem', '1.spike_threshold', '1.v_mem', '2.weight', '2.bias', '3.tau_mem', '3.spike_threshold', '3.v_mem'];
+const KEYS = [
+  '0.weight',
+  '0.bias',
+  '1.tau_mem',
+  '1.spike_threshold',
+  '1.v_mem',
+  '2.weight',
+  '2.bias',
+  '3.tau_mem',
+  '3.spike_threshold',
+  '3.v_mem',
+];
 
 function checkModel(path: string, units: number, hidden: number, classes: number): void {
   const { tensors, metadata, dtypes } = parseSafetensors(readFileSync(path));
@@ -33,11 +44,15 @@ function checkModel(path: string, units: number, hidden: number, classes: number
   expect(tensors['1.v_mem']!.shape).to.deep.equal([0]); // as a fresh sinabs layer: loads into one
   // loads (strictly) into the same network built here
   const model = new Sequential(
-    new Linear({ inFeatures: units, outFeatures: hidden }), new LIF({ tauMem: 20 }),
-    new Linear({ inFeatures: hidden, outFeatures: classes }), new LIF({ tauMem: 20 }),
+    new Linear({ inFeatures: units, outFeatures: hidden }),
+    new LIF({ tauMem: 20 }),
+    new Linear({ inFeatures: hidden, outFeatures: classes }),
+    new LIF({ tauMem: 20 }),
   );
   model.loadStateDict(tensors);
-  expect(Array.from(model.stateDict()['0.weight']!.toFloat32Array())).to.deep.equal(Array.from(tensors['0.weight']!.toFloat32Array()));
+  expect(Array.from(model.stateDict()['0.weight']!.toFloat32Array())).to.deep.equal(
+    Array.from(tensors['0.weight']!.toFloat32Array()),
+  );
 }
 
 describe('examples/train-shd (npm start)', () => {
@@ -49,14 +64,36 @@ describe('examples/train-shd (npm start)', () => {
 
   it('trains on a tiny synthetic set and writes a loadable model', async () => {
     const out = join(dir, 'syn.safetensors');
-    const { stdout, stderr } = await run(['--samples', '80', '--classes', '4', '--units', '32', '--hidden', '16', '--steps', '20',
-      '--epochs', '2', '--batch-size', '16', '--out', out]);
+    const { stdout, stderr } = await run([
+      '--samples',
+      '80',
+      '--classes',
+      '4',
+      '--units',
+      '32',
+      '--hidden',
+      '16',
+      '--steps',
+      '20',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '16',
+      '--out',
+      out,
+    ]);
     // not a terminal: one line per epoch
     const lines = stderr.trim().split('\n');
     expect(lines).to.have.length(2);
-    lines.forEach((l, k) => expect(l).to.match(new RegExp(`^epoch ${k + 1}/2 \\[#{24}\\] 64/64  +\\d+ samples/s  loss \\d+\\.\\d{4}  accuracy \\d+\\.\\d%$`)));
+    lines.forEach((l, k) =>
+      expect(l).to.match(
+        new RegExp(`^epoch ${k + 1}/2 \\[#{24}\\] 64/64  +\\d+ samples/s  loss \\d+\\.\\d{4}  accuracy \\d+\\.\\d%$`),
+      ),
+    );
     expect(stdout).to.match(/64 training and 16 test samples, 4 classes, 32 units x 20 steps/);
-    expect(stdout).to.match(/\ntest accuracy \d+\.\d% \(\d+\/16; chance 25\.0%\), test loss \d+\.\d{4}; training [\d.]+ s\n/);
+    expect(stdout).to.match(
+      /\ntest accuracy \d+\.\d% \(\d+\/16; chance 25\.0%\), test loss \d+\.\d{4}; training [\d.]+ s\n/,
+    );
     expect(existsSync(out)).to.equal(true);
     checkModel(out, 32, 16, 4);
   });
@@ -68,15 +105,38 @@ describe('examples/train-shd (npm start)', () => {
       const times = Array.from({ length: n }, () => r() * 1.3).sort((a, b) => a - b);
       return { times, units: times.map(() => Math.floor(r() * 700)), label };
     };
-    const train = join(dir, 'shd_train.h5'), test = join(dir, 'shd_test.h5');
-    writeShd(train, Array.from({ length: 30 }, (_, i) => sample(i % 20)), { extra: true });
-    writeShd(test, Array.from({ length: 10 }, (_, i) => sample(i % 20)));
+    const train = join(dir, 'shd_train.h5'),
+      test = join(dir, 'shd_test.h5');
+    writeShd(
+      train,
+      Array.from({ length: 30 }, (_, i) => sample(i % 20)),
+      { extra: true },
+    );
+    writeShd(
+      test,
+      Array.from({ length: 10 }, (_, i) => sample(i % 20)),
+    );
     const out = join(dir, 'shd.safetensors');
     const a = await run(['--data', train, '--hidden', '8', '--epochs', '1', '--batch-size', '8', '--out', out]);
-    expect(a.stdout).to.match(/shd_train\.h5 \(20% held out\): 24 training and 6 test samples, 20 classes, 700 units x 100 steps of 14\.0 ms/);
+    expect(a.stdout).to.match(
+      /shd_train\.h5 \(20% held out\): 24 training and 6 test samples, 20 classes, 700 units x 100 steps of 14\.0 ms/,
+    );
     expect(a.stderr).to.match(/^epoch 1\/1 \[#{24}\] 24\/24 /);
     checkModel(out, 700, 8, 20);
-    const b = await run(['--data', train, '--test', test, '--hidden', '8', '--epochs', '1', '--batch-size', '8', '--out', out]);
+    const b = await run([
+      '--data',
+      train,
+      '--test',
+      test,
+      '--hidden',
+      '8',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--out',
+      out,
+    ]);
     expect(b.stdout).to.match(/: 30 training and 10 test samples, 20 classes/);
     expect(b.stdout).to.match(/test accuracy \d+\.\d% \(\d+\/10; chance 5\.0%\)/);
     checkModel(out, 700, 8, 20);
@@ -84,7 +144,10 @@ describe('examples/train-shd (npm start)', () => {
 
   it('bad arguments and files: exit status 2 with the usage, or 1 with the reason', async () => {
     const fail = (args: string[]): Promise<{ code: number; stderr: string }> =>
-      run(args).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+      run(args).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => e,
+      );
     const a = await fail(['--epochs', '0']);
     expect(a.code).to.equal(2);
     expect(a.stderr).to.match(/--epochs must be an integer >= 1, got '0'\nusage:/);

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { LIF, Tensor, MaxSpike, MembraneReset, SingleSpike, type LIFOptions } from '../lib/index.js';
-import { uniform } from './helpers.js';
+import { uniform, prod } from './support/random.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const SCENARIO_ENV = 'SPIKELAYERS_WORKERS_SCENARIO';
@@ -20,7 +20,6 @@ const SCENARIO_ENV = 'SPIKELAYERS_WORKERS_SCENARIO';
 // ---- the computation (identical in every thread) -----------------------------------------------
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const inp = (shape: number[], seed: number, lo?: number, hi?: number): Tensor => Tensor.from(values(prod(shape), seed, lo, hi), shape);
 
 const CONFIGS: (() => LIFOptions)[] = [

@@ -85,32 +85,47 @@ export class EventDataset {
     data: { times: readonly TimeArray[]; units: readonly UnitArray[]; labels: ArrayLike<number> },
     opts: { numUnits: number; numClasses?: number; numSteps?: number; maxTime?: number; source?: string },
   ) {
-    const o = checkOptions<typeof opts>(opts, ['numUnits', 'numClasses', 'numSteps', 'maxTime', 'source'], 'EventDataset: opts', false);
+    const o = checkOptions<typeof opts>(
+      opts,
+      ['numUnits', 'numClasses', 'numSteps', 'maxTime', 'source'],
+      'EventDataset: opts',
+      false,
+    );
     const where = o.source ?? 'EventDataset';
     this.numUnits = readInt(o.numUnits, `${where}: numUnits`, undefined, 1, 2 ** 24);
     this.numSteps = readInt(o.numSteps, `${where}: numSteps`, 100, 1, 2 ** 24);
     this.maxTime = readNumber(o.maxTime, `${where}: maxTime`, 1.4, { min: 0, minExclusive: true });
     const { times, units, labels } = data;
     if (!Array.isArray(times) || !Array.isArray(units))
-      throw new TypeError(`${where}: times and units must be arrays of typed arrays, got ${describe(times)} and ${describe(units)}`);
+      throw new TypeError(
+        `${where}: times and units must be arrays of typed arrays, got ${describe(times)} and ${describe(units)}`,
+      );
     const n = labels.length;
     if (times.length !== n || units.length !== n)
-      throw new RangeError(`${where}: ${n} labels but ${times.length} spike-time lists and ${units.length} unit lists (one of each per sample)`);
+      throw new RangeError(
+        `${where}: ${n} labels but ${times.length} spike-time lists and ${units.length} unit lists (one of each per sample)`,
+      );
     const lab = new Int32Array(n);
     let maxLabel = -1;
     for (let i = 0; i < n; ++i) {
       const l = Number(labels[i]);
-      if (!Number.isInteger(l) || l < 0) throw new RangeError(`${where}: label of sample ${i} must be a non-negative integer, got ${labels[i]}`);
+      if (!Number.isInteger(l) || l < 0)
+        throw new RangeError(`${where}: label of sample ${i} must be a non-negative integer, got ${labels[i]}`);
       lab[i] = l;
       if (l > maxLabel) maxLabel = l;
     }
     this.numClasses = readInt(o.numClasses, `${where}: numClasses`, maxLabel + 1, 1);
     if (maxLabel >= this.numClasses)
-      throw new RangeError(`${where}: sample ${lab.indexOf(maxLabel)} has label ${maxLabel}, outside [0, ${this.numClasses})`);
+      throw new RangeError(
+        `${where}: sample ${lab.indexOf(maxLabel)} has label ${maxLabel}, outside [0, ${this.numClasses})`,
+      );
     for (let i = 0; i < n; ++i) {
-      const t = times[i], u = units[i] as UnitArray;
+      const t = times[i],
+        u = units[i] as UnitArray;
       if (!(t instanceof Float32Array || t instanceof Float64Array))
-        throw new TypeError(`${where}: spike times of sample ${i} must be a Float32Array or Float64Array, got ${describe(t)}`);
+        throw new TypeError(
+          `${where}: spike times of sample ${i} must be a Float32Array or Float64Array, got ${describe(t)}`,
+        );
       if (!isUnitArray(u))
         throw new TypeError(`${where}: unit ids of sample ${i} must be an integer typed array, got ${describe(u)}`);
       if (t.length !== u.length)
@@ -138,7 +153,11 @@ export class EventDataset {
   subset(indices: ArrayLike<number>): EventDataset {
     const idx = this.#checkIndices(indices, 'EventDataset.subset: indices');
     return new EventDataset(
-      { times: idx.map((i) => this.times[i]!), units: idx.map((i) => this.units[i]!), labels: idx.map((i) => this.labels[i]!) },
+      {
+        times: idx.map((i) => this.times[i]!),
+        units: idx.map((i) => this.units[i]!),
+        labels: idx.map((i) => this.labels[i]!),
+      },
       { numUnits: this.numUnits, numClasses: this.numClasses, numSteps: this.numSteps, maxTime: this.maxTime },
     );
   }
@@ -148,7 +167,12 @@ export class EventDataset {
    * held-out part), at least one sample in each when there are two or more.
    */
   split(fraction: number, seed = 0): [EventDataset, EventDataset] {
-    readNumber(fraction, 'EventDataset.split: fraction', undefined, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+    readNumber(fraction, 'EventDataset.split: fraction', undefined, {
+      min: 0,
+      max: 1,
+      minExclusive: true,
+      maxExclusive: true,
+    });
     readInt(seed, 'EventDataset.split: seed', 0, 0, 2 ** 32 - 1);
     const order = permutation(this.length, seed);
     let nHeld = Math.round(this.length * fraction);
@@ -163,12 +187,20 @@ export class EventDataset {
     const o = checkOptions<BinOptions & { device?: string }>(opts, [...BIN_KEYS, 'device'], 'EventDataset.bin: opts');
     const idx = this.#checkIndices(indices, 'EventDataset.bin: indices');
     const { T, maxTime } = this.#binParams(o, 'EventDataset.bin');
-    return toTensor(this.#binInto(idx, T, maxTime), [idx.length, T, this.numUnits], o.device, 'EventDataset.bin: device');
+    return toTensor(
+      this.#binInto(idx, T, maxTime),
+      [idx.length, T, this.numUnits],
+      o.device,
+      'EventDataset.bin: device',
+    );
   }
 
   /** How many spikes of the samples at `indices` lie outside [0, maxTime) and are left out by binning. */
   countOutside(indices?: ArrayLike<number>, maxTime = this.maxTime): number {
-    const idx = indices === undefined ? Array.from({ length: this.length }, (_, i) => i) : this.#checkIndices(indices, 'EventDataset.countOutside: indices');
+    const idx =
+      indices === undefined
+        ? Array.from({ length: this.length }, (_, i) => i)
+        : this.#checkIndices(indices, 'EventDataset.countOutside: indices');
     readNumber(maxTime, 'EventDataset.countOutside: maxTime', undefined, { min: 0, minExclusive: true });
     let n = 0;
     for (const i of idx) for (const t of this.times[i]!) if (t >= maxTime) ++n;
@@ -195,16 +227,24 @@ export class EventDataset {
     const device = o.device === undefined ? 'cpu' : resolveDevice(o.device, 'EventDataset.batches: device');
     const { T, maxTime } = this.#binParams(o, 'EventDataset.batches');
     const order = shuffle ? permutation(this.length, seed) : Int32Array.from({ length: this.length }, (_, i) => i);
-    const self = this;
-    return (function* () {
-      for (let start = 0; start < order.length; start += bs) {
-        const idx = order.subarray(start, Math.min(start + bs, order.length));
-        if (dropLast && idx.length < bs) return;
-        const input = toTensor(self.#binInto(Array.from(idx), T, maxTime), [idx.length, T, self.numUnits], device, '');
-        const labels = Int32Array.from(idx, (i) => self.labels[i]!);
-        yield { input, labels, indices: idx.slice() };
-      }
-    })();
+    return this.#generate(order, bs, dropLast, T, maxTime, device);
+  }
+
+  *#generate(
+    order: Int32Array,
+    bs: number,
+    dropLast: boolean,
+    T: number,
+    maxTime: number,
+    device: string,
+  ): Generator<Batch, void, undefined> {
+    for (let start = 0; start < order.length; start += bs) {
+      const idx = order.subarray(start, Math.min(start + bs, order.length));
+      if (dropLast && idx.length < bs) return;
+      const input = toTensor(this.#binInto(Array.from(idx), T, maxTime), [idx.length, T, this.numUnits], device, '');
+      const labels = Int32Array.from(idx, (i) => this.labels[i]!);
+      yield { input, labels, indices: idx.slice() };
+    }
   }
 
   #binParams(o: BinOptions, what: string): { T: number; maxTime: number } {
@@ -220,7 +260,8 @@ export class EventDataset {
     const out = new Float32Array(idx.length * T * U);
     const scale = T / maxTime;
     for (let b = 0; b < idx.length; ++b) {
-      const times = this.times[idx[b]!]!, units = this.units[idx[b]!]!;
+      const times = this.times[idx[b]!]!,
+        units = this.units[idx[b]!]!;
       const base = b * T * U;
       for (let k = 0; k < times.length; ++k) {
         const bin = Math.floor(times[k]! * scale);
@@ -267,4 +308,3 @@ export function permutation(n: number, seed: number): Int32Array {
   }
   return p;
 }
-

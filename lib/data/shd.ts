@@ -31,7 +31,9 @@ export interface ShdOptions {
 const SHD_KEYS = ['numSteps', 'maxTime', 'numUnits', 'numClasses', 'limit'] as const;
 /** Samples read per h5wasm call (bounds the WebAssembly heap used while reading). */
 const CHUNK = 512;
-const H5T_INTEGER = 0, H5T_FLOAT = 1, H5T_VLEN = 9;
+const H5T_INTEGER = 0,
+  H5T_FLOAT = 1,
+  H5T_VLEN = 9;
 
 interface H5Meta {
   type: number;
@@ -55,12 +57,14 @@ interface H5Dataset {
  *   non-finite time or a bad label (the message names the sample).
  */
 export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDataset> {
-  if (typeof path !== 'string' || path === '') throw new TypeError(`loadShd: path must be a non-empty string, got ${describe(path)}`);
+  if (typeof path !== 'string' || path === '')
+    throw new TypeError(`loadShd: path must be a non-empty string, got ${describe(path)}`);
   const o = checkOptions<ShdOptions>(opts, SHD_KEYS, 'loadShd: opts');
   const numUnits = readInt(o.numUnits, 'loadShd: numUnits', 700, 1, 65536);
   const numSteps = readInt(o.numSteps, 'loadShd: numSteps', 100, 1, 2 ** 24);
   const maxTime = readNumber(o.maxTime, 'loadShd: maxTime', 1.4, { min: 0, minExclusive: true });
-  const numClasses = o.numClasses === undefined ? undefined : readInt(o.numClasses, 'loadShd: numClasses', undefined, 1);
+  const numClasses =
+    o.numClasses === undefined ? undefined : readInt(o.numClasses, 'loadShd: numClasses', undefined, 1);
   const limit = o.limit === undefined ? Infinity : readInt(o.limit, 'loadShd: limit', undefined, 0);
   if (!existsSync(path) || !statSync(path).isFile())
     throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: cannot read '${path}': no such file`);
@@ -74,30 +78,41 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
   try {
     file = new h5.File(path, 'r');
   } catch (e) {
-    throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: '${path}' is not a readable HDF5 file (${(e as Error).message})`);
+    throw new SpikelayersError(
+      ErrorCodes.DATA_FILE,
+      `loadShd: '${path}' is not a readable HDF5 file (${(e as Error).message})`,
+    );
   }
   try {
-    if (!(file.file_id >= 0n)) throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: '${path}' is not a readable HDF5 file`);
+    if (!(file.file_id >= 0n))
+      throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: '${path}' is not a readable HDF5 file`);
     const get = (name: string): H5Dataset => {
-      let entity: unknown = null;
+      let entity: unknown;
       try {
         entity = file.get(name);
       } catch {
         entity = null;
       }
       if (!(entity instanceof h5.Dataset)) {
-        throw new SpikelayersError(ErrorCodes.DATA_FORMAT, `loadShd: '${path}' has no dataset '${name}'` +
-          (entity ? ` (it is a ${(entity as { type?: string }).type ?? 'different object'})` : '') +
-          ' (expected the SHD layout: spikes/times, spikes/units, labels)');
+        throw new SpikelayersError(
+          ErrorCodes.DATA_FORMAT,
+          `loadShd: '${path}' has no dataset '${name}'` +
+            (entity ? ` (it is a ${(entity as { type?: string }).type ?? 'different object'})` : '') +
+            ' (expected the SHD layout: spikes/times, spikes/units, labels)',
+        );
       }
       return entity as unknown as H5Dataset;
     };
-    const times = get('spikes/times'), units = get('spikes/units'), labels = get('labels');
+    const times = get('spikes/times'),
+      units = get('spikes/units'),
+      labels = get('labels');
     const n = lengthOf(times, 'spikes/times', path, true);
     const nu = lengthOf(units, 'spikes/units', path, true);
     const nl = lengthOf(labels, 'labels', path, false);
     if (n !== nu || n !== nl)
-      formatError(`loadShd: '${path}': spikes/times has ${n} samples, spikes/units ${nu}, labels ${nl} (they must match)`);
+      formatError(
+        `loadShd: '${path}': spikes/times has ${n} samples, spikes/units ${nu}, labels ${nl} (they must match)`,
+      );
     checkElement(times, 'spikes/times', path, 'float');
     checkElement(units, 'spikes/units', path, 'int');
     checkLabels(labels, path);
@@ -106,9 +121,13 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
     const isHalf = times.metadata.vlen_type!.size === 2;
     if (isHalf) {
       // h5wasm has no float16 arrays: read the raw 16-bit patterns as integers and decode them here
-      times._metadata = { ...times.metadata, vlen_type: { ...times.metadata.vlen_type!, type: H5T_INTEGER, signed: false } };
+      times._metadata = {
+        ...times.metadata,
+        vlen_type: { ...times.metadata.vlen_type!, type: H5T_INTEGER, signed: false },
+      };
     }
-    const timeArrays: TimeArray[] = [], unitArrays: UnitArray[] = [];
+    const timeArrays: TimeArray[] = [],
+      unitArrays: UnitArray[] = [];
     for (let start = 0; start < count; start += CHUNK) {
       const end = Math.min(start + CHUNK, count);
       const ts = times.slice([[start, end]]) as ArrayLike<number>[];
@@ -117,7 +136,11 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
         const t = ts[k]!;
         timeArrays.push(isHalf ? halfToFloat32(t as Uint16Array) : (t as TimeArray));
         const u = us[k]!;
-        unitArrays.push(u instanceof BigInt64Array || u instanceof BigUint64Array ? Int32Array.from(u as unknown as bigint[], Number) : u);
+        unitArrays.push(
+          u instanceof BigInt64Array || u instanceof BigUint64Array
+            ? Int32Array.from(u as unknown as bigint[], Number)
+            : u,
+        );
       }
     }
     const rawLabels = (count === 0 ? [] : labels.slice([[0, count]])) as ArrayLike<number | bigint>;
@@ -160,7 +183,9 @@ function formatError(message: string): never {
 function lengthOf(ds: H5Dataset, name: string, path: string, vlen: boolean): number {
   const m = ds.metadata;
   if (!m.shape || m.shape.length !== 1)
-    formatError(`loadShd: '${path}': dataset '${name}' must be 1-D (one entry per sample), its shape is [${(m.shape ?? []).join(', ')}]`);
+    formatError(
+      `loadShd: '${path}': dataset '${name}' must be 1-D (one entry per sample), its shape is [${(m.shape ?? []).join(', ')}]`,
+    );
   if (vlen && m.type !== H5T_VLEN)
     formatError(`loadShd: '${path}': dataset '${name}' must hold variable-length arrays (one per sample)`);
   return m.shape[0]!;
@@ -168,9 +193,12 @@ function lengthOf(ds: H5Dataset, name: string, path: string, vlen: boolean): num
 
 function checkElement(ds: H5Dataset, name: string, path: string, kind: 'float' | 'int'): void {
   const e = ds.metadata.vlen_type;
-  const ok = e !== undefined && (kind === 'float' ? e.type === H5T_FLOAT && [2, 4, 8].includes(e.size) : e.type === H5T_INTEGER);
+  const ok =
+    e !== undefined && (kind === 'float' ? e.type === H5T_FLOAT && [2, 4, 8].includes(e.size) : e.type === H5T_INTEGER);
   if (!ok)
-    formatError(`loadShd: '${path}': dataset '${name}' must hold ${kind === 'float' ? 'floating-point spike times (16, 32 or 64 bit)' : 'integer unit ids'}`);
+    formatError(
+      `loadShd: '${path}': dataset '${name}' must hold ${kind === 'float' ? 'floating-point spike times (16, 32 or 64 bit)' : 'integer unit ids'}`,
+    );
 }
 
 function checkLabels(ds: H5Dataset, path: string): void {
@@ -183,8 +211,17 @@ export function halfToFloat32(h: ArrayLike<number>): Float32Array {
   const out = new Float32Array(h.length);
   for (let k = 0; k < h.length; ++k) {
     const v = h[k]!;
-    const sign = v & 0x8000 ? -1 : 1, exp = (v >>> 10) & 0x1f, frac = v & 0x3ff;
-    out[k] = exp === 0 ? sign * frac * 2 ** -24 : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+    const sign = v & 0x8000 ? -1 : 1,
+      exp = (v >>> 10) & 0x1f,
+      frac = v & 0x3ff;
+    out[k] =
+      exp === 0
+        ? sign * frac * 2 ** -24
+        : exp === 31
+          ? frac
+            ? NaN
+            : sign * Infinity
+          : sign * (1 + frac / 1024) * 2 ** (exp - 15);
   }
   return out;
 }

@@ -52,8 +52,19 @@ export interface SyntheticOptions {
 }
 
 const KEYS = [
-  'numSamples', 'numClasses', 'numUnits', 'numSteps', 'maxTime', 'unitsPerClass', 'spikesPerUnit',
-  'jitter', 'shift', 'dropout', 'noiseRate', 'seed', 'patternSeed',
+  'numSamples',
+  'numClasses',
+  'numUnits',
+  'numSteps',
+  'maxTime',
+  'unitsPerClass',
+  'spikesPerUnit',
+  'jitter',
+  'shift',
+  'dropout',
+  'noiseRate',
+  'seed',
+  'patternSeed',
 ] as const;
 
 /** One class's pattern: its units and their firing times (s). */
@@ -85,12 +96,15 @@ export function syntheticEvents(opts?: SyntheticOptions): EventDataset {
   const patterns = classPatterns(C, U, P, maxTime, patternSeed);
   const rng = new Rng(seed ^ 0x5bd1e995);
   const gauss = gaussian(rng);
-  const times: Float32Array[] = [], units: Uint16Array[] = [], labels = new Int32Array(n);
+  const times: Float32Array[] = [],
+    units: Uint16Array[] = [],
+    labels = new Int32Array(n);
   const noiseMean = noiseRate * maxTime * U;
   for (let i = 0; i < n; ++i) {
     const c = i % C;
     labels[i] = c;
-    const ts: number[] = [], us: number[] = [];
+    const ts: number[] = [],
+      us: number[] = [];
     const offset = (2 * rng.next() - 1) * shift;
     const p = patterns[c]!;
     for (let k = 0; k < P; ++k) {
@@ -111,14 +125,23 @@ export function syntheticEvents(opts?: SyntheticOptions): EventDataset {
     times.push(Float32Array.from(order, (k) => ts[k]!));
     units.push(Uint16Array.from(order, (k) => us[k]!));
   }
-  return new EventDataset({ times, units, labels }, { numUnits: U, numClasses: C, numSteps, maxTime, source: 'syntheticEvents' });
+  return new EventDataset(
+    { times, units, labels },
+    { numUnits: U, numClasses: C, numSteps, maxTime, source: 'syntheticEvents' },
+  );
 }
 
 /**
  * The class patterns of {@link syntheticEvents} for these sizes and `patternSeed`: twins 2k and
  * 2k + 1 share their units (in the same order) and differ in the times.
  */
-export function classPatterns(numClasses: number, numUnits: number, unitsPerClass: number, maxTime: number, patternSeed: number): ClassPattern[] {
+export function classPatterns(
+  numClasses: number,
+  numUnits: number,
+  unitsPerClass: number,
+  maxTime: number,
+  patternSeed: number,
+): ClassPattern[] {
   const rng = new Rng(patternSeed ^ 0x9e3779b9);
   const out: ClassPattern[] = [];
   let units = new Int32Array(0);
@@ -165,7 +188,8 @@ function gaussian(rng: Rng): () => number {
       spare = null;
       return z;
     }
-    const r = Math.sqrt(-2 * Math.log(1 - rng.next())), phi = 2 * Math.PI * rng.next();
+    const r = Math.sqrt(-2 * Math.log(1 - rng.next())),
+      phi = 2 * Math.PI * rng.next();
     spare = r * Math.sin(phi);
     return r * Math.cos(phi);
   };

@@ -1,6 +1,6 @@
 // torch.nn.Conv2d (groups 1, dilation 1, zero padding): im2col, one GEMM with the weight, and a
 // transpose back to NCHW; the backward runs the same pieces in reverse.
-import { alloc, release, type Storage } from '../storage.js';
+import { alloc, copyTo, release, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt, readPair } from '../validate.js';
 import { resolveDevice } from '../backend.js';
@@ -8,6 +8,7 @@ import { defaultBound, initGenerator, uniformFill } from './init.js';
 import { Module } from './module.js';
 import { PendingStack, ensureGrad, wantsGrad } from './pending.js';
 import * as ops from './synapse-ops.js';
+import { sparseNonzeros } from './sparse.js';
 
 /** Options of {@link Conv2d}. */
 export interface Conv2dOptions {
@@ -43,8 +44,10 @@ const KEYS = [
 interface Conv2dPending {
   outputShape: number[];
   inputShape: number[];
-  /** The input (N, C, H, W), kept for the weight gradient (im2col is recomputed in backward). */
+  /** A copy of the input (N, C, H, W), kept for the weight gradient (im2col is recomputed in backward). */
   input: Storage;
+  /** Nonzero count of the input when it took the event-driven path, else -1. */
+  nnz: number;
 }
 
 /** The geometry of one call, in the native argument names. */
@@ -61,6 +64,11 @@ interface Geom {
  * supported: `groups` and `dilation` other than 1 are rejected. Parameters are initialised as
  * PyTorch does: uniform in ±1/sqrt(C·kH·kW).
  *
+ * On the CPU, an input with at most a fraction {@link SPARSE_DENSITY_THRESHOLD} of nonzero
+ * elements (spikes) runs the event-driven path for the output and the weight gradient: only the
+ * nonzero entries of the unfolded input are multiplied. Both paths give the same result up to
+ * float32 rounding, and neither depends on the thread count.
+ *
  * In training mode each forward keeps its input until its `backward` (the newest first).
  * `backward` uses the parameters' values at the time of the backward call.
  */
@@ -74,6 +82,7 @@ export class Conv2d extends Module {
   /** [pH, pW]. */
   readonly padding: readonly [number, number];
   readonly #pending = new PendingStack<Conv2dPending>();
+  #lastPath: 'dense' | 'sparse' | null = null;
 
   constructor(opts: Conv2dOptions) {
     super();
@@ -132,6 +141,11 @@ export class Conv2d extends Module {
     this.#pending.clear();
   }
 
+  /** Internal (tests): the path of the last forward, 'dense' or 'sparse'. */
+  get _lastPath(): 'dense' | 'sparse' | null {
+    return this.#lastPath;
+  }
+
   /** The output shape for an input shape (throws a RangeError naming the input otherwise). */
   outputShape(inputShape: readonly number[]): number[] {
     const g = this.#geom(inputShape, 'Conv2d.outputShape');
@@ -162,9 +176,18 @@ export class Conv2d extends Module {
     const cols = alloc(dev, rows * ck);
     const yT = alloc(dev, rows * O);
     const y = alloc(dev, rows * O);
+    const nnz = sparseNonzeros(xs);
     try {
       ops.im2col({ ...g, x: xs, cols });
-      ops.gemm({ M: rows, N: O, K: ck, transB: true, A: cols, B: this.weight._storage(), C: yT, bias: this.bias?._storage() });
+      const W = this.weight._storage(), b = this.bias?._storage();
+      if (nnz >= 0) {
+        // event-driven: each nonzero of the unfolded input adds its weighted row of W^T
+        const wT = new Float32Array(O * ck);
+        ops.transpose({ batch: 1, rows: O, cols: ck, src: W, dst: wT });
+        ops.linearSparseForward({ M: rows, N: O, K: ck, x: cols as Float32Array, wT, bias: b as Float32Array | undefined, y: yT as Float32Array });
+      } else {
+        ops.gemm({ M: rows, N: O, K: ck, transB: true, A: cols, B: W, C: yT, bias: b });
+      }
       ops.transpose({ batch: g.N, rows: HW, cols: O, src: yT, dst: y });
     } catch (e) {
       release(y);
@@ -173,7 +196,9 @@ export class Conv2d extends Module {
       release(cols);
       release(yT);
     }
-    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: x.shape, input: xs });
+    this.#lastPath = nnz >= 0 ? 'sparse' : 'dense';
+    // a snapshot: the caller's tensor may be written in place later (e.g. a layer's `out` option)
+    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: x.shape, input: copyTo(dev, xs), nnz });
     return Tensor._adopt(y, outShape, dev);
   }
 
@@ -203,7 +228,10 @@ export class Conv2d extends Module {
       if (gw) {
         cols = alloc(dev, rows * ck);
         ops.im2col({ ...g, x: rec.input, cols });
-        ops.gemm({ M: O, N: ck, K: rows, transA: true, accumulate: true, A: gT, B: cols, C: ensureGrad(w, dev)._storage() });
+        const dW = ensureGrad(w, dev)._storage();
+        if (rec.nnz >= 0 && ops.sparseAllowed(cols) && ops.sparseAllowed(dW))
+          ops.linearSparseWeightGrad({ M: rows, N: O, K: ck, accumulate: true, x: cols, gradOut: gT as Float32Array, gradWeight: dW });
+        else ops.gemm({ M: O, N: ck, K: rows, transA: true, accumulate: true, A: gT, B: cols, C: dW });
       }
       if (gb) ops.sumRows({ M: rows, N: O, accumulate: true, src: gT, dst: ensureGrad(b!, dev)._storage() });
     } catch (e) {

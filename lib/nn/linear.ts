@@ -1,6 +1,6 @@
 // torch.nn.Linear: y = x . W^T + b over the last dimension, with its backward. Dense inputs run
 // one GEMM; spike inputs that are mostly zero run the event-driven path (CPU).
-import { alloc, type Storage } from '../storage.js';
+import { alloc, copyTo, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt } from '../validate.js';
 import { resolveDevice } from '../backend.js';
@@ -8,6 +8,7 @@ import { defaultBound, initGenerator, uniformFill } from './init.js';
 import { Module } from './module.js';
 import { PendingStack, ensureGrad, wantsGrad } from './pending.js';
 import * as ops from './synapse-ops.js';
+import { sparseNonzeros } from './sparse.js';
 
 /** Options of {@link Linear}. */
 export interface LinearOptions {
@@ -31,7 +32,7 @@ const KEYS = ['inFeatures', 'outFeatures', 'bias', 'device', 'seed'] as const;
 interface LinearPending {
   outputShape: number[];
   inputShape: number[];
-  /** The input (M x inFeatures), kept for the weight gradient. */
+  /** A copy of the input (M x inFeatures), kept for the weight gradient. */
   input: Storage;
   /** Nonzero count of the input when it took the event-driven path, else -1. */
   nnz: number;
@@ -42,7 +43,7 @@ interface LinearPending {
  * giving `(..., outFeatures)`. Parameters `weight` `(outFeatures, inFeatures)` and `bias`
  * `(outFeatures)`, initialised as PyTorch does: uniform in ±1/sqrt(inFeatures).
  *
- * On the CPU, an input with at most {@link SPARSE_DENSITY_THRESHOLD} nonzero elements (spikes) runs
+ * On the CPU, an input with at most a fraction {@link SPARSE_DENSITY_THRESHOLD} of nonzero elements (spikes) runs
  * the event-driven path: each nonzero input adds its weighted column. Both paths give the same
  * result up to float32 rounding, and neither depends on the thread count.
  *
@@ -123,8 +124,8 @@ export class Linear extends Module {
     const W = this.weight._storage();
     const b = this.bias?._storage();
     const y = alloc(this.device, M * N);
-    const nnz = ops.sparseCount(xs);
-    const sparse = ops.useSparse(nnz, M * K);
+    const nnz = sparseNonzeros(xs);
+    const sparse = nnz >= 0;
     if (sparse) {
       const wT = new Float32Array(K * N);
       ops.transpose({ batch: 1, rows: N, cols: K, src: W, dst: wT });
@@ -133,7 +134,8 @@ export class Linear extends Module {
       ops.gemm({ M, N, K, transB: true, A: xs, B: W, C: y, bias: b });
     }
     this.#lastPath = sparse ? 'sparse' : 'dense';
-    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: shape, input: xs, nnz: sparse ? nnz : -1 });
+    // a snapshot: the caller's tensor may be written in place later (e.g. a layer's `out` option)
+    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: shape, input: copyTo(this.device, xs), nnz: sparse ? nnz : -1 });
     return Tensor._adopt(y, outShape, this.device);
   }
 

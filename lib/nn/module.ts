@@ -119,6 +119,13 @@ export abstract class Module implements ModuleLike {
   /** Called after `loadStateDict` changed this module (e.g. to cut pending gradient paths). */
   protected _afterLoad(): void {}
 
+  /**
+   * Called by `loadStateDict` once every value for this module passed its own check and before
+   * anything is written, with the values keyed by local name (and their full key for messages):
+   * checks that involve several entries (e.g. two states of one shape). Throw to reject the load.
+   */
+  protected _checkLoad(values: ReadonlyMap<string, { value: Tensor; key: string }>): void {}
+
   /** Throws when the module cannot change now (e.g. an async call is running). */
   protected _assertIdle(what: string): void {}
 
@@ -233,7 +240,7 @@ export abstract class Module implements ModuleLike {
     const targets = new Map<string, LoadTarget>();
     this.#targets('', targets);
     const writes: (() => void)[] = [];
-    const touched = new Set<Module>();
+    const touched = new Map<Module, Map<string, { value: Tensor; key: string }>>();
     for (const [key, raw] of Object.entries(dict)) {
       const target = targets.get(key);
       if (!target) {
@@ -242,14 +249,16 @@ export abstract class Module implements ModuleLike {
       }
       const value = typeof raw === 'number' ? Tensor.from([raw], []) : checkTensor(raw, `${what}: '${key}'`);
       writes.push(target.prepare(value, key));
-      touched.add(target.owner);
+      if (!touched.has(target.owner)) touched.set(target.owner, new Map());
+      touched.get(target.owner)!.set(target.name, { value, key });
     }
     if (strict) {
       const missing = [...targets.entries()].filter(([k, t]) => t.required && !(k in dict)).map(([k]) => `'${k}'`);
       if (missing.length) throw new TypeError(`${what}: missing key(s) ${missing.join(', ')}`);
     }
+    for (const [m, values] of touched) m._checkLoad(values);
     for (const w of writes) w();
-    for (const m of touched) m._afterLoad();
+    for (const m of touched.keys()) m._afterLoad();
   }
 
   #targets(prefix: string, out: Map<string, LoadTarget>): void {
@@ -258,6 +267,7 @@ export abstract class Module implements ModuleLike {
       if (!t) continue;
       out.set(prefix + name, {
         owner: this,
+        name,
         required: true,
         prepare: (value, key) => {
           if (!sameShape(value.shape, t.shape))
@@ -273,6 +283,7 @@ export abstract class Module implements ModuleLike {
     for (const [name, b] of this.#buffers) {
       out.set(prefix + name, {
         owner: this,
+        name,
         required: b.get() !== null,
         prepare: (value, key) => {
           b.check?.(value, key);
@@ -390,6 +401,8 @@ export abstract class Module implements ModuleLike {
 
 interface LoadTarget {
   owner: Module;
+  /** The entry's name inside its owner. */
+  name: string;
   required: boolean;
   /** Checks `value` for `key`; returns the write to do once every key passed. */
   prepare(value: Tensor, key: string): () => void;

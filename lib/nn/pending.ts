@@ -1,10 +1,10 @@
 // The stack of pending training calls of a stateless layer (Linear, Conv2d) and the parameter
 // gradient bookkeeping their backward shares.
 import { native } from '../backend.js';
-import { ErrorCodes, SpikelayersError } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { sameShape } from './module.js';
-import { copyTo, type Storage } from '../storage.js';
+import { copyTo, isHost, release, type Storage } from '../storage.js';
 
 /** What every pending record has; layers add the fields their backward needs. */
 export interface PendingRecord {
@@ -40,11 +40,9 @@ export class PendingStack<R extends PendingRecord> {
       throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${device}; move one with .to()`);
     const rec = this.#items[this.#items.length - 1];
     if (!rec) {
-      const e = new SpikelayersError(
-        ErrorCodes.NOTHING_PENDING,
-        `${what}: no forward call is pending (run forward in training mode first)`,
-      );
-      throw e;
+      // as LIF: a RangeError carrying the stable code
+      const e = new RangeError(`${what}: no forward call is pending (run forward in training mode first)`);
+      throw Object.assign(e, { code: ErrorCodes.NOTHING_PENDING });
     }
     if (!sameShape(g.shape, rec.outputShape))
       throw new RangeError(
@@ -53,25 +51,41 @@ export class PendingStack<R extends PendingRecord> {
     return { rec, grad: g };
   }
 
+  /** Drops the newest record and frees the device memory it owns. */
   pop(): void {
-    this.#items.pop();
+    const rec = this.#items.pop();
+    if (rec) freeRecord(rec);
   }
 
+  /** Drops every record (freeing the device memory they own). */
   clear(): void {
+    for (const rec of this.#items) freeRecord(rec);
     this.#items = [];
   }
 
   /**
    * Moves every array a record holds to `device`. Generic: each field that is host or device
-   * storage is copied, whatever its name, so a layer adding a field needs no change here. The old
-   * storage is not freed: it may be the caller's input tensor.
+   * storage is moved, whatever its name, so a layer adding a field needs no change here. Records
+   * own their arrays: the old device memory is freed at once.
    */
   moveTo(device: string): void {
     for (const rec of this.#items) {
       const fields = rec as unknown as Record<string, unknown>;
-      for (const [k, v] of Object.entries(fields)) if (isStorage(v)) fields[k] = copyTo(device, v);
+      for (const [k, v] of Object.entries(fields)) {
+        if (!isStorage(v) || placeOf(v) === device) continue;
+        fields[k] = copyTo(device, v);
+        release(v);
+      }
     }
   }
+}
+
+function placeOf(s: Storage): string {
+  return isHost(s) ? 'cpu' : `cuda:${s.device}`;
+}
+
+function freeRecord(rec: object): void {
+  for (const v of Object.values(rec)) if (isStorage(v)) release(v);
 }
 
 /**

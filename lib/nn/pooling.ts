@@ -96,7 +96,12 @@ abstract class Pool2d extends Module {
     return Tensor._adopt(gradIn, rec.inputShape, this.device);
   }
 
-  /** Discards the pending calls (the layer has no state). */
+  /** Internal (Sequential): forgets the most recent pending forward (a failed network call). */
+  _discardLastForward(): void {
+    this.#pending.pop();
+  }
+
+  /** Discards the pending calls (the layer has no state), as the stateful layers do. */
   override resetStates(): void {
     this.#pending = [];
   }

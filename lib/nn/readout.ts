@@ -101,6 +101,11 @@ abstract class TimeReadout extends Module {
     return Tensor._adopt(gradIn, rec.inputShape, this.device);
   }
 
+  /** Internal (Sequential): forgets the most recent pending forward (a failed network call). */
+  _discardLastForward(): void {
+    this.#pending.pop();
+  }
+
   override resetStates(): void {
     this.#pending = [];
   }

@@ -12,16 +12,6 @@ import type {
 import { _cudaLaunchEmulation, native } from '../backend.js';
 import { isHost, type Storage } from '../storage.js';
 
-/**
- * The event-driven Linear path is used when at most this fraction of the input elements is
- * nonzero (the count is exact, so the choice never depends on the thread count). Spike trains are
- * mostly zero; above this density the dense OpenBLAS GEMM is faster.
- */
-export const SPARSE_DENSITY_THRESHOLD = 0.05;
-
-/** Inputs smaller than this (elements) always take the dense path: counting is not worth it. */
-export const SPARSE_MIN_ELEMENTS = 4096;
-
 /** Whether host arrays should run through the CPU emulation of the CUDA launch. */
 function emulate(s: Storage): boolean {
   return isHost(s) && _cudaLaunchEmulation();
@@ -52,23 +42,14 @@ export function sumRows(a: Omit<NativeSumRowsArgs, 'emulate'>): void {
   native().sumRows({ ...a, emulate: emulate(a.src) });
 }
 
-/**
- * The number of nonzero elements of `x` when the event-driven path may be used for it (host
- * data, the OpenMP kernels, at least SPARSE_MIN_ELEMENTS elements), else -1.
- */
-export function sparseCount(x: Storage): number {
-  if (!sparseAllowed(x) || x.length < SPARSE_MIN_ELEMENTS) return -1;
+/** The number of nonzero elements of host data `x` (exact, so equal for any thread count). */
+export function countNonzero(x: Float32Array): number {
   return native().countNonzero({ n: x.length, x });
 }
 
 /** Whether the event-driven kernels can run on `x` (host data, no launch emulation). */
 export function sparseAllowed(x: Storage): x is Float32Array {
   return isHost(x) && !_cudaLaunchEmulation();
-}
-
-/** Whether `nnz` nonzeros out of `total` elements take the event-driven path. */
-export function useSparse(nnz: number, total: number): boolean {
-  return nnz >= 0 && total > 0 && nnz <= SPARSE_DENSITY_THRESHOLD * total;
 }
 
 /** Event-driven Linear forward (host arrays). */

@@ -8,6 +8,10 @@
 
 namespace sl {
 
+// Checkpoint interval K (steps) of the backward recompute: a pending call keeps the state every K
+// steps. The layers take it from the addon (`constants.checkpointInterval`).
+constexpr int64_t kCheckpointInterval = 32;
+
 // Layout: x, spikes, recordings, gradients are (B, T, N) row-major; states are (B, N);
 // checkpoints are (B, nCk, N) with nCk = ceil(T / K), checkpoint k = state before step k*K.
 // Per-neuron parameters have length N (stride 1) or 1 (stride 0).
@@ -38,7 +42,7 @@ struct LifKernelArgs {
   float* uOut = nullptr;          // pre-spike membrane (B, T, N) or null
   float* ckV = nullptr;           // checkpoints (B, nCk, N) or null
   float* ckI = nullptr;
-  int64_t K = 32;                 // checkpoint interval
+  int64_t K = kCheckpointInterval;  // checkpoint interval
   double spikeSum = 0.0;          // sum of all outputs (firing rate), forward result
 
   // backward

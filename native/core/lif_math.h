@@ -1,8 +1,9 @@
 // Per-step math of the sinabs LIF family, written once for host and device.
 //
 // Every function here reproduces sinabs 3.1.3's float32 expression order (see the
-// specification): no fused multiply-add (the host is built with -ffp-contract=off, the device
-// with --fmad=false), a true division for the spike count, relu(r - m) + m for the clip.
+// specification, docs/semantics.md §3.2): no fused multiply-add (the host is built with
+// -ffp-contract=off, the device with --fmad=false), a true division for the spike count,
+// relu(r - m) + m for the clip.
 // The CPU kernels call these inside `omp simd` loops, the CUDA kernels once per thread, so
 // the two back ends cannot drift apart.
 #pragma once
@@ -31,6 +32,11 @@ enum class SurrKind : int {
   PeriodicExponential = 4,
   Given = 5,
 };
+// The last value of each kind: the N-API layer accepts 0..last and exports the values to
+// JavaScript (native/napi/addon.cc, `constants`), so nothing else holds these numbers.
+constexpr int kLastSpikeKind = static_cast<int>(SpikeKind::None);
+constexpr int kLastResetKind = static_cast<int>(ResetKind::None);
+constexpr int kLastSurrKind = static_cast<int>(SurrKind::Given);
 
 // Scalar options of one layer call.
 struct StepParams {

@@ -15,6 +15,7 @@ namespace sl {
 constexpr int kThreadsPerBlock = 128;
 // Longest checkpoint interval the thread kernels support (their replay buffers are this long).
 constexpr int kMaxChunk = 32;
+static_assert(kCheckpointInterval <= kMaxChunk, "the default checkpoint interval must fit the GPU kernels' chunk");
 // Steps of input loaded ahead of the forward recurrence.
 constexpr int kLoadAhead = 4;
 

@@ -1,5 +1,5 @@
 // Run-time choice of the CPU kernel build (generic x86-64, x86-64-v2 with SSE4.1, x86-64-v3 with
-// AVX2), plus the bandwidth probe and fixed-order sums. The variants compute the same bits: the
+// AVX2), plus the bandwidth probe. The variants compute the same bits: the
 // kernels use no FMA contraction and only IEEE operations.
 #include <omp.h>
 
@@ -17,8 +17,8 @@ namespace sl {
 
 #define SL_DECLARE_ISA(ns)                             \
   namespace ns {                                       \
-  void lif_forward_cpu(LifKernelArgs& a, int threads); \
-  void lif_backward_cpu(LifKernelArgs& a, int threads); \
+  void lif_forward_for_isa(LifKernelArgs& a, int threads); \
+  void lif_backward_for_isa(LifKernelArgs& a, int threads); \
   }
 SL_DECLARE_ISA(isa_generic)
 #if SL_CPU_X86_VARIANTS
@@ -35,10 +35,10 @@ struct Isa {
 };
 
 Isa pick() {
-  const Isa generic{"generic", isa_generic::lif_forward_cpu, isa_generic::lif_backward_cpu};
+  const Isa generic{"generic", isa_generic::lif_forward_for_isa, isa_generic::lif_backward_for_isa};
 #if SL_CPU_X86_VARIANTS
-  const Isa v2{"x86-64-v2", isa_v2::lif_forward_cpu, isa_v2::lif_backward_cpu};
-  const Isa v3{"x86-64-v3", isa_v3::lif_forward_cpu, isa_v3::lif_backward_cpu};
+  const Isa v2{"x86-64-v2", isa_v2::lif_forward_for_isa, isa_v2::lif_backward_for_isa};
+  const Isa v3{"x86-64-v3", isa_v3::lif_forward_for_isa, isa_v3::lif_backward_for_isa};
   __builtin_cpu_init();
   const bool hasV2 = __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
   const bool hasV3 = hasV2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -93,22 +93,6 @@ double triad_bandwidth_gbs(int64_t bytesPerArray, int reps, int threads) {
   volatile float sink = x[n / 2];
   (void)sink;
   return best;
-}
-
-double sum_fixed_order(const float* p, int64_t n, int threads) {
-  const int64_t blk = 4096;
-  const int64_t nb = (n + blk - 1) / blk;
-  std::vector<double> part(static_cast<size_t>(nb), 0.0);
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t k = 0; k < nb; ++k) {
-    double s = 0.0;
-    const int64_t e = std::min(n, (k + 1) * blk);
-    for (int64_t i = k * blk; i < e; ++i) s += p[i];
-    part[k] = s;
-  }
-  double s = 0.0;
-  for (double v : part) s += v;
-  return s;
 }
 
 }  // namespace sl

@@ -274,7 +274,7 @@ inline void replay_step(int64_t len, const float* __restrict xt, const float* __
   }
 }
 
-// One reverse step: the adjoint recurrence of the specification (section 7).
+// One reverse step: the adjoint recurrence of the specification (docs/semantics.md §7).
 template <bool SYN>
 inline void reverse_step(int64_t len, const float* __restrict gt, float* __restrict gx,
                          const float* __restrict Ar, const float* __restrict Sr,
@@ -421,7 +421,7 @@ void backward_impl(LifKernelArgs& a, int threads) {
 
 // Dispatch once per call (never per element): the kinds come from native/core/dispatch.h, shared
 // with the CUDA launch and its emulation; the min_v_mem clip is one more compile-time switch here.
-void lif_forward_cpu(LifKernelArgs& a, int threads) {
+void lif_forward_for_isa(LifKernelArgs& a, int threads) {
   dispatch_forward(a, [&](auto sk, auto rk, auto syn) {
     constexpr SpikeKind SK = decltype(sk)::value;
     constexpr ResetKind RK = decltype(rk)::value;
@@ -433,7 +433,7 @@ void lif_forward_cpu(LifKernelArgs& a, int threads) {
   });
 }
 
-void lif_backward_cpu(LifKernelArgs& a, int threads) {
+void lif_backward_for_isa(LifKernelArgs& a, int threads) {
   dispatch_backward(a, [&](auto sk, auto rk, auto ss, auto syn) {
     constexpr SpikeKind SK = decltype(sk)::value;
     constexpr ResetKind RK = decltype(rk)::value;

@@ -8,7 +8,8 @@
 
 namespace sl {
 
-
+// The LIF kernels of the kernel build chosen for this CPU (cpu_dispatch.cc dispatches to
+// lif_forward_for_isa / lif_backward_for_isa of one build of lif_cpu.cc).
 void lif_forward_cpu(LifKernelArgs& a, int threads);
 void lif_backward_cpu(LifKernelArgs& a, int threads);
 
@@ -19,8 +20,5 @@ const char* cpu_isa_name();
 // A STREAM-like triad (a = b + s*c) over `bytesPerArray`, best of `reps`, in GB/s (bytes read and
 // written as STREAM counts them: 12 bytes per float element).
 double triad_bandwidth_gbs(int64_t bytesPerArray, int reps, int threads);
-
-// Sum in double, in a fixed order (independent of the thread count).
-double sum_fixed_order(const float* p, int64_t n, int threads);
 
 }  // namespace sl

@@ -35,9 +35,9 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   a.N = get_int(o, "N", 1, kMaxElems);
   if (a.B > kMaxElems / a.T || a.B * a.T > kMaxElems / a.N)
     throw_range(env, "native: B*T*N is too large");
-  a.spike = static_cast<sl::SpikeKind>(get_int(o, "spike", 0, 3));
-  a.reset = static_cast<sl::ResetKind>(get_int(o, "reset", 0, 2));
-  a.surr = static_cast<sl::SurrKind>(get_int(o, "surr", 0, 5));
+  a.spike = static_cast<sl::SpikeKind>(get_int(o, "spike", 0, sl::kLastSpikeKind));
+  a.reset = static_cast<sl::ResetKind>(get_int(o, "reset", 0, sl::kLastResetKind));
+  a.surr = static_cast<sl::SurrKind>(get_int(o, "surr", 0, sl::kLastSurrKind));
   if ((a.spike == sl::SpikeKind::None) != (a.reset == sl::ResetKind::None))
     throw_range(env, "native: spike kind None goes with reset kind None only");
   a.hasSyn = get_bool(o, "hasSyn");
@@ -59,7 +59,7 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
     float* dst[6] = {&a.Q.p0, &a.Q.p1, &a.Q.p2, &a.Q.p3, &a.Q.p4, &a.Q.p5};
     for (int64_t k = 0; k < 6; ++k) *dst[k] = k < n ? p[k] : 0.0f;
   }
-  const int64_t BN = a.B * a.N, E = BN * a.T;
+  const int64_t E = a.B * a.N * a.T;
   int64_t lm = 0;
   a.alphaMem = f32(o, "alphaMem", 1, false, keep, &lm);
   if (lm != 1 && lm != a.N) throw_range(env, "native: 'alphaMem' must have 1 or N elements");
@@ -75,7 +75,6 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   const int64_t nCk = sl::num_checkpoints(a.T, a.K);
   a.ckV = f32(o, "ckV", a.B * nCk * a.N, true, keep);
   if (a.hasSyn) a.ckI = f32(o, "ckI", a.B * nCk * a.N, !a.ckV, keep);
-  (void)BN;
 }
 
 void parse_forward(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
@@ -347,13 +346,32 @@ Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
                                                         static_cast<int>(reps), threads_now()));
 }
 
-Napi::Value SumF32(const Napi::CallbackInfo& info) {
-  Keep keep;
-  if (info.Length() < 1 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw_type(info.Env(), "sum(data): data must be a Float32Array");
-  Napi::Float32Array a = info[0].As<Napi::Float32Array>();
-  return Napi::Number::New(info.Env(), sl::sum_fixed_order(a.Data(), a.ElementLength(), threads_now()));
+// The kernels' kind numbers and the checkpoint interval, so that JavaScript names them from the
+// one definition (native/core/lif_math.h, native/core/lif_args.h) instead of repeating them.
+Napi::Object Constants(Napi::Env env) {
+  auto kinds = [&](std::initializer_list<std::pair<const char*, int>> kv) {
+    Napi::Object o = Napi::Object::New(env);
+    for (const auto& [name, value] : kv) o.Set(name, value);
+    o.Freeze();
+    return o;
+  };
+  using sl::ResetKind, sl::SpikeKind, sl::SurrKind;
+  auto v = [](auto e) { return static_cast<int>(e); };
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("spike", kinds({{"multi", v(SpikeKind::Multi)}, {"single", v(SpikeKind::Single)},
+                        {"given", v(SpikeKind::Given)}, {"none", v(SpikeKind::None)}}));
+  c.Set("reset", kinds({{"subtract", v(ResetKind::Subtract)}, {"reset", v(ResetKind::Reset)},
+                        {"none", v(ResetKind::None)}}));
+  c.Set("surrogate", kinds({{"singleExponential", v(SurrKind::SingleExponential)},
+                            {"heaviside", v(SurrKind::Heaviside)},
+                            {"gaussian", v(SurrKind::Gaussian)},
+                            {"multiGaussian", v(SurrKind::MultiGaussian)},
+                            {"periodicExponential", v(SurrKind::PeriodicExponential)},
+                            {"given", v(SurrKind::Given)}}));
+  c.Set("checkpointInterval", static_cast<double>(sl::kCheckpointInterval));
+  c.Set("maxDeviceCheckpointInterval", sl::kMaxChunk);
+  c.Freeze();
+  return c;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -365,7 +383,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo, "backendInfo"));
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth, "memoryBandwidth"));
-  exports.Set("sumF32", Napi::Function::New(env, SumF32, "sumF32"));
+  exports.Set("constants", Constants(env));
   exports.Set("cudaCopyBandwidth", Napi::Function::New(env, CudaCopyBandwidth, "cudaCopyBandwidth"));
   exports.Set("DeviceBuffer", DeviceBuffer::Define(env));
   sl::napi::register_synapse_ops(env, exports);

@@ -2,10 +2,11 @@
 // forward, input gradient, weight and bias gradients for strides, paddings, rectangular kernels
 // and odd sizes; pending calls; thread-count independence; init; state dict keys; bad input.
 import { expect } from 'chai';
-import { Conv2d, ErrorCodes, Tensor, getNumThreads, setNumThreads } from '../../lib/index.js';
-import { _setCudaLaunchEmulation } from '../../lib/backend.js';
-import { uniform } from '../helpers.js';
+import { Conv2d, ErrorCodes, SPARSE_DENSITY_THRESHOLD, Tensor, getNumThreads, setNumThreads } from '../../lib/index.js';
+import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
+import { uniform } from '../support/random.js';
 import { assertClose, conv2dBackRef, conv2dRef, outSize, type RefGeom } from '../support/reference-nn.js';
+import { spikes } from '../support/spike-data.js';
 
 function data(t: Tensor): Float32Array {
   return t.toFloat32Array();
@@ -31,7 +32,7 @@ function run(layer: Conv2d, x: Float32Array, g: RefGeom, gy: Float32Array) {
   layer.zeroGrad();
   const y = layer.forward(Tensor.from(x, [g.N, g.C, g.H, g.W]));
   const dx = layer.backward(Tensor.from(gy, y.shape));
-  return { y: data(y), shape: y.shape, dx: data(dx), dW: data(layer.weight.grad!), db: layer.bias ? data(layer.bias.grad!) : null };
+  return { y: data(y), shape: y.shape, dx: data(dx), dW: data(layer.weight.grad!), db: layer.bias ? data(layer.bias.grad!) : null, path: layer._lastPath };
 }
 
 const cases: Case[] = [
@@ -55,6 +56,7 @@ describe('Conv2d', () => {
         const gy = uniform(2, g.N * g.O * Ho * Wo, -1, 1);
         const W = data(layer.weight), b = layer.bias ? data(layer.bias) : null;
         const r = run(layer, x, g, gy);
+        expect(r.path).to.equal('dense');
         expect(r.shape).to.deep.equal([g.N, g.O, Ho, Wo]);
         assertClose(r.y, conv2dRef(x, g, W, b), 'output');
         const ref = conv2dBackRef(gy, x, g, W);
@@ -91,7 +93,37 @@ describe('Conv2d', () => {
       const layer = layerOf({ N: 1, C: 1, H: 3, W: 3, O: 1, k: 2 }).eval();
       const y = layer.forward(Tensor.zeros([1, 1, 3, 3]));
       expect(layer.pendingCalls).to.equal(0);
-      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw().with.property('code', ErrorCodes.NOTHING_PENDING);
+      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw(RangeError, /no forward call is pending/).with.property('code', ErrorCodes.NOTHING_PENDING);
+    });
+  });
+
+  describe('event-driven path', () => {
+    for (const c of [
+      { N: 8, C: 2, H: 16, W: 16, O: 6, k: 3, p: 1 },
+      { N: 5, C: 3, H: 15, W: 19, O: 4, k: [5, 3], s: [2, 1], p: [1, 0], bias: false },
+    ] as Case[]) {
+      const g = geomOf(c);
+      it(`spike input (${c.N}, ${c.C}, ${c.H}, ${c.W}) with density <= ${SPARSE_DENSITY_THRESHOLD}, k ${g.kH}x${g.kW}, s ${g.sH}x${g.sW}, p ${g.pH}x${g.pW}: takes it and matches the reference`, () => {
+        const layer = layerOf(c);
+        const [Ho, Wo] = outSize(g);
+        const x = spikes(5, g.N * g.C * g.H * g.W, 0.03);
+        const gy = uniform(6, g.N * g.O * Ho * Wo, -1, 1);
+        const W = data(layer.weight), b = layer.bias ? data(layer.bias) : null;
+        const r = run(layer, x, g, gy);
+        expect(r.path).to.equal('sparse');
+        assertClose(r.y, conv2dRef(x, g, W, b), 'output');
+        const ref = conv2dBackRef(gy, x, g, W);
+        assertClose(r.dx, ref.dx, 'input gradient');
+        assertClose(r.dW, ref.dW, 'weight gradient');
+        if (r.db) assertClose(r.db, ref.db, 'bias gradient');
+      });
+    }
+
+    it('a denser input of the same size takes the dense path', () => {
+      const c: Case = { N: 8, C: 2, H: 16, W: 16, O: 6, k: 3, p: 1 };
+      const layer = layerOf(c).eval();
+      layer.forward(Tensor.from(spikes(7, 8 * 2 * 16 * 16, 0.2), [8, 2, 16, 16]));
+      expect(layer._lastPath).to.equal('dense');
     });
   });
 
@@ -99,20 +131,23 @@ describe('Conv2d', () => {
     let saved = 1;
     before(() => (saved = getNumThreads()));
     after(() => setNumThreads(saved));
-    it('output and every gradient are bit-identical for 1, 2 and 3 threads', () => {
-      const c: Case = { N: 4, C: 5, H: 17, W: 13, O: 70, k: 3, s: 1, p: 1 };
-      const g = geomOf(c);
-      const [Ho, Wo] = outSize(g);
-      const x = uniform(1, g.N * g.C * g.H * g.W, -1, 1);
-      const gy = uniform(2, g.N * g.O * Ho * Wo, -1, 1);
-      const runs = [1, 2, 3].map((t) => {
-        setNumThreads(t);
-        return run(layerOf(c), x, g, gy);
+    for (const kind of ['dense', 'event-driven'] as const)
+      it(`${kind} path: output and every gradient are bit-identical for 1, 2 and 3 threads`, () => {
+        const c: Case = { N: 4, C: 5, H: 17, W: 13, O: 70, k: 3, s: 1, p: 1 };
+        const g = geomOf(c);
+        const [Ho, Wo] = outSize(g);
+        const n = g.N * g.C * g.H * g.W;
+        const x = kind === 'dense' ? uniform(1, n, -1, 1) : spikes(1, n, 0.02);
+        const gy = uniform(2, g.N * g.O * Ho * Wo, -1, 1);
+        const runs = [1, 2, 3].map((t) => {
+          setNumThreads(t);
+          return run(layerOf(c), x, g, gy);
+        });
+        expect(runs[0]!.path).to.equal(kind === 'dense' ? 'dense' : 'sparse');
+        for (const r of runs.slice(1))
+          for (const key of ['y', 'dx', 'dW', 'db'] as const)
+            expect(Buffer.from(r[key]!.buffer).equals(Buffer.from(runs[0]![key]!.buffer)), key).to.equal(true);
       });
-      for (const r of runs.slice(1))
-        for (const key of ['y', 'dx', 'dW', 'db'] as const)
-          expect(Buffer.from(r[key]!.buffer).equals(Buffer.from(runs[0]![key]!.buffer)), key).to.equal(true);
-    });
   });
 
   describe('CUDA launch emulation', () => {
@@ -188,6 +223,23 @@ describe('Conv2d', () => {
       expect(() => new Conv2d({ inChannels: 2, outChannels: 3 } as any)).to.throw(TypeError, /kernelSize/);
     });
 
+    it('native im2col/col2im re-check the geometry and every length', () => {
+      const b = native();
+      const geo = { N: 2, C: 3, H: 5, W: 4, kH: 3, kW: 3, sH: 1, sW: 2, pH: 1, pW: 0 }; // Ho 5, Wo 1
+      const x = new Float32Array(2 * 3 * 5 * 4), cols = new Float32Array(2 * 5 * 1 * 27);
+      b.im2col({ ...geo, x, cols });
+      b.col2im({ ...geo, x, cols });
+      for (const fn of ['im2col', 'col2im'] as const) {
+        expect(() => b[fn]({ ...geo, x, cols: cols.subarray(1) })).to.throw(RangeError, /'cols' has 269 elements, needs 270/);
+        expect(() => b[fn]({ ...geo, x: x.subarray(1), cols })).to.throw(RangeError, /'x'/);
+        expect(() => b[fn]({ ...geo, kW: 5, x, cols })).to.throw(RangeError, /kernel \(3x5\) is larger than the padded input \(7x4\)/);
+        expect(() => b[fn]({ ...geo, sH: 0, x, cols })).to.throw(RangeError, /'sH'/);
+        expect(() => b[fn]({ ...geo, pW: -1, x, cols })).to.throw(RangeError, /'pW'/);
+        expect(() => b[fn]({ ...geo, N: 2 ** 40, C: 2 ** 40, x, cols })).to.throw(RangeError, /more than/);
+        expect(() => b[fn]({ ...geo, x: undefined as any, cols })).to.throw(TypeError, /'x' is required/);
+      }
+    });
+
     it('bad forward and backward arguments throw naming the argument and leave the layer unchanged', () => {
       const layer = new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, seed: 1 });
       const y = layer.forward(Tensor.from(uniform(1, 2 * 2 * 4 * 4, -1, 1), [2, 2, 4, 4]));
@@ -201,7 +253,7 @@ describe('Conv2d', () => {
       expect(layer.weight.grad).to.equal(null);
       expect(data(layer.weight)).to.deep.equal(w);
       layer.backward(Tensor.zeros(y.shape));
-      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw().with.property('code', ErrorCodes.NOTHING_PENDING);
+      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw(RangeError, /no forward call is pending/).with.property('code', ErrorCodes.NOTHING_PENDING);
     });
   });
 });

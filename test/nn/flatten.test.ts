@@ -2,7 +2,7 @@
 // no data copied, backward reshapes back in reverse order of the pending calls.
 import { expect } from 'chai';
 import { ErrorCodes, Flatten, FlattenTime, Tensor, UnflattenTime } from '../../lib/index.js';
-import { uniform } from '../helpers.js';
+import { uniform } from '../support/random.js';
 
 const x = (shape: number[], seed = 1) => Tensor.from(uniform(seed, shape.reduce((a, b) => a * b, 1), -1, 1), shape);
 

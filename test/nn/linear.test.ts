@@ -10,18 +10,14 @@ import {
   ErrorCodes, Linear, SPARSE_DENSITY_THRESHOLD, Tensor, getNumThreads, manualSeed, setNumThreads,
 } from '../../lib/index.js';
 import { native, _setCudaLaunchEmulation } from '../../lib/backend.js';
-import { rng, uniform } from '../helpers.js';
+import { rng, uniform } from '../support/random.js';
 import { assertClose, linearBackRef, linearRef } from '../support/reference-nn.js';
+import { spikes } from '../support/spike-data.js';
 
 function data(t: Tensor): Float32Array {
   return t.toFloat32Array();
 }
 
-/** Spike counts: 0 with probability 1 - density, else 1..3. */
-function spikes(seed: number, n: number, density: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => (r() < density ? 1 + Math.floor(3 * r()) : 0));
-}
 
 function nonzeros(a: Float32Array): number {
   let c = 0;
@@ -95,6 +91,31 @@ describe('Linear', () => {
       assertClose(data(layer.bias!.grad!), db, 'summed bias gradient');
     });
 
+    it("to(device) moves the pending calls' arrays: a backward after to() still matches the reference", () => {
+      const K = 5, N = 3, M = 4;
+      const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 8 });
+      const x = uniform(40, M * K, -1, 1), g = uniform(41, M * N, -1, 1);
+      const input = Tensor.from(x, [M, K]);
+      layer.forward(input);
+      layer.to('cpu');
+      input.dispose();
+      const dx = layer.backward(Tensor.from(g, [M, N]));
+      const ref = linearBackRef(g, x, M, K, data(layer.weight), N);
+      assertClose(data(dx), ref.dx, 'input gradient');
+      assertClose(data(layer.weight.grad!), ref.dW, 'weight gradient');
+    });
+
+    it('a pending call keeps a snapshot of its input: writing the input tensor in place later changes no gradient', () => {
+      const K = 5, N = 3, M = 4;
+      const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 8 });
+      const x = uniform(42, M * K, -1, 1), g = uniform(43, M * N, -1, 1);
+      const input = Tensor.from(x, [M, K]);
+      layer.forward(input);
+      input._writeHost(new Float32Array(M * K).fill(7)); // as a layer's `out` option would
+      layer.backward(Tensor.from(g, [M, N]));
+      assertClose(data(layer.weight.grad!), linearBackRef(g, x, M, K, data(layer.weight), N).dW, 'weight gradient');
+    });
+
     it('requiresGrad false: that parameter gets no gradient, the others do', () => {
       const layer = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 });
       layer.weight.requiresGrad = false;
@@ -108,7 +129,7 @@ describe('Linear', () => {
       const layer = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 }).eval();
       const y = layer.forward(Tensor.from(uniform(1, 6, -1, 1), [2, 3]));
       expect(layer.pendingCalls).to.equal(0);
-      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw().with.property('code', ErrorCodes.NOTHING_PENDING);
+      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw(RangeError, /no forward call is pending/).with.property('code', ErrorCodes.NOTHING_PENDING);
     });
   });
 

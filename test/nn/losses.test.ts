@@ -6,7 +6,7 @@ import {
   AvgPool2d, LastStep, MaxOverTime, SumOverTime, SumPool2d, Tensor, crossEntropyLoss, getNumThreads, mseLoss, setNumThreads,
 } from '../../lib/index.js';
 import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
-import { rng, uniform } from '../helpers.js';
+import { rng, uniform } from '../support/random.js';
 import { maxAbs, maxAbsDiff } from '../support/reference.js';
 import { loadNetworkGolden } from '../support/network-golden.js';
 

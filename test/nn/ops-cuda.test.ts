@@ -7,7 +7,7 @@ import {
   Adam, AdamW, AvgPool2d, LastStep, MaxOverTime, SGD, SumOverTime, SumPool2d, Tensor, backendInfo, clipGradNorm, crossEntropyLoss, mseLoss,
   type Optimizer,
 } from '../../lib/index.js';
-import { rng, uniform } from '../helpers.js';
+import { rng, uniform } from '../support/random.js';
 import { maxAbs, maxAbsDiff } from '../support/reference.js';
 
 const info = backendInfo();

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { Adam, AdamW, LIF, SGD, Tensor, clipGradNorm, getNumThreads, setNumThreads, type Optimizer } from '../../lib/index.js';
 import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
-import { uniform, uniformNumbers } from '../helpers.js';
+import { uniform, uniformNumbers } from '../support/random.js';
 import { adamRef, maxAbs, maxAbsDiff, sgdRef } from '../support/reference.js';
 
 const STEPS = 6;

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { AvgPool2d, SumPool2d, Tensor, ErrorCodes, setNumThreads, getNumThreads } from '../../lib/index.js';
 import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
-import { uniform, rng } from '../helpers.js';
+import { uniform, rng } from '../support/random.js';
 import { maxAbs, maxAbsDiff, poolBackwardRef, poolRef } from '../support/reference.js';
 
 type Geo = { shape: number[]; k: [number, number]; s: [number, number] };
@@ -96,6 +96,15 @@ describe('pooling: AvgPool2d / SumPool2d', () => {
     pool.forward(Tensor.from(uniform(1, 16, 0, 1), [1, 1, 4, 4]));
     pool.resetStates();
     expect(pool.pendingCalls).to.equal(0);
+  });
+
+  it('_discardLastForward (a failed network call) drops only the most recent pending forward', () => {
+    const pool = new SumPool2d({ kernelSize: 2 });
+    pool.forward(Tensor.from(uniform(1, 16, 0, 1), [1, 1, 4, 4]));
+    pool.forward(Tensor.from(uniform(2, 36, 0, 1), [1, 1, 6, 6]));
+    pool._discardLastForward();
+    expect(pool.pendingCalls).to.equal(1);
+    expect(pool.backward(Tensor.zeros([1, 1, 2, 2])).shape).to.deep.equal([1, 1, 4, 4]);
   });
 
   it('the emulated CUDA launch and every thread count give bit-identical results', () => {

@@ -6,7 +6,7 @@ import {
   ErrorCodes, Flatten, FlattenTime, LIF, LIFSqueeze, Sequential, SpikelayersError, Tensor, UnflattenTime,
   getNumThreads, setNumThreads,
 } from '../../lib/index.js';
-import { uniform } from '../helpers.js';
+import { uniform } from '../support/random.js';
 import { refBackward, refForward, relErr, type RefLif } from './lif-ref.js';
 
 const B = 2, T = 12, C = 2, H = 3, N = C * H;

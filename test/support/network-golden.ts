@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as lib from '../../lib/index.js';
 import { ExpLeak, ExpLeakSqueeze, Flatten, IAF, IAFSqueeze, LIF, LIFSqueeze, Sequential, Tensor, type ModuleLike } from '../../lib/index.js';
-import { lifOptionsOf, type GoldenCase, type InTensor, type ResTensor } from '../golden-data.js';
+import { lifOptionsOf, type GoldenCase, type InTensor, type ResTensor } from './golden.js';
 
 export interface NetCall {
   op: 'forward' | 'reset_states';

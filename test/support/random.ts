@@ -23,3 +23,6 @@ export function uniformNumbers(seed: number, n: number, lo: number, hi: number):
   const r = rng(seed);
   return Array.from({ length: n }, () => lo + (hi - lo) * r());
 }
+
+/** The number of elements of a shape. */
+export const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);

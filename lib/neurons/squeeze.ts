@@ -1,77 +1,11 @@
-/**
- * The sinabs siblings of LIF: IAF (no leak), ExpLeak (no spikes) and the squeeze variants that
- * take (B*T, ...neurons) input. They share LIF's kernels: a leak of 1 or "no spike function"
- * are parameters of the same code, not copies of it.
- */
-import type { ResetFnSpec, SpikeFnSpec, SurrogateSpec } from './activations.js';
-import { LIF, type BackwardOptions, type ForwardOptions, type LIFOptions } from './layer.js';
-import { Tensor, checkTensor, describe } from './tensor.js';
-
-/** Constructor options of IAF (sinabs' keywords in camelCase, with sinabs' defaults). */
-export interface IAFOptions {
-  /** Spike threshold (default 1). */
-  spikeThreshold?: number | Tensor;
-  /** MultiSpike (default), SingleSpike, a MaxSpike instance or a custom `{ forward }`. */
-  spikeFn?: SpikeFnSpec;
-  /** new MembraneSubtract() (default) or new MembraneReset(). */
-  resetFn?: ResetFnSpec;
-  /** new SingleExponential() (default), another surrogate, or a function. */
-  surrogateGradFn?: SurrogateSpec;
-  /** Synaptic time constant (default null: none); trainable when given. */
-  tauSyn?: number | Tensor | null;
-  /** Lower bound of the membrane (default null). */
-  minVMem?: number | Tensor | null;
-  /** State shape including the batch dimension (default null: lazily). */
-  shape?: number[] | null;
-  /** Record the state after every step (default false). */
-  recordStates?: boolean;
-  /** 'cpu' (default), 'cuda', 'cuda:N' or 'auto'. */
-  device?: string;
-  /** Seed of the generator used for batch resampling and randomised resets. */
-  seed?: number;
-}
-const IAF_OPTIONS = ['spikeThreshold', 'spikeFn', 'resetFn', 'surrogateGradFn', 'tauSyn', 'minVMem', 'shape', 'recordStates', 'device', 'seed'] as const;
-
-/**
- * sinabs.layers.IAF: integrate-and-fire, LIF with alpha_mem = 1 and no input normalisation.
- * It has no tau_mem parameter; tauSyn, when given, is trainable.
- */
-export class IAF extends LIF {
-  constructor(options: IAFOptions = {}) {
-    super(options as LIFOptions, 'IAF', IAF_OPTIONS);
-  }
-}
-
-/** Constructor options of ExpLeak. Note: normInput defaults to false here (true for LIF). */
-export interface ExpLeakOptions {
-  /** Time constant in steps (number or per-neuron Tensor). Required. */
-  tauMem: number | Tensor;
-  /** State shape including the batch dimension (default null: lazily). */
-  shape?: number[] | null;
-  /** Train alpha = exp(-1/tau) instead of tau (default false). */
-  trainAlphas?: boolean;
-  /** Lower bound of the state (default null). The output is the membrane before this clip. */
-  minVMem?: number | Tensor | null;
-  /** Scale the input by (1 - alpha) (default false). */
-  normInput?: boolean;
-  /** Record the state after every step (default false). */
-  recordStates?: boolean;
-  /** 'cpu' (default), 'cuda', 'cuda:N' or 'auto'. */
-  device?: string;
-  /** Seed of the generator used for batch resampling and randomised resets. */
-  seed?: number;
-}
-const EXPLEAK_OPTIONS = ['tauMem', 'shape', 'trainAlphas', 'minVMem', 'normInput', 'recordStates', 'device', 'seed'] as const;
-
-/**
- * sinabs.layers.ExpLeak: a leaky integrator without spikes. The output is the membrane potential
- * before the min_v_mem clip; the stored state and the recordings are clipped.
- */
-export class ExpLeak extends LIF {
-  constructor(options: ExpLeakOptions) {
-    super(options as LIFOptions, 'ExpLeak', EXPLEAK_OPTIONS);
-  }
-}
+// The squeeze variants: LIF, IAF and ExpLeak on (B*T, ...neurons) input, as a thin mixin that
+// reshapes input, out and gradients around the base layer's calls.
+import { Tensor, checkTensor } from '../tensor.js';
+import { readCount } from '../validate.js';
+import { ExpLeak, type ExpLeakOptions } from './expleak.js';
+import { IAF, type IAFOptions } from './iaf.js';
+import { LIF } from './lif.js';
+import type { BackwardOptions, ForwardOptions, LIFOptions } from './options.js';
 
 /** The extra options of the squeeze variants: at least one is required; given both, they must agree with the input. */
 export interface SqueezeOptions {
@@ -87,13 +21,7 @@ function squeezeOptions(name: string, options: unknown): { rest: Record<string, 
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new TypeError(`${name}: expected an options object with batchSize or numTimesteps`);
   const { batchSize, numTimesteps, ...rest } = options as Record<string, unknown> & SqueezeOptions;
-  const check = (v: unknown, what: string): number | null => {
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'number') throw new TypeError(`${name}: ${what} must be a number, got ${describe(v)}`);
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name}: ${what} must be a positive integer, got ${v}`);
-    return v;
-  };
-  const b = check(batchSize, 'batchSize'), t = check(numTimesteps, 'numTimesteps');
+  const b = readCount(batchSize, `${name}: batchSize`, null), t = readCount(numTimesteps, `${name}: numTimesteps`, null);
   if (b === null && t === null) throw new TypeError(`${name}: batchSize or numTimesteps is required`);
   return { rest, batchSize: b, numTimesteps: t };
 }

@@ -13,8 +13,16 @@ import { writeFileSync } from 'node:fs';
 
 /** Numeric element types: [HDF5 class, size in bytes, signed]. */
 const TYPES = {
-  u8: [0, 1, false], u16: [0, 2, false], u32: [0, 4, false], i8: [0, 1, true], i16: [0, 2, true],
-  i32: [0, 4, true], i64: [0, 8, true], f16: [1, 2, true], f32: [1, 4, true], f64: [1, 8, true],
+  u8: [0, 1, false],
+  u16: [0, 2, false],
+  u32: [0, 4, false],
+  i8: [0, 1, true],
+  i16: [0, 2, true],
+  i32: [0, 4, true],
+  i64: [0, 8, true],
+  f16: [1, 2, true],
+  f32: [1, 4, true],
+  f64: [1, 8, true],
 } as const;
 export type H5Type = keyof typeof TYPES;
 
@@ -35,16 +43,31 @@ const isDataset = (x: H5Group | H5Dataset): x is H5Dataset => typeof x.type === 
 
 class Buf {
   bytes: number[] = [];
-  u8(v: number): this { this.bytes.push(v & 0xff); return this; }
-  u16(v: number): this { return this.u8(v).u8(v >>> 8); }
-  u32(v: number): this { return this.u16(v & 0xffff).u16(v >>> 16); }
+  u8(v: number): this {
+    this.bytes.push(v & 0xff);
+    return this;
+  }
+  u16(v: number): this {
+    return this.u8(v).u8(v >>> 8);
+  }
+  u32(v: number): this {
+    return this.u16(v & 0xffff).u16(v >>> 16);
+  }
   u64(v: number | bigint): this {
     const b = BigInt(v);
     return this.u32(Number(b & 0xffffffffn)).u32(Number((b >> 32n) & 0xffffffffn));
   }
-  raw(a: ArrayLike<number>): this { for (let k = 0; k < a.length; ++k) this.u8(a[k]!); return this; }
-  pad8(): this { while (this.bytes.length % 8) this.u8(0); return this; }
-  get length(): number { return this.bytes.length; }
+  raw(a: ArrayLike<number>): this {
+    for (let k = 0; k < a.length; ++k) this.u8(a[k]!);
+    return this;
+  }
+  pad8(): this {
+    while (this.bytes.length % 8) this.u8(0);
+    return this;
+  }
+  get length(): number {
+    return this.bytes.length;
+  }
 }
 
 /** The datatype message body of a numeric type. */
@@ -52,14 +75,53 @@ function numericType(t: H5Type): number[] {
   const [cls, size, signed] = TYPES[t];
   const b = new Buf();
   if (cls === 0) {
-    b.u8(0x10 | 0).u8(signed ? 0x08 : 0).u8(0).u8(0).u32(size).u16(0).u16(8 * size);
+    b.u8(0x10 | 0)
+      .u8(signed ? 0x08 : 0)
+      .u8(0)
+      .u8(0)
+      .u32(size)
+      .u16(0)
+      .u16(8 * size);
   } else if (size === 2) {
-    b.u8(0x10 | 1).u8(0x20).u8(15).u8(0).u32(2).u16(0).u16(16).u8(10).u8(5).u8(0).u8(10).u32(15);
+    b.u8(0x10 | 1)
+      .u8(0x20)
+      .u8(15)
+      .u8(0)
+      .u32(2)
+      .u16(0)
+      .u16(16)
+      .u8(10)
+      .u8(5)
+      .u8(0)
+      .u8(10)
+      .u32(15);
   } else if (size === 4) {
     // little-endian IEEE single: mantissa normalisation "implied msb" (2 << 4), sign bit 31
-    b.u8(0x10 | 1).u8(0x20).u8(31).u8(0).u32(4).u16(0).u16(32).u8(23).u8(8).u8(0).u8(23).u32(127);
+    b.u8(0x10 | 1)
+      .u8(0x20)
+      .u8(31)
+      .u8(0)
+      .u32(4)
+      .u16(0)
+      .u16(32)
+      .u8(23)
+      .u8(8)
+      .u8(0)
+      .u8(23)
+      .u32(127);
   } else {
-    b.u8(0x10 | 1).u8(0x20).u8(63).u8(0).u32(8).u16(0).u16(64).u8(52).u8(11).u8(0).u8(52).u32(1023);
+    b.u8(0x10 | 1)
+      .u8(0x20)
+      .u8(63)
+      .u8(0)
+      .u32(8)
+      .u16(0)
+      .u16(64)
+      .u8(52)
+      .u8(11)
+      .u8(0)
+      .u8(52)
+      .u32(1023);
   }
   return b.bytes;
 }
@@ -118,7 +180,7 @@ export function hdf5Bytes(root: H5Group): Uint8Array {
     if (isDataset(node)) {
       const vlen = node.vlen === true;
       const count = vlen ? node.data.length : node.shape ? node.shape.reduce((a, b) => a * b, 1) : node.data.length;
-      const shape = vlen ? [node.data.length] : node.shape ?? [node.data.length];
+      const shape = vlen ? [node.data.length] : (node.shape ?? [node.data.length]);
       if (!vlen && count !== node.data.length) throw new Error('shape does not match the data');
       // raw data first
       const raw = new Buf();
@@ -139,17 +201,38 @@ export function hdf5Bytes(root: H5Group): Uint8Array {
       const space = new Buf().u8(1).u8(shape.length).u8(0).u8(0).u32(0);
       for (const d of shape) space.u64(d);
       const dtype = vlen
-        ? [...new Buf().u8(0x10 | 9).u8(0).u8(0).u8(0).u32(16).bytes, ...numericType(node.type)]
+        ? [
+            ...new Buf()
+              .u8(0x10 | 9)
+              .u8(0)
+              .u8(0)
+              .u8(0)
+              .u32(16).bytes,
+            ...numericType(node.type),
+          ]
         : numericType(node.type);
-      const layout = new Buf().u8(3).u8(1).u64(raw.length ? dataAddr : UNDEF).u64(raw.length);
+      const layout = new Buf()
+        .u8(3)
+        .u8(1)
+        .u64(raw.length ? dataAddr : UNDEF)
+        .u64(raw.length);
       const addr = out.length;
-      out.raw(objectHeader([[1, space.bytes], [3, dtype], [8, layout.bytes]]));
+      out.raw(
+        objectHeader([
+          [1, space.bytes],
+          [3, dtype],
+          [8, layout.bytes],
+        ]),
+      );
       return addr;
     }
     const children = Object.entries(node).map(([name, child]) => [name, writeObject(child)] as const);
     const linfo = new Buf().u8(0).u8(0).u64(UNDEF).u64(UNDEF);
     const ginfo = new Buf().u8(0).u8(0);
-    const messages: [number, number[]][] = [[2, linfo.bytes], [10, ginfo.bytes]];
+    const messages: [number, number[]][] = [
+      [2, linfo.bytes],
+      [10, ginfo.bytes],
+    ];
     for (const [name, addr] of children) {
       const nb = new TextEncoder().encode(name);
       if (nb.length > 255) throw new Error('name too long');
@@ -166,12 +249,22 @@ export function hdf5Bytes(root: H5Group): Uint8Array {
     const gcol = out.length;
     const objs = new Buf();
     heapObjects.forEach((o, k) => {
-      objs.u16(k + 1).u16(1).u32(0).u64(o.length).raw(o).pad8();
+      objs
+        .u16(k + 1)
+        .u16(1)
+        .u32(0)
+        .u64(o.length)
+        .raw(o)
+        .pad8();
     });
     const used = 16 + objs.length + 16; // collection header, objects, the free-space object header
     const size = Math.max(4096, Math.ceil(used / 8) * 8);
     out.raw([0x47, 0x43, 0x4f, 0x4c]).u8(1).u8(0).u8(0).u8(0).u64(size).raw(objs.bytes);
-    out.u16(0).u16(0).u32(0).u64(size - 16 - objs.length);
+    out
+      .u16(0)
+      .u16(0)
+      .u32(0)
+      .u64(size - 16 - objs.length);
     while (out.length < gcol + size) out.u8(0);
     for (const r of heapRefs) patches.push({ at: r.at, value: BigInt(gcol) });
   }

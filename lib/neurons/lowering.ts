@@ -1,0 +1,182 @@
+// Lowering: a layer's configuration, parameters and a call's shape become the arguments of the
+// native kernels (binding.d.ts). Pure functions: they allocate the call's arrays and change
+// nothing else.
+import type { NativeArray, NativeBackwardArgs, NativeCommonArgs, NativeForwardArgs, ResetKind, SpikeKind, SurrogateKind } from '#binding';
+import { MaxSpike, MultiSpike, SingleSpike, type ResetFnSpec, type SpikeFnSpec, type SurrogateSpec } from '../activations.js';
+import { kernelConstants } from '../kinds.js';
+import { alloc, type Storage } from '../storage.js';
+import { Tensor, checkTensor } from '../tensor.js';
+import { checkOptions } from '../validate.js';
+import type { LoweredDecay } from './params.js';
+import type { StateValues } from './state.js';
+
+/** A lowered call: the forward's inputs (and checkpoints); what a pending call keeps and the backward replays. */
+export type KernelCall = NativeCommonArgs & { v0: NativeArray; i0?: NativeArray };
+
+/** The arrays a forward writes besides its checkpoints; not kept by the pending call. */
+export interface KernelOutputs {
+  out: NativeArray;
+  v1: NativeArray;
+  i1?: NativeArray;
+  recV?: NativeArray;
+  recI?: NativeArray;
+}
+
+/** Arguments that are read by value on the host whatever the call's device (never moved). */
+export const HOST_ARGS: ReadonlySet<string> = new Set(['surrParams']);
+
+/** The per-call scalars of the kernels: kinds, thresholds, switches, surrogate parameters. */
+export interface KernelScalars {
+  spike: SpikeKind;
+  reset: ResetKind;
+  surr: SurrogateKind;
+  theta: number;
+  maxSpikes: number;
+  thetaSub: number;
+  resetValue: number;
+  minV: number;
+  hasMin: boolean;
+  normInput: boolean;
+  hasSyn: boolean;
+  surrParams: Float32Array;
+}
+
+/** The scalars of a layer's calls, from its spike/reset/surrogate choices and parameter values. */
+export function lowerScalars(
+  spikeFn: SpikeFnSpec | null,
+  resetFn: ResetFnSpec,
+  surrogate: SurrogateSpec,
+  theta: number,
+  minV: number | null,
+  normInput: boolean,
+  hasSyn: boolean,
+): KernelScalars {
+  const K = kernelConstants();
+  let spike: SpikeKind, maxSpikes = Infinity;
+  const sf = spikeFn;
+  if (sf === null) spike = K.spike.none;
+  else if (sf === MultiSpike || sf instanceof MultiSpike) spike = K.spike.multi;
+  else if (sf === SingleSpike || sf instanceof SingleSpike) spike = K.spike.single;
+  else if (sf instanceof MaxSpike) ({ spike, maxSpikes } = sf._native());
+  else spike = K.spike.given;
+  let reset = K.reset.none, thetaSub = theta, resetValue = 0;
+  if (sf !== null) ({ reset, thetaSub, resetValue } = resetFn._native(theta));
+  let surr = K.surrogate.given;
+  const surrParams = new Float32Array(10);
+  if (typeof surrogate !== 'function') {
+    const s = surrogate._native(theta);
+    surr = s.surr;
+    surrParams.set(s.params);
+  }
+  return { spike, reset, surr, theta, maxSpikes, thetaSub, resetValue, minV: minV ?? 0, hasMin: minV !== null, normInput, hasSyn, surrParams };
+}
+
+/** The shape of a call over input (B, T, ...neurons). */
+export interface CallShape {
+  B: number;
+  T: number;
+  N: number;
+  neuronShape: number[];
+  inputShape: number[];
+}
+
+/** Checks a forward's input against the layer's device and sinabs' layout; throws naming `what`. */
+export function callShape(input: unknown, device: string, what: string): { x: Tensor; shape: CallShape } {
+  const x = checkTensor(input, `${what}: input`);
+  if (x.device !== device) throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${device}; move one with .to()`);
+  const shape = x.shape;
+  if (shape.length < 2) throw new RangeError(`${what}: input must have rank >= 2, (B, T, ...neurons); got shape [${shape.join(', ')}]`);
+  const [B, T, ...neuronShape] = shape as [number, number, ...number[]];
+  if (B === 0) throw new RangeError(`${what}: input batch size B must be >= 1, got shape [${shape.join(', ')}]`);
+  if (T === 0) throw new RangeError(`${what}: input must have at least one time step (T >= 1), got shape [${shape.join(', ')}]`);
+  if (neuronShape.some((d) => d === 0)) throw new RangeError(`${what}: input neuron dimensions must be >= 1, got shape [${shape.join(', ')}]`);
+  const N = neuronShape.reduce((a, b) => a * b, 1);
+  return { x, shape: { B, T, N, neuronShape, inputShape: shape } };
+}
+
+/** Reads the options `{ out }` of forward/backward: the `out` tensor, or null. */
+export function readOut(opts: unknown, what: string): Tensor | null {
+  const o = checkOptions<{ out?: unknown }>(opts, ['out'], what, true, '{ out }');
+  return o.out === undefined ? null : checkTensor(o.out, `${what}: out`);
+}
+
+/** Lowers one forward: the call (kept by a training call) and the arrays it writes. */
+export function lowerForward(
+  s: KernelScalars,
+  shape: CallShape,
+  decay: { mem: LoweredDecay; syn: LoweredDecay | null },
+  x: Storage,
+  start: StateValues,
+  o: { training: boolean; recordStates: boolean; out: Storage | null; device: string; emulate: boolean; K: number },
+): { call: KernelCall; outputs: KernelOutputs } {
+  const { B, T, N } = shape;
+  const dev = o.device;
+  const E = B * T * N, BN = B * N;
+  const nCk = Math.ceil(T / o.K);
+  const call: KernelCall = {
+    B, T, N, ...s, K: o.K, emulate: o.emulate,
+    alphaMem: decay.mem.arr,
+    alphaSyn: decay.syn?.arr,
+    x,
+    v0: start.v_mem!,
+    i0: s.hasSyn ? start.i_syn : undefined,
+    ckV: o.training ? alloc(dev, B * nCk * N) : undefined,
+    ckI: o.training && s.hasSyn ? alloc(dev, B * nCk * N) : undefined,
+  };
+  const outputs: KernelOutputs = {
+    out: o.out ?? alloc(dev, E),
+    v1: alloc(dev, BN),
+    i1: s.hasSyn ? alloc(dev, BN) : undefined,
+    recV: o.recordStates ? alloc(dev, E) : undefined,
+    recI: o.recordStates && s.hasSyn ? alloc(dev, E) : undefined,
+  };
+  return { call, outputs };
+}
+
+/** The native forward arguments of a lowered call. */
+export function forwardArgs(call: KernelCall, outputs: KernelOutputs): NativeForwardArgs {
+  return { ...call, ...outputs };
+}
+
+/** The final states a forward wrote, by state name. */
+export function finalStates(outputs: KernelOutputs): StateValues {
+  return { v_mem: outputs.v1, i_syn: outputs.i1 };
+}
+
+/** The recordings a forward wrote, by recording name. */
+export function recordingsOf(outputs: KernelOutputs): Partial<Record<'vMem' | 'iSyn', NativeArray>> {
+  return { vMem: outputs.recV, iSyn: outputs.recI };
+}
+
+/** Lowers the backward of a pending call's kernel call. */
+export function lowerBackward(
+  call: KernelCall,
+  carry: StateValues | null,
+  gradOut: Storage,
+  gradIn: Storage,
+  sigmaGiven: Storage | undefined,
+  o: { device: string; emulate: boolean },
+): NativeBackwardArgs {
+  const { B, N, hasSyn } = call;
+  const BN = B * N;
+  return {
+    ...call,
+    emulate: o.emulate,
+    surr: sigmaGiven ? kernelConstants().surrogate.given : call.surr,
+    sigmaGiven,
+    ckV: call.ckV!,
+    gradOut,
+    gvEnd: carry?.v_mem,
+    giEnd: carry?.i_syn,
+    gradIn,
+    gvStart: alloc(o.device, BN),
+    giStart: hasSyn ? alloc(o.device, BN) : undefined,
+    gAlphaMem: new Float64Array(N),
+    gAlphaSyn: hasSyn ? new Float64Array(N) : undefined,
+  };
+}
+
+/** The adjoints of the initial states a backward wrote, by state name. */
+export function startAdjoints(args: NativeBackwardArgs): StateValues {
+  return { v_mem: args.gvStart, i_syn: args.giStart };
+}

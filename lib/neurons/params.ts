@@ -1,0 +1,172 @@
+// The parameters of a LIF-family layer with sinabs' names, what is derived from them (decay
+// factors, calculated taus), and the reduction of per-neuron gradients into their `.grad`.
+import type { NativeArray } from '#binding';
+import { Tensor } from '../tensor.js';
+import { place } from '../storage.js';
+import { broadcastMap } from './broadcast.js';
+import type { LayerConfig } from './options.js';
+
+/** Where a decay factor's per-neuron gradient goes. */
+export interface ParamGradInfo {
+  param: Tensor;
+  /** Neuron -> parameter element, or null for a single-element parameter. */
+  map: Int32Array | null;
+  /** d alpha / d tau per parameter element (tau mode), or null (alpha mode). */
+  dAlpha: Float64Array | null;
+}
+
+/** A decay factor lowered for one call: per neuron (or one value) on the device, and its gradient bookkeeping. */
+export interface LoweredDecay {
+  arr: NativeArray;
+  grad: ParamGradInfo;
+}
+
+/** A parameter check run by loadStateDict before anything is written. */
+export type ParamCheck = (value: Float32Array, shape: number[], key: string) => void;
+
+const mustBePositive: ParamCheck = (data, _shape, key) => {
+  if (data.some((x) => !(x > 0))) throw new RangeError(`loadStateDict: '${key}' must be positive`);
+};
+
+/** The parameters: tau_mem | alpha_mem, tau_syn | alpha_syn, min_v_mem, spike_threshold. */
+export class NeuronParameters {
+  readonly tauMem: Tensor | null = null;
+  readonly tauSyn: Tensor | null = null;
+  readonly alphaMem: Tensor | null = null;
+  readonly alphaSyn: Tensor | null = null;
+  readonly threshold: Tensor | null;
+  readonly minVMem: Tensor | null;
+  /** No leak (IAF): alpha_mem is the constant 1, not a parameter. */
+  readonly fixedAlphaMem: boolean;
+  readonly #mapCache = new Map<string, Int32Array | null>();
+
+  constructor(c: LayerConfig) {
+    this.threshold = c.threshold === null ? null : Tensor.from([c.threshold], []);
+    this.minVMem = c.minVMem === null ? null : Tensor.from([c.minVMem], []);
+    this.fixedAlphaMem = c.tauMem === null;
+    const trainable = (t: Tensor): Tensor => {
+      t.requiresGrad = true;
+      return t;
+    };
+    if (this.fixedAlphaMem) {
+      this.alphaMem = Tensor.from([1], []);
+      if (c.tauSyn) this.tauSyn = trainable(c.tauSyn);
+    } else if (c.trainAlphas) {
+      this.alphaMem = trainable(alphaOf(c.tauMem!));
+      if (c.tauSyn) this.alphaSyn = trainable(alphaOf(c.tauSyn));
+    } else {
+      this.tauMem = trainable(c.tauMem!);
+      if (c.tauSyn) this.tauSyn = trainable(c.tauSyn);
+    }
+  }
+
+  /** Every parameter slot in sinabs' order, with its loadStateDict check (null: absent). */
+  slots(): [string, Tensor | null, ParamCheck | undefined][] {
+    return [
+      ['tau_mem', this.tauMem, mustBePositive],
+      ['alpha_mem', this.fixedAlphaMem ? null : this.alphaMem, undefined],
+      ['tau_syn', this.tauSyn, mustBePositive],
+      ['alpha_syn', this.alphaSyn, undefined],
+      ['min_v_mem', this.minVMem, undefined],
+      ['spike_threshold', this.threshold, mustBePositive],
+    ];
+  }
+
+  get hasSynapse(): boolean {
+    return this.tauSyn !== null || this.alphaSyn !== null;
+  }
+
+  /** The threshold value (1 where there is none: ExpLeak does not use it). */
+  thresholdValue(): number {
+    return this.threshold ? this.threshold.toFloat32Array()[0]! : 1;
+  }
+
+  minVValue(): number | null {
+    return this.minVMem ? this.minVMem.toFloat32Array()[0]! : null;
+  }
+
+  alphaMemCalculated(): Tensor {
+    return this.alphaMem ? this.alphaMem.clone() : alphaOf(this.tauMem!);
+  }
+  alphaSynCalculated(): Tensor | null {
+    if (this.alphaSyn) return this.alphaSyn.clone();
+    return this.tauSyn ? alphaOf(this.tauSyn) : null;
+  }
+  tauMemCalculated(): Tensor {
+    if (this.fixedAlphaMem) return Tensor.from([Infinity], []); // no leak
+    return this.tauMem ? this.tauMem.clone() : tauOf(this.alphaMem!);
+  }
+  tauSynCalculated(): Tensor | null {
+    if (this.tauSyn) return this.tauSyn.clone();
+    return this.alphaSyn ? tauOf(this.alphaSyn) : null;
+  }
+
+  /** The membrane (or synaptic) decay of a call over `neuronShape`, placed on `device`. */
+  decay(which: 'mem' | 'syn', neuronShape: number[], device: string, trainAlphas: boolean): LoweredDecay {
+    const tau = which === 'mem' ? this.tauMem : this.tauSyn;
+    const param = (tau ?? (which === 'mem' ? this.alphaMem : this.alphaSyn))!;
+    const what = trainAlphas ? (which === 'mem' ? 'alphaMem' : 'alphaSyn') : which === 'mem' ? 'tauMem' : 'tauSyn';
+    const map = this.#map(param, neuronShape, what);
+    const pd = param.toFloat32Array();
+    const a = new Float32Array(pd.length);
+    let dAlpha: Float64Array | null = null;
+    if (tau) {
+      dAlpha = new Float64Array(pd.length);
+      for (let k = 0; k < pd.length; ++k) {
+        a[k] = Math.exp(-1 / pd[k]!);
+        dAlpha[k] = a[k]! / (pd[k]! * pd[k]!);
+      }
+    } else a.set(pd);
+    let arr: Float32Array;
+    if (map === null) arr = a.subarray(0, 1);
+    else {
+      const N = map.length;
+      arr = new Float32Array(N);
+      for (let n = 0; n < N; ++n) arr[n] = a[map[n]!]!;
+    }
+    return { arr: place(device, arr), grad: { param, map, dAlpha } };
+  }
+
+  #map(p: Tensor, neuronShape: number[], what: string): Int32Array | null {
+    const key = `${p.shape.join(',')}|${neuronShape.join(',')}`;
+    if (!this.#mapCache.has(key)) this.#mapCache.set(key, broadcastMap(p.shape, neuronShape, what));
+    return this.#mapCache.get(key)!;
+  }
+}
+
+/** Adds a per-neuron alpha gradient (double) into a parameter's grad, reduced to its shape. */
+export function accumulateGrad(info: ParamGradInfo, gN: Float64Array): void {
+  const { param, map, dAlpha } = info;
+  if (!param.requiresGrad) return;
+  const size = param.size;
+  const g = new Float64Array(size);
+  if (map === null) {
+    let s = 0;
+    for (let n = 0; n < gN.length; ++n) s += gN[n]!;
+    g[0] = s;
+  } else {
+    for (let n = 0; n < gN.length; ++n) g[map[n]!] += gN[n]!;
+  }
+  if (dAlpha) for (let k = 0; k < size; ++k) g[k]! *= dAlpha[k]!;
+  if (!param.grad) param.grad = Tensor.zeros(param.shape, { device: param.device });
+  const cur = param.grad.toFloat32Array();
+  const next = new Float32Array(size);
+  for (let k = 0; k < size; ++k) next[k] = cur[k]! + g[k]!;
+  param.grad._writeHost(next);
+}
+
+/** exp(-1/tau) elementwise, rounded to float32, on the host. */
+export function alphaOf(tau: Tensor): Tensor {
+  const d = tau.toFloat32Array();
+  const a = new Float32Array(d.length);
+  for (let k = 0; k < d.length; ++k) a[k] = Math.exp(-1 / d[k]!);
+  return Tensor._adopt(a, tau.shape);
+}
+
+/** -1/log(alpha) elementwise, rounded to float32, on the host. */
+export function tauOf(alpha: Tensor): Tensor {
+  const d = alpha.toFloat32Array();
+  const t = new Float32Array(d.length);
+  for (let k = 0; k < d.length; ++k) t[k] = -1 / Math.log(d[k]!);
+  return Tensor._adopt(t, alpha.shape);
+}
