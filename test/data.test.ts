@@ -180,6 +180,9 @@ describe('loadShd (SHD-layout HDF5 files)', () => {
       labels: { type: 'u8', data: [0] },
     });
     await expectDataError(loadShd(fixed), 'ERR_DATA_FORMAT', /'spikes\/times' must hold variable-length arrays/);
+    const empty = tmp();
+    writeShd(empty, []);
+    await expectDataError(loadShd(empty), 'ERR_DATA_FORMAT', /holds no samples/);
     const intTimes = tmp();
     writeShd(intTimes, [{ times: [1], units: [1], label: 0 }], { timesType: 'i32' });
     await expectDataError(loadShd(intTimes), 'ERR_DATA_FORMAT', /'spikes\/times' must hold floating-point spike times/);

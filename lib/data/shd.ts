@@ -24,7 +24,7 @@ export interface ShdOptions {
   numUnits?: number;
   /** Number of classes; every label must be below it. Default: the largest label + 1. */
   numClasses?: number;
-  /** Read only the first `limit` samples. Default: all. */
+  /** Read only the first `limit` samples (>= 1). Default: all. */
   limit?: number;
 }
 
@@ -65,7 +65,7 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
   const maxTime = readNumber(o.maxTime, 'loadShd: maxTime', 1.4, { min: 0, minExclusive: true });
   const numClasses =
     o.numClasses === undefined ? undefined : readInt(o.numClasses, 'loadShd: numClasses', undefined, 1);
-  const limit = o.limit === undefined ? Infinity : readInt(o.limit, 'loadShd: limit', undefined, 0);
+  const limit = o.limit === undefined ? Infinity : readInt(o.limit, 'loadShd: limit', undefined, 1);
   if (!existsSync(path) || !statSync(path).isFile())
     throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: cannot read '${path}': no such file`);
 
@@ -116,6 +116,7 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
     checkElement(times, 'spikes/times', path, 'float');
     checkElement(units, 'spikes/units', path, 'int');
     checkLabels(labels, path);
+    if (n === 0) formatError(`loadShd: '${path}' holds no samples (spikes/times, spikes/units and labels are empty)`);
     const count = Math.min(n, limit);
 
     const isHalf = times.metadata.vlen_type!.size === 2;
