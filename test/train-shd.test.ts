@@ -98,6 +98,32 @@ describe('examples/train-shd (npm start)', () => {
     checkModel(out, 32, 16, 4);
   });
 
+  it('the trained model is bit-identical with 1 and 2 kernel threads', async () => {
+    const args = [
+      '--samples',
+      '60',
+      '--classes',
+      '3',
+      '--units',
+      '24',
+      '--hidden',
+      '8',
+      '--steps',
+      '16',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '8',
+    ];
+    const one = join(dir, 't1.safetensors'),
+      two = join(dir, 't2.safetensors');
+    const a = await run([...args, '--threads', '1', '--out', one]);
+    const b = await run([...args, '--threads', '2', '--out', two]);
+    expect(readFileSync(one).equals(readFileSync(two)), 'model files').to.equal(true);
+    const acc = (s: string): string => /test accuracy [^;]*/.exec(s)![0];
+    expect(acc(b.stdout)).to.equal(acc(a.stdout));
+  });
+
   it('--data: an SHD-layout HDF5 file, held-out split; --test: a separate file', async () => {
     const r = rng(9);
     const sample = (label: number): { times: number[]; units: number[]; label: number } => {
