@@ -99,22 +99,9 @@ describe('examples/train-shd (npm start)', () => {
   });
 
   it('the trained model is bit-identical with 1 and 2 kernel threads', async () => {
-    const args = [
-      '--samples',
-      '60',
-      '--classes',
-      '3',
-      '--units',
-      '24',
-      '--hidden',
-      '8',
-      '--steps',
-      '16',
-      '--epochs',
-      '2',
-      '--batch-size',
-      '8',
-    ];
+    // large enough that the GEMMs and LIF kernels split their work over both threads
+    const args = ['--samples', '80', '--classes', '4', '--units', '200', '--hidden', '48', '--steps', '40'];
+    args.push('--epochs', '2', '--batch-size', '16');
     const one = join(dir, 't1.safetensors'),
       two = join(dir, 't2.safetensors');
     const a = await run([...args, '--threads', '1', '--out', one]);
