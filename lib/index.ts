@@ -56,14 +56,7 @@ export {
   type Surrogate,
   type SurrogateSpec,
 } from './activations.js';
-export {
-  backendInfo,
-  setNumThreads,
-  getNumThreads,
-  type BackendInfo,
-  type CudaStatus,
-  type CudaDevice,
-} from './backend.js';
+export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus, type CudaDevice } from './backend.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';
 export {
   layerStream,
@@ -81,32 +74,11 @@ export {
   type SafetensorsContents,
   type SafetensorsDtype,
 } from './safetensors.js';
-export {
-  SGD,
-  Adam,
-  AdamW,
-  clipGradNorm,
-  type Optimizer,
-  type OptimizerStateDict,
-  type ZeroGradOptions,
-  type SGDOptions,
-  type AdamOptions,
-} from './optim.js';
+export { SGD, Adam, AdamW, clipGradNorm, type Optimizer, type OptimizerStateDict, type ZeroGradOptions, type SGDOptions, type AdamOptions } from './optim.js';
 export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions, type BufferSlot } from './nn/module.js';
 export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
 export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';
 export { SumOverTime, MaxOverTime, LastStep, type ReadoutOptions } from './nn/readout.js';
-export {
-  EventDataset,
-  permutation,
-  type Batch,
-  type BatchOptions,
-  type BinOptions,
-  type TimeArray,
-  type UnitArray,
-} from './data/events.js';
-export { loadShd, type ShdOptions } from './data/shd.js';
-export { syntheticEvents, classPatterns, type SyntheticOptions, type ClassPattern } from './data/synthetic.js';
 export { Sequential, type ForwardHook } from './nn/sequential.js';
 export {
   Flatten,
@@ -121,3 +93,14 @@ export { Linear, type LinearOptions } from './nn/linear.js';
 export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
 export { manualSeed } from './nn/init.js';
+export {
+  EventDataset,
+  permutation,
+  type Batch,
+  type BatchOptions,
+  type BinOptions,
+  type TimeArray,
+  type UnitArray,
+} from './data/events.js';
+export { loadShd, type ShdOptions } from './data/shd.js';
+export { syntheticEvents, classPatterns, type SyntheticOptions, type ClassPattern } from './data/synthetic.js';

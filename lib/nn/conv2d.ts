@@ -141,6 +141,11 @@ export class Conv2d extends Module {
     this.#pending.clear();
   }
 
+  /** Internal (Sequential): forgets the newest pending call (a network call that failed later on). */
+  _discardLastForward(): void {
+    this.#pending.pop();
+  }
+
   /** Internal (tests): the path of the last forward, 'dense' or 'sparse'. */
   get _lastPath(): 'dense' | 'sparse' | null {
     return this.#lastPath;

@@ -73,7 +73,9 @@ export abstract class ReshapeModule extends Module {
     if (!rec) throw nothingPending('backward');
     const gs = g.shape;
     if (gs.length !== rec.output.length || gs.some((d, k) => d !== rec.output[k]))
-      throw new RangeError(`backward: gradOutput must have the shape of the pending call's output ${fmt(rec.output)}, got ${fmt(gs)}`);
+      throw new RangeError(
+        `backward: gradOutput must have the shape of the pending call's output ${fmt(rec.output)}, got ${fmt(gs)}`,
+      );
     this.#pending.pop();
     return g._view(rec.input);
   }
@@ -129,12 +131,21 @@ export class Flatten extends ReshapeModule {
 
   outputShape(inputShape: readonly number[]): number[] {
     const r = inputShape.length;
-    const s = wrapDim(this.startDim, r), e = wrapDim(this.endDim, r);
+    const s = wrapDim(this.startDim, r),
+      e = wrapDim(this.endDim, r);
     const range = `expected ${-Math.max(r, 1)}..${Math.max(r, 1) - 1}`;
-    if (s < 0) throw new RangeError(`forward: startDim ${this.startDim} is out of range for an input of rank ${r} (${range}), shape ${fmt(inputShape)}`);
-    if (e < 0) throw new RangeError(`forward: endDim ${this.endDim} is out of range for an input of rank ${r} (${range}), shape ${fmt(inputShape)}`);
+    if (s < 0)
+      throw new RangeError(
+        `forward: startDim ${this.startDim} is out of range for an input of rank ${r} (${range}), shape ${fmt(inputShape)}`,
+      );
+    if (e < 0)
+      throw new RangeError(
+        `forward: endDim ${this.endDim} is out of range for an input of rank ${r} (${range}), shape ${fmt(inputShape)}`,
+      );
     if (s > e)
-      throw new RangeError(`forward: startDim ${this.startDim} (dimension ${s}) comes after endDim ${this.endDim} (dimension ${e}) for an input of shape ${fmt(inputShape)}`);
+      throw new RangeError(
+        `forward: startDim ${this.startDim} (dimension ${s}) comes after endDim ${this.endDim} (dimension ${e}) for an input of shape ${fmt(inputShape)}`,
+      );
     if (r === 0) return [1];
     const merged = inputShape.slice(s, e + 1).reduce((a, b) => a * b, 1);
     return [...inputShape.slice(0, s), merged, ...inputShape.slice(e + 1)];
@@ -177,7 +188,9 @@ export class UnflattenTime extends ReshapeModule {
     if (inputShape.length < 1) throw new RangeError('forward: input must have rank >= 1, (B*T, ...); got a 0-d tensor');
     const M = inputShape[0]!;
     if (M % this.batchSize !== 0)
-      throw new RangeError(`forward: input first dimension ${M} (shape ${fmt(inputShape)}) is not a multiple of batchSize ${this.batchSize}`);
+      throw new RangeError(
+        `forward: input first dimension ${M} (shape ${fmt(inputShape)}) is not a multiple of batchSize ${this.batchSize}`,
+      );
     return [this.batchSize, M / this.batchSize, ...inputShape.slice(1)];
   }
 

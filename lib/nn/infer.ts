@@ -41,17 +41,26 @@ function lifShape(l: LIF, shape: readonly number[], what: string): number[] {
       B = M / T;
     }
     if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1)
-      throw new RangeError(`${what}: first dimension ${M} is not a multiple of ${l.batchSize !== null ? `batchSize ${l.batchSize}` : `numTimesteps ${l.numTimesteps}`}`);
+      throw new RangeError(
+        `${what}: first dimension ${M} is not a multiple of ${l.batchSize !== null ? `batchSize ${l.batchSize}` : `numTimesteps ${l.numTimesteps}`}`,
+      );
     view = [B, T, ...shape.slice(1)];
   }
   if (view.length < 2) throw new RangeError(`${what} must have rank >= 2, (B, T, ...neurons); got shape ${fmt(view)}`);
   const [B, T, ...neurons] = view as [number, number, ...number[]];
   if (B === 0) throw new RangeError(`${what} batch size B must be >= 1, got shape ${fmt(view)}`);
   if (T === 0) throw new RangeError(`${what} must have at least one time step (T >= 1), got shape ${fmt(view)}`);
-  if (neurons.some((d) => d === 0)) throw new RangeError(`${what} neuron dimensions must be >= 1, got shape ${fmt(view)}`);
+  if (neurons.some((d) => d === 0))
+    throw new RangeError(`${what} neuron dimensions must be >= 1, got shape ${fmt(view)}`);
   const params: [string, { shape: number[] } | null][] = l.trainAlphas
-    ? [['alphaMem', l.alphaMem], ['alphaSyn', l.alphaSyn]]
-    : [['tauMem', l.tauMem], ['tauSyn', l.tauSyn]];
+    ? [
+        ['alphaMem', l.alphaMem],
+        ['alphaSyn', l.alphaSyn],
+      ]
+    : [
+        ['tauMem', l.tauMem],
+        ['tauSyn', l.tauSyn],
+      ];
   for (const [name, p] of params) if (p) broadcastMap(p.shape, neurons, name);
   return shape.slice();
 }

@@ -103,6 +103,19 @@ export class Linear extends Module {
     this.#pending.clear();
   }
 
+  /** Internal (Sequential): forgets the newest pending call (a network call that failed later on). */
+  _discardLastForward(): void {
+    this.#pending.pop();
+  }
+
+  /** The output shape for an input shape (throws the RangeError `forward` would throw). */
+  outputShape(inputShape: readonly number[]): number[] {
+    const shape = inputShape;
+    if (shape.length < 1 || shape[shape.length - 1] !== this.inFeatures)
+      throw new RangeError(`Linear.forward: input must have shape (..., ${this.inFeatures}), got [${shape.join(', ')}]`);
+    return [...shape.slice(0, -1), this.outFeatures];
+  }
+
   /** Internal (tests): the path of the last forward, 'dense' or 'sparse'. */
   get _lastPath(): 'dense' | 'sparse' | null {
     return this.#lastPath;

@@ -12,8 +12,10 @@ export function readLoadOptions(dict: unknown, opts: LoadStateDictOptions | unde
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict) || dict instanceof Tensor)
     throw new TypeError(`${what}: dict must be an object of Tensors, got ${describe(dict)}`);
   if (opts === undefined) return true;
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}: options must be an object such as { strict: false }`);
-  for (const k of Object.keys(opts)) if (k !== 'strict') throw new TypeError(`${what}: unknown option '${k}' (expected 'strict')`);
+  if (opts === null || typeof opts !== 'object')
+    throw new TypeError(`${what}: options must be an object such as { strict: false }`);
+  for (const k of Object.keys(opts))
+    if (k !== 'strict') throw new TypeError(`${what}: unknown option '${k}' (expected 'strict')`);
   if (opts.strict !== undefined && typeof opts.strict !== 'boolean')
     throw new TypeError(`${what}: strict must be a boolean, got ${describe(opts.strict)}`);
   return opts.strict ?? true;
@@ -46,29 +48,47 @@ function validatePlain(prefix: string, child: ModuleLike, part: Dict, strict: bo
     const ref = own[k];
     if (!ref) {
       if (!strict) continue;
-      throw new TypeError(`${what}: unexpected key '${key}' (that layer has ${ownKeys.map((x) => `'${prefix}${x}'`).join(', ')})`);
+      throw new TypeError(
+        `${what}: unexpected key '${key}' (that layer has ${ownKeys.map((x) => `'${prefix}${x}'`).join(', ')})`,
+      );
     }
     const t = typeof raw === 'number' ? Tensor.from([raw], []) : checkTensor(raw, `${what}: '${key}'`);
     shapes[k] = t.shape;
     if (STATE_KEYS.has(k)) {
-      if (t.rank < 1) throw new RangeError(`${what}: '${key}' has shape [], expected a state with a batch dimension [B, ...neurons] (or [0])`);
+      if (t.rank < 1)
+        throw new RangeError(
+          `${what}: '${key}' has shape [], expected a state with a batch dimension [B, ...neurons] (or [0])`,
+        );
       continue;
     }
     if (!sameShape(t.shape, ref.shape))
       throw new RangeError(`${what}: '${key}' has shape [${t.shape.join(', ')}], expected [${ref.shape.join(', ')}]`);
     const data = t.toFloat32Array();
     for (let q = 0; q < data.length; ++q) {
-      if (!Number.isFinite(data[q]!)) throw new RangeError(`${what}: '${key}' must be finite, got ${data[q]} at element ${q}`);
-      if (POSITIVE_KEYS.has(k) && !(data[q]! > 0)) throw new RangeError(`${what}: '${key}' must be positive, got ${data[q]} at element ${q}`);
+      if (!Number.isFinite(data[q]!))
+        throw new RangeError(`${what}: '${key}' must be finite, got ${data[q]} at element ${q}`);
+      if (POSITIVE_KEYS.has(k) && !(data[q]! > 0))
+        throw new RangeError(`${what}: '${key}' must be positive, got ${data[q]} at element ${q}`);
     }
   }
   if (strict) {
     const missing = ownKeys.filter((k) => !(k in part)).map((k) => `'${prefix}${k}'`);
     if (missing.length) throw new TypeError(`${what}: missing key(s) ${missing.join(', ')}`);
   }
-  const v = shapes.v_mem, i = shapes.i_syn;
-  if (v && i && v.length && i.length && v.some((d) => d === 0) === false && i.some((d) => d === 0) === false && !sameShape(v, i))
-    throw new RangeError(`${what}: '${prefix}v_mem' [${v.join(', ')}] and '${prefix}i_syn' [${i.join(', ')}] must have the same shape`);
+  const v = shapes.v_mem,
+    i = shapes.i_syn;
+  if (
+    v &&
+    i &&
+    v.length &&
+    i.length &&
+    v.some((d) => d === 0) === false &&
+    i.some((d) => d === 0) === false &&
+    !sameShape(v, i)
+  )
+    throw new RangeError(
+      `${what}: '${prefix}v_mem' [${v.join(', ')}] and '${prefix}i_syn' [${i.join(', ')}] must have the same shape`,
+    );
 }
 
 /** Splits a dict into the entries of each non-Module descendant and the rest (for Module's loader). */
@@ -78,7 +98,13 @@ function split(dict: Dict, plains: [string, ModuleLike][]): { rest: Dict; parts:
   for (const [key, v] of Object.entries(dict)) {
     const j = plains.findIndex(([p]) => key.startsWith(p));
     if (j < 0) Object.defineProperty(rest, key, { value: v, enumerable: true, writable: true, configurable: true });
-    else Object.defineProperty(parts[j]!, key.slice(plains[j]![0].length), { value: v, enumerable: true, writable: true, configurable: true });
+    else
+      Object.defineProperty(parts[j]!, key.slice(plains[j]![0].length), {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return { rest, parts };
 }
@@ -88,7 +114,12 @@ function split(dict: Dict, plains: [string, ModuleLike][]): { rest: Dict; parts:
  * the non-Module descendants through their loadStateDict, after checking every entry of theirs.
  * If a write still fails, what was written is restored from a snapshot.
  */
-export function loadWithPlainChildren(root: Module, dict: Dict, strict: boolean, loadModules: (d: Dict, strict: boolean) => void): void {
+export function loadWithPlainChildren(
+  root: Module,
+  dict: Dict,
+  strict: boolean,
+  loadModules: (d: Dict, strict: boolean) => void,
+): void {
   const plains = plainDescendants(root);
   const { rest, parts } = split(dict, plains);
   plains.forEach(([p, c], j) => validatePlain(p, c, parts[j]!, strict));

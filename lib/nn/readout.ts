@@ -70,6 +70,11 @@ abstract class TimeReadout extends Module {
     return { inputShape: shape, outputShape: [B, ...feat], B, T: rows / B, F };
   }
 
+  /** The output shape for an input shape (throws the RangeError `forward` would throw). */
+  outputShape(inputShape: readonly number[]): number[] {
+    return this.#geometry(inputShape.slice(), `${this.typeName}.forward`).outputShape;
+  }
+
   /** Reduces over time: (B, T, ...F) or (B*T, ...F) -> (B, ...F). */
   forward(input: Tensor): Tensor {
     const what = `${this.typeName}.forward`;

@@ -24,17 +24,31 @@ export function typeNameOf(m: ModuleLike): string {
   return (m as object).constructor?.name ?? 'module';
 }
 
-/** Prefixes an error from child `i` with the layer index and type; class, `code` and stack kept. */
+/**
+ * A copy of an error from child `i` with the layer index and type in front of its message: same
+ * prototype (class), own properties (`code`, ...) and stack; the original is its `cause`. The
+ * original is not changed (a layer may throw the same error object more than once).
+ */
 function inLayer(e: unknown, i: number, child: ModuleLike): unknown {
   if (!(e instanceof Error)) return e;
-  const old = e.message;
-  e.message = `Sequential layer ${i} (${typeNameOf(child)}): ${old}`;
-  if (typeof e.stack === 'string') e.stack = e.stack.replace(old, e.message);
-  return e;
+  const message = `Sequential layer ${i} (${typeNameOf(child)}): ${e.message}`;
+  const out = Object.create(Object.getPrototypeOf(e) as object) as Error;
+  Object.assign(out, e);
+  const hidden = (k: string, value: unknown) =>
+    Object.defineProperty(out, k, { value, writable: true, configurable: true, enumerable: false });
+  hidden('message', message);
+  hidden('cause', e);
+  if (typeof e.stack === 'string') hidden('stack', e.stack.replace(e.message, message));
+  return out;
 }
 
 function isModuleLike(m: unknown): m is ModuleLike {
-  return m !== null && typeof m === 'object' && typeof (m as ModuleLike).forward === 'function' && typeof (m as ModuleLike).backward === 'function';
+  return (
+    m !== null &&
+    typeof m === 'object' &&
+    typeof (m as ModuleLike).forward === 'function' &&
+    typeof (m as ModuleLike).backward === 'function'
+  );
 }
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -67,11 +81,15 @@ export class Sequential extends Module implements ShapeAware {
     super();
     modules.forEach((m, i) => {
       if (!isModuleLike(m))
-        throw new TypeError(`Sequential: module ${i} must be a module with forward() and backward(), got ${describe(m)}`);
+        throw new TypeError(
+          `Sequential: module ${i} must be a module with forward() and backward(), got ${describe(m)}`,
+        );
       this.registerModule(String(i), m);
     });
     this.#layers = modules.slice();
-    const devices = new Set(modules.map((m) => (m as { device?: unknown }).device).filter((d) => typeof d === 'string'));
+    const devices = new Set(
+      modules.map((m) => (m as { device?: unknown }).device).filter((d) => typeof d === 'string'),
+    );
     if (devices.size === 1) this._setDevice([...devices][0] as string);
   }
 
@@ -82,7 +100,8 @@ export class Sequential extends Module implements ShapeAware {
 
   /** Child `i` (negative values count from the end, as Array.prototype.at); undefined when out of range. */
   at(i: number): ModuleLike | undefined {
-    if (typeof i !== 'number' || !Number.isInteger(i)) throw new TypeError(`Sequential.at: index must be an integer, got ${describe(i)}`);
+    if (typeof i !== 'number' || !Number.isInteger(i))
+      throw new TypeError(`Sequential.at: index must be an integer, got ${describe(i)}`);
     return this.#layers.at(i);
   }
 
@@ -102,7 +121,8 @@ export class Sequential extends Module implements ShapeAware {
    * it, do not write into it. Returns a handle whose `remove()` unregisters the hook.
    */
   registerForwardHook(hook: ForwardHook): { remove(): void } {
-    if (typeof hook !== 'function') throw new TypeError(`registerForwardHook: hook must be a function, got ${describe(hook)}`);
+    if (typeof hook !== 'function')
+      throw new TypeError(`registerForwardHook: hook must be a function, got ${describe(hook)}`);
     const h = (o: Tensor, i: number, m: ModuleLike): void => hook(o, i, m);
     this.#hooks.add(h);
     return { remove: () => void this.#hooks.delete(h) };
@@ -125,7 +145,9 @@ export class Sequential extends Module implements ShapeAware {
   outputShape(inputShape: readonly number[]): number[] {
     const out = this.#infer(inputShape);
     if (out.shape === null)
-      throw new TypeError(`outputShape: Sequential layer ${out.at} (${typeNameOf(this.#layers[out.at]!)}) cannot tell its output shape`);
+      throw new TypeError(
+        `outputShape: Sequential layer ${out.at} (${typeNameOf(this.#layers[out.at]!)}) cannot tell its output shape`,
+      );
     return out.shape;
   }
 
@@ -169,7 +191,8 @@ export class Sequential extends Module implements ShapeAware {
 
   /** After child `failed` threw: the children before it forget this call where they can. */
   #rollback(failed: number): void {
-    for (let j = failed - 1; j >= 0; --j) (this.#layers[j] as { _discardLastForward?: () => void })._discardLastForward?.();
+    for (let j = failed - 1; j >= 0; --j)
+      (this.#layers[j] as { _discardLastForward?: () => void })._discardLastForward?.();
   }
 
   /** Internal (nested Sequential): forgets the most recent pending forward. */
@@ -221,12 +244,16 @@ export class Sequential extends Module implements ShapeAware {
     const g = checkTensor(gradOutput, `${what}: gradOutput`);
     const rec = this.#pending[this.#pending.length - 1];
     if (!rec) {
-      const e = new RangeError(`${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`);
+      const e = new RangeError(
+        `${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`,
+      );
       throw Object.assign(e, { code: ErrorCodes.NOTHING_PENDING });
     }
     const s = g.shape;
     if (s.length !== rec.output.length || s.some((d, k) => d !== rec.output[k]))
-      throw new RangeError(`${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.output)}, got ${fmt(s)}`);
+      throw new RangeError(
+        `${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.output)}, got ${fmt(s)}`,
+      );
     return g;
   }
 
@@ -295,7 +322,10 @@ export class Sequential extends Module implements ShapeAware {
 
   protected override _assertIdle(what: string): void {
     if (this.#inflight > 0)
-      throw new SpikelayersError(ErrorCodes.LAYER_BUSY, `${what}: the network is running an async call; await it first`);
+      throw new SpikelayersError(
+        ErrorCodes.LAYER_BUSY,
+        `${what}: the network is running an async call; await it first`,
+      );
   }
 
   /** Zeros the states of every stateful child, cuts their gradient paths and discards pending calls. */

@@ -3,42 +3,14 @@
 // emulated launch); the math is native/core/lif_math.h, shared with the CPU kernels.
 #include <cuda_runtime.h>
 
-#include <string>
 #include <vector>
 
 #include "core/dispatch.h"
 #include "core/lif_thread.h"
-#include "cuda/cuda_ops.h"
-#include "cuda/cuda_probe.h"
+#include "cuda/cuda_guard.h"
 
 namespace sl {
 namespace {
-
-void check(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return;
-  (void)cudaGetLastError();  // clear a sticky non-fatal error
-  const std::string code = e == cudaErrorMemoryAllocation ? "ERR_CUDA_OUT_OF_MEMORY" : "ERR_CUDA_RUNTIME";
-  throw CudaError(code, std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
-}
-
-// Makes `device` current for the scope and restores the previous device afterwards.
-struct DeviceGuard {
-  int prev = -1;
-  explicit DeviceGuard(int device) {
-    const CudaStatus& st = cuda_status();
-    if (!st.available) throw CudaError(st.code.empty() ? "ERR_CUDA_UNAVAILABLE" : st.code, st.reason);
-    if (device < 0 || device >= static_cast<int>(st.devices.size()) || !st.devices[device].usable)
-      throw CudaError("ERR_CUDA_NO_DEVICE", "CUDA device " + std::to_string(device) + " does not exist or is not usable");
-    check(cudaGetDevice(&prev), "cudaGetDevice");
-    if (prev != device) check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceGuard() {
-    int cur = -1;
-    if (prev >= 0 && cudaGetDevice(&cur) == cudaSuccess && cur != prev) cudaSetDevice(prev);
-  }
-};
-
-const cudaStream_t kStream = cudaStreamPerThread;
 
 template <SpikeKind SK, ResetKind RK, bool SYN>
 __global__ void forward_kernel(LifKernelArgs a) {
@@ -53,21 +25,6 @@ __global__ void backward_kernel(LifKernelArgs a) {
 __global__ void reduce_batch_kernel(const double* part, int64_t B, int64_t N, double* out) {
   reduce_batch_thread(part, B, N, out, blockIdx.x, threadIdx.x, blockDim.x);
 }
-
-// Stream-ordered scratch memory, freed when the scope ends.
-struct Scratch {
-  void* p = nullptr;
-  explicit Scratch(size_t bytes) {
-    if (bytes) check(cudaMallocAsync(&p, bytes, kStream), "cudaMallocAsync");
-  }
-  ~Scratch() {
-    if (p) cudaFreeAsync(p, kStream);
-  }
-  template <class T>
-  T* as() const {
-    return static_cast<T*>(p);
-  }
-};
 
 void launch_reduce(const double* part, int64_t B, int64_t N, double* outHost) {
   Scratch out(sizeof(double) * N);

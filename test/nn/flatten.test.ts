@@ -4,7 +4,16 @@ import { expect } from 'chai';
 import { ErrorCodes, Flatten, FlattenTime, Tensor, UnflattenTime } from '../../lib/index.js';
 import { uniform } from '../support/random.js';
 
-const x = (shape: number[], seed = 1) => Tensor.from(uniform(seed, shape.reduce((a, b) => a * b, 1), -1, 1), shape);
+const x = (shape: number[], seed = 1) =>
+  Tensor.from(
+    uniform(
+      seed,
+      shape.reduce((a, b) => a * b, 1),
+      -1,
+      1,
+    ),
+    shape,
+  );
 
 describe('Flatten, FlattenTime, UnflattenTime', function () {
   it('Flatten merges startDim..endDim (negative dims from the end)', function () {
@@ -18,7 +27,8 @@ describe('Flatten, FlattenTime, UnflattenTime', function () {
       [{ startDim: 3 }, [2, 3, 4, 5]],
       [{ startDim: 1, endDim: 1 }, [2, 3, 4, 5]],
     ];
-    for (const [o, want] of cases) expect(new Flatten(o as never).forward(x(s)).shape, JSON.stringify(o)).to.deep.equal(want);
+    for (const [o, want] of cases)
+      expect(new Flatten(o as never).forward(x(s)).shape, JSON.stringify(o)).to.deep.equal(want);
     expect(new Flatten({ startDim: 0 }).forward(Tensor.scalar(3)).shape, '0-d as in torch').to.deep.equal([1]);
     expect(new Flatten().forward(x([2, 0, 3])).shape).to.deep.equal([2, 0]);
   });
@@ -39,10 +49,17 @@ describe('Flatten, FlattenTime, UnflattenTime', function () {
     const b2 = f.backward(g2);
     expect(b2.shape).to.deep.equal([5, 2, 2]);
     expect(b2._storage()).to.equal(g2._storage());
-    expect(() => f.backward(x([2, 13]))).to.throw(RangeError, /shape of the pending call's output \[2, 12\], got \[2, 13\]/);
+    expect(() => f.backward(x([2, 13]))).to.throw(
+      RangeError,
+      /shape of the pending call's output \[2, 12\], got \[2, 13\]/,
+    );
     expect(f.backward(x([2, 12])).shape).to.deep.equal([2, 3, 4]);
     let err: unknown;
-    try { f.backward(x([2, 12])); } catch (e) { err = e; }
+    try {
+      f.backward(x([2, 12]));
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(RangeError);
     expect((err as { code?: string }).code).to.equal(ErrorCodes.NOTHING_PENDING);
   });
@@ -57,11 +74,23 @@ describe('Flatten, FlattenTime, UnflattenTime', function () {
   });
 
   it('bad options and shapes: TypeError/RangeError naming the argument', function () {
-    expect(() => new Flatten({ start_dim: 2 } as never)).to.throw(TypeError, /unknown option 'start_dim' \(did you mean 'startDim'\?\)/);
+    expect(() => new Flatten({ start_dim: 2 } as never)).to.throw(
+      TypeError,
+      /unknown option 'start_dim' \(did you mean 'startDim'\?\)/,
+    );
     expect(() => new Flatten({ startDim: 1.5 })).to.throw(RangeError, /startDim/);
-    expect(() => new Flatten({ startDim: 3, endDim: 1 })).to.throw(RangeError, /startDim \(3\) must not come after endDim \(1\)/);
-    expect(() => new Flatten().forward(x([7]))).to.throw(RangeError, /forward: startDim 1 is out of range for an input of rank 1 \(expected -1\.\.0\)/);
-    expect(() => new Flatten({ startDim: -1, endDim: 0 }).forward(x([2, 3]))).to.throw(RangeError, /comes after endDim/);
+    expect(() => new Flatten({ startDim: 3, endDim: 1 })).to.throw(
+      RangeError,
+      /startDim \(3\) must not come after endDim \(1\)/,
+    );
+    expect(() => new Flatten().forward(x([7]))).to.throw(
+      RangeError,
+      /forward: startDim 1 is out of range for an input of rank 1 \(expected -1\.\.0\)/,
+    );
+    expect(() => new Flatten({ startDim: -1, endDim: 0 }).forward(x([2, 3]))).to.throw(
+      RangeError,
+      /comes after endDim/,
+    );
     expect(() => new Flatten().forward([1, 2] as never)).to.throw(TypeError, /forward: input must be a Tensor/);
   });
 

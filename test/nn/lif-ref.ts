@@ -25,8 +25,17 @@ const tauAt = (l: RefLif, n: number): number => (l.tau.length === 1 ? l.tau[0]! 
 const f32 = Math.fround;
 
 /** Runs (B, T, N) input from state v0 (B*N), in float64 (alphas from the float32 tau values). */
-export function refForward(l: RefLif, x: ArrayLike<number>, B: number, T: number, N: number, v0?: Float64Array): RefForward {
-  const out = new Float64Array(B * T * N), u = new Float64Array(B * T * N), vPrev = new Float64Array(B * T * N);
+export function refForward(
+  l: RefLif,
+  x: ArrayLike<number>,
+  B: number,
+  T: number,
+  N: number,
+  v0?: Float64Array,
+): RefForward {
+  const out = new Float64Array(B * T * N),
+    u = new Float64Array(B * T * N),
+    vPrev = new Float64Array(B * T * N);
   const v = v0 ? Float64Array.from(v0) : new Float64Array(B * N);
   let margin = Infinity;
   for (let b = 0; b < B; ++b)
@@ -53,7 +62,14 @@ export function refForward(l: RefLif, x: ArrayLike<number>, B: number, T: number
  * final state `gvEnd` from a later call; returns the adjoint of the initial state too.
  */
 export function refBackward(
-  l: RefLif, x: ArrayLike<number>, f: RefForward, g: ArrayLike<number>, B: number, T: number, N: number, gvEnd?: Float64Array,
+  l: RefLif,
+  x: ArrayLike<number>,
+  f: RefForward,
+  g: ArrayLike<number>,
+  B: number,
+  T: number,
+  N: number,
+  gvEnd?: Float64Array,
 ): { gx: Float64Array; gTau: Float64Array; gvStart: Float64Array } {
   const w = l.theta * (l.gradWidth ?? 0.5);
   const gx = new Float64Array(B * T * N);
@@ -81,7 +97,8 @@ export function refBackward(
 
 /** max |a - b| / max(1e-30, max |b|). */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
+  let d = 0,
+    m = 0;
   for (let k = 0; k < b.length; ++k) {
     d = Math.max(d, Math.abs(a[k]! - b[k]!));
     m = Math.max(m, Math.abs(b[k]!));
