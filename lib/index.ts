@@ -56,7 +56,14 @@ export {
   type Surrogate,
   type SurrogateSpec,
 } from './activations.js';
-export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus, type CudaDevice } from './backend.js';
+export {
+  backendInfo,
+  setNumThreads,
+  getNumThreads,
+  type BackendInfo,
+  type CudaStatus,
+  type CudaDevice,
+} from './backend.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';
 export {
   layerStream,
@@ -74,7 +81,17 @@ export {
   type SafetensorsContents,
   type SafetensorsDtype,
 } from './safetensors.js';
-export { SGD, Adam, AdamW, clipGradNorm, type Optimizer, type OptimizerStateDict, type ZeroGradOptions, type SGDOptions, type AdamOptions } from './optim.js';
+export {
+  SGD,
+  Adam,
+  AdamW,
+  clipGradNorm,
+  type Optimizer,
+  type OptimizerStateDict,
+  type ZeroGradOptions,
+  type SGDOptions,
+  type AdamOptions,
+} from './optim.js';
 export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions, type BufferSlot } from './nn/module.js';
 export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
 export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';

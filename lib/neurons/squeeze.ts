@@ -17,11 +17,15 @@ export interface SqueezeOptions {
 
 type LayerCtor = new (...args: any[]) => LIF;
 
-function squeezeOptions(name: string, options: unknown): { rest: Record<string, unknown>; batchSize: number | null; numTimesteps: number | null } {
+function squeezeOptions(
+  name: string,
+  options: unknown,
+): { rest: Record<string, unknown>; batchSize: number | null; numTimesteps: number | null } {
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new TypeError(`${name}: expected an options object with batchSize or numTimesteps`);
   const { batchSize, numTimesteps, ...rest } = options as Record<string, unknown> & SqueezeOptions;
-  const b = readCount(batchSize, `${name}: batchSize`, null), t = readCount(numTimesteps, `${name}: numTimesteps`, null);
+  const b = readCount(batchSize, `${name}: batchSize`, null),
+    t = readCount(numTimesteps, `${name}: numTimesteps`, null);
   if (b === null && t === null) throw new TypeError(`${name}: batchSize or numTimesteps is required`);
   return { rest, batchSize: b, numTimesteps: t };
 }
@@ -60,13 +64,17 @@ function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (n
         B = this.batchSize;
         T = M / B;
         if (this.numTimesteps !== null && T !== this.numTimesteps)
-          throw new RangeError(`${what}: first dimension ${M} is not batchSize ${B} x numTimesteps ${this.numTimesteps}`);
+          throw new RangeError(
+            `${what}: first dimension ${M} is not batchSize ${B} x numTimesteps ${this.numTimesteps}`,
+          );
       } else {
         T = this.numTimesteps!;
         B = M / T;
       }
       if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1)
-        throw new RangeError(`${what}: first dimension ${M} is not a multiple of ${this.batchSize !== null ? `batchSize ${this.batchSize}` : `numTimesteps ${this.numTimesteps}`}`);
+        throw new RangeError(
+          `${what}: first dimension ${M} is not a multiple of ${this.batchSize !== null ? `batchSize ${this.batchSize}` : `numTimesteps ${this.numTimesteps}`}`,
+        );
       return Tensor._adopt(x._storage(), [B, T, ...shape.slice(1)], x.device);
     }
 

@@ -66,7 +66,8 @@ export class Linear extends Module {
     const hasBias = readBool(o.bias, 'Linear: bias', true);
     const seed = o.seed === undefined ? undefined : readInt(o.seed, 'Linear: seed', undefined, 0, 2 ** 32 - 1);
     const device = resolveDevice(o.device, 'Linear: device');
-    if (inF * outF > 2 ** 32 - 1) throw new RangeError(`Linear: inFeatures * outFeatures must be < 2^32, got ${inF * outF}`);
+    if (inF * outF > 2 ** 32 - 1)
+      throw new RangeError(`Linear: inFeatures * outFeatures must be < 2^32, got ${inF * outF}`);
     this.inFeatures = inF;
     this.outFeatures = outF;
     const rng = initGenerator(seed);
@@ -112,7 +113,9 @@ export class Linear extends Module {
   outputShape(inputShape: readonly number[]): number[] {
     const shape = inputShape;
     if (shape.length < 1 || shape[shape.length - 1] !== this.inFeatures)
-      throw new RangeError(`Linear.forward: input must have shape (..., ${this.inFeatures}), got [${shape.join(', ')}]`);
+      throw new RangeError(
+        `Linear.forward: input must have shape (..., ${this.inFeatures}), got [${shape.join(', ')}]`,
+      );
     return [...shape.slice(0, -1), this.outFeatures];
   }
 
@@ -130,9 +133,12 @@ export class Linear extends Module {
       throw new RangeError(`${what}: input must have shape (..., ${this.inFeatures}), got [${shape.join(', ')}]`);
     if (x.device !== this.device)
       throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${this.device}; move one with .to()`);
-    const K = this.inFeatures, N = this.outFeatures, M = x.size / K;
+    const K = this.inFeatures,
+      N = this.outFeatures,
+      M = x.size / K;
     const outShape = [...shape.slice(0, -1), N];
-    if (M * N > 2 ** 32 - 1) throw new RangeError(`${what}: the output [${outShape.join(', ')}] would have more than 2^32 - 1 elements`);
+    if (M * N > 2 ** 32 - 1)
+      throw new RangeError(`${what}: the output [${outShape.join(', ')}] would have more than 2^32 - 1 elements`);
     const xs = x._storage();
     const W = this.weight._storage();
     const b = this.bias?._storage();
@@ -142,13 +148,27 @@ export class Linear extends Module {
     if (sparse) {
       const wT = new Float32Array(K * N);
       ops.transpose({ batch: 1, rows: N, cols: K, src: W, dst: wT });
-      ops.linearSparseForward({ M, N, K, x: xs as Float32Array, wT, bias: b as Float32Array | undefined, y: y as Float32Array });
+      ops.linearSparseForward({
+        M,
+        N,
+        K,
+        x: xs as Float32Array,
+        wT,
+        bias: b as Float32Array | undefined,
+        y: y as Float32Array,
+      });
     } else {
       ops.gemm({ M, N, K, transB: true, A: xs, B: W, C: y, bias: b });
     }
     this.#lastPath = sparse ? 'sparse' : 'dense';
     // a snapshot: the caller's tensor may be written in place later (e.g. a layer's `out` option)
-    if (this.training) this.#pending.push({ outputShape: outShape, inputShape: shape, input: copyTo(this.device, xs), nnz: sparse ? nnz : -1 });
+    if (this.training)
+      this.#pending.push({
+        outputShape: outShape,
+        inputShape: shape,
+        input: copyTo(this.device, xs),
+        nnz: sparse ? nnz : -1,
+      });
     return Tensor._adopt(y, outShape, this.device);
   }
 
@@ -161,17 +181,28 @@ export class Linear extends Module {
     const what = 'Linear.backward';
     const dev = this.device;
     const { rec, grad } = this.#pending.top(gradOutput, dev, what);
-    const w = this.weight, b = this.bias;
+    const w = this.weight,
+      b = this.bias;
     const gw = wantsGrad(w, dev, `${what}: weight`);
     const gb = wantsGrad(b, dev, `${what}: bias`);
-    const K = this.inFeatures, N = this.outFeatures, M = grad.size / N;
+    const K = this.inFeatures,
+      N = this.outFeatures,
+      M = grad.size / N;
     const g = grad._storage();
     const dx = alloc(dev, M * K);
     ops.gemm({ M, N: K, K: N, A: g, B: w._storage(), C: dx });
     if (gw) {
       const dW = ensureGrad(w, dev)._storage();
       if (rec.nnz >= 0 && rec.input instanceof Float32Array && ops.sparseAllowed(rec.input))
-        ops.linearSparseWeightGrad({ M, N, K, accumulate: true, x: rec.input, gradOut: g as Float32Array, gradWeight: dW as Float32Array });
+        ops.linearSparseWeightGrad({
+          M,
+          N,
+          K,
+          accumulate: true,
+          x: rec.input,
+          gradOut: g as Float32Array,
+          gradWeight: dW as Float32Array,
+        });
       else ops.gemm({ M: N, N: K, K: M, transA: true, accumulate: true, A: g, B: rec.input, C: dW });
     }
     if (gb) ops.sumRows({ M, N, accumulate: true, src: g, dst: ensureGrad(b!, dev)._storage() });

@@ -231,8 +231,10 @@ export abstract class Module implements ModuleLike {
       throw new TypeError(`${what}: dict must be an object of Tensors, got ${describe(dict)}`);
     let strict = true;
     if (opts !== undefined) {
-      if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}: options must be an object such as { strict: false }`);
-      for (const k of Object.keys(opts)) if (k !== 'strict') throw new TypeError(`${what}: unknown option '${k}' (expected 'strict')`);
+      if (opts === null || typeof opts !== 'object')
+        throw new TypeError(`${what}: options must be an object such as { strict: false }`);
+      for (const k of Object.keys(opts))
+        if (k !== 'strict') throw new TypeError(`${what}: unknown option '${k}' (expected 'strict')`);
       if (opts.strict !== undefined && typeof opts.strict !== 'boolean')
         throw new TypeError(`${what}: strict must be a boolean, got ${describe(opts.strict)}`);
       strict = opts.strict ?? true;
@@ -271,10 +273,13 @@ export abstract class Module implements ModuleLike {
         required: true,
         prepare: (value, key) => {
           if (!sameShape(value.shape, t.shape))
-            throw new RangeError(`loadStateDict: '${key}' has shape [${value.shape.join(', ')}], expected [${t.shape.join(', ')}]`);
+            throw new RangeError(
+              `loadStateDict: '${key}' has shape [${value.shape.join(', ')}], expected [${t.shape.join(', ')}]`,
+            );
           const data = value.toFloat32Array();
           for (let q = 0; q < data.length; ++q)
-            if (!Number.isFinite(data[q]!)) throw new RangeError(`loadStateDict: '${key}' must be finite, got ${data[q]} at element ${q}`);
+            if (!Number.isFinite(data[q]!))
+              throw new RangeError(`loadStateDict: '${key}' must be finite, got ${data[q]} at element ${q}`);
           e.check?.(data, value.shape, key);
           return () => t._writeHost(data);
         },
@@ -411,12 +416,15 @@ interface LoadTarget {
 /** " (did you mean 'x'?)" for the closest known key, or ''. */
 function hint(key: string, known: string[]): string {
   if (known.length === 0) return ' (the module has no entries)';
-  let best = '', bestD = Infinity;
+  let best = '',
+    bestD = Infinity;
   for (const k of known) {
     const d = editDistance(key, k);
     if (d < bestD) [best, bestD] = [k, d];
   }
-  return bestD <= Math.max(2, key.length / 3) ? ` (did you mean '${best}'?)` : ` (expected one of ${known.map((k) => `'${k}'`).join(', ')})`;
+  return bestD <= Math.max(2, key.length / 3)
+    ? ` (did you mean '${best}'?)`
+    : ` (expected one of ${known.map((k) => `'${k}'`).join(', ')})`;
 }
 
 /** Levenshtein distance. */

@@ -42,36 +42,38 @@ void gemm_cpu(const GemmArgs& a, int threads) {
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tiles)));
 #pragma omp parallel num_threads(nt)
   {
-  // OpenBLAS (OpenMP build) runs serially when the caller's OpenMP default is 1 thread or when it
-  // is called in an active parallel region. With nt == 1 the region is inactive, so the default
-  // of this region's tasks is set to 1 (it does not leak out of the region).
-  omp_set_num_threads(1);
+    // OpenBLAS (OpenMP build) runs serially when the caller's OpenMP default is 1 thread or when it
+    // is called in an active parallel region. With nt == 1 the region is inactive, so the default
+    // of this region's tasks is set to 1 (it does not leak out of the region).
+    omp_set_num_threads(1);
 #pragma omp for schedule(static)
-  for (int64_t t = 0; t < tiles; ++t) {
-    const int64_t i0 = (t / tilesN) * kGemmTileRows, j0 = (t % tilesN) * kGemmTileCols;
-    const int64_t mi = std::min(kGemmTileRows, M - i0), nj = std::min(kGemmTileCols, N - j0);
-    float* C = a.C + i0 * N + j0;
-    // C tile = [accumulate ? C : 0] + bias, then C += op(A) . op(B) with beta = 1
-    for (int64_t i = 0; i < mi; ++i) {
-      float* row = C + i * N;
-      if (!a.accumulate) {
-        if (a.bias)
-          std::memcpy(row, a.bias + j0, sizeof(float) * nj);
-        else
-          std::fill(row, row + nj, 0.0f);
-      } else if (a.bias) {
-        for (int64_t j = 0; j < nj; ++j) row[j] += a.bias[j0 + j];
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t i0 = (t / tilesN) * kGemmTileRows, j0 = (t % tilesN) * kGemmTileCols;
+      const int64_t mi = std::min(kGemmTileRows, M - i0), nj = std::min(kGemmTileCols, N - j0);
+      float* C = a.C + i0 * N + j0;
+      // C tile = [accumulate ? C : 0] + bias, then C += op(A) . op(B) with beta = 1
+      for (int64_t i = 0; i < mi; ++i) {
+        float* row = C + i * N;
+        if (!a.accumulate) {
+          if (a.bias)
+            std::memcpy(row, a.bias + j0, sizeof(float) * nj);
+          else
+            std::fill(row, row + nj, 0.0f);
+        } else if (a.bias) {
+          for (int64_t j = 0; j < nj; ++j) row[j] += a.bias[j0 + j];
+        }
       }
+      if (K == 0) continue;
+      // row-major: A is M x K (lda K) or, transposed, K x M (lda M); B is K x N (ldb N) or N x K
+      // (ldb K)
+      const float* A = a.transA ? a.A + i0 : a.A + i0 * K;
+      const float* B = a.transB ? a.B + j0 * K : a.B + j0;
+      cblas_sgemm(CblasRowMajor, a.transA ? CblasTrans : CblasNoTrans,
+                  a.transB ? CblasTrans : CblasNoTrans, static_cast<blasint>(mi),
+                  static_cast<blasint>(nj), static_cast<blasint>(K), 1.0f, A,
+                  static_cast<blasint>(a.transA ? M : K), B, static_cast<blasint>(a.transB ? K : N),
+                  1.0f, C, static_cast<blasint>(N));
     }
-    if (K == 0) continue;
-    // row-major: A is M x K (lda K) or, transposed, K x M (lda M); B is K x N (ldb N) or N x K (ldb K)
-    const float* A = a.transA ? a.A + i0 : a.A + i0 * K;
-    const float* B = a.transB ? a.B + j0 * K : a.B + j0;
-    cblas_sgemm(CblasRowMajor, a.transA ? CblasTrans : CblasNoTrans, a.transB ? CblasTrans : CblasNoTrans,
-                static_cast<blasint>(mi), static_cast<blasint>(nj), static_cast<blasint>(K), 1.0f, A,
-                static_cast<blasint>(a.transA ? M : K), B, static_cast<blasint>(a.transB ? K : N), 1.0f, C,
-                static_cast<blasint>(N));
-  }
   }
 }
 
@@ -222,7 +224,8 @@ void linear_sparse_weight_grad_cpu(const LinearSparseWeightGradArgs& a, int thre
       }
       for (int64_t j = 0; j < N; ++j) {
         float* g = a.gW + j * K + k0;
-        for (int64_t q = 0; q < nk; ++q) g[q] = a.accumulate ? g[q] + acc[q * N + j] : acc[q * N + j];
+        for (int64_t q = 0; q < nk; ++q)
+          g[q] = a.accumulate ? g[q] + acc[q * N + j] : acc[q * N + j];
       }
     }
   }
