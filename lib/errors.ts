@@ -42,6 +42,10 @@ export const ErrorCodes = {
   CUDA_OUT_OF_MEMORY: 'ERR_CUDA_OUT_OF_MEMORY',
   /** A CUDA runtime call failed during a call. */
   CUDA_RUNTIME: 'ERR_CUDA_RUNTIME',
+  /** A data file cannot be read (missing, not HDF5). */
+  DATA_FILE: 'ERR_DATA_FILE',
+  /** A data file lacks a dataset or holds values of the wrong type, shape or range (the message names which). */
+  DATA_FORMAT: 'ERR_DATA_FORMAT',
 } as const;
 
 /** One of the codes in {@link ErrorCodes}. */
@@ -89,6 +93,12 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, { readonly class: ErrorClas
   ERR_CUDA_RUNTIME: {
     class: 'SpikelayersError',
     meaning: 'A CUDA runtime call failed during a call (the message has the CUDA error).',
+  },
+  ERR_DATA_FILE: { class: 'SpikelayersError', meaning: 'A data file (`loadShd`) is missing or is not an HDF5 file.' },
+  ERR_DATA_FORMAT: {
+    class: 'SpikelayersError',
+    meaning:
+      'A data file lacks a dataset (the message names its path) or holds values of the wrong type, length or range (it names the sample).',
   },
 };
 

@@ -110,3 +110,14 @@ export { Linear, type LinearOptions } from './nn/linear.js';
 export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
 export { manualSeed } from './nn/init.js';
+export {
+  EventDataset,
+  permutation,
+  type Batch,
+  type BatchOptions,
+  type BinOptions,
+  type TimeArray,
+  type UnitArray,
+} from './data/events.js';
+export { loadShd, type ShdOptions } from './data/shd.js';
+export { syntheticEvents, classPatterns, type SyntheticOptions, type ClassPattern } from './data/synthetic.js';
