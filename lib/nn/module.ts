@@ -3,7 +3,11 @@
 // train/eval, device moves, zeroGrad, repr) is derived from them here, once, for every layer.
 // Nothing in this file knows a subclass.
 import { resolveDevice } from '../backend.js';
-import { Tensor, checkTensor, describe } from '../tensor.js';
+import { Tensor, describe } from '../tensor.js';
+import { bufferTarget, parameterTarget, planLoad, readLoadArgs, type LoadTarget } from './load-state.js';
+
+export { editDistance } from './load-state.js';
+export { sameShape } from './shape.js';
 
 /** Options of `loadStateDict`. */
 export interface LoadStateDictOptions {
@@ -43,11 +47,6 @@ export interface BufferSlot {
 }
 
 type ParamEntry = { tensor: Tensor | null; check?: (value: Float32Array, shape: number[], key: string) => void };
-
-/** Whether two shapes are equal. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, k) => d === b[k]);
-}
 
 /**
  * Base class of every layer. A layer registers its parameters (`registerParameter`), buffers
@@ -227,76 +226,19 @@ export abstract class Module implements ModuleLike {
   loadStateDict(dict: Record<string, Tensor | number>, opts?: LoadStateDictOptions): void {
     const what = 'loadStateDict';
     this.#assertIdleDeep(what);
-    if (dict === null || typeof dict !== 'object' || Array.isArray(dict))
-      throw new TypeError(`${what}: dict must be an object of Tensors, got ${describe(dict)}`);
-    let strict = true;
-    if (opts !== undefined) {
-      if (opts === null || typeof opts !== 'object')
-        throw new TypeError(`${what}: options must be an object such as { strict: false }`);
-      for (const k of Object.keys(opts))
-        if (k !== 'strict') throw new TypeError(`${what}: unknown option '${k}' (expected 'strict')`);
-      if (opts.strict !== undefined && typeof opts.strict !== 'boolean')
-        throw new TypeError(`${what}: strict must be a boolean, got ${describe(opts.strict)}`);
-      strict = opts.strict ?? true;
-    }
-    const targets = new Map<string, LoadTarget>();
+    const strict = readLoadArgs(dict, opts, what);
+    const targets = new Map<string, LoadTarget<Module>>();
     this.#targets('', targets);
-    const writes: (() => void)[] = [];
-    const touched = new Map<Module, Map<string, { value: Tensor; key: string }>>();
-    for (const [key, raw] of Object.entries(dict)) {
-      const target = targets.get(key);
-      if (!target) {
-        if (strict) throw new TypeError(`${what}: unexpected key '${key}'${hint(key, [...targets.keys()])}`);
-        continue;
-      }
-      const value = typeof raw === 'number' ? Tensor.from([raw], []) : checkTensor(raw, `${what}: '${key}'`);
-      writes.push(target.prepare(value, key));
-      if (!touched.has(target.owner)) touched.set(target.owner, new Map());
-      touched.get(target.owner)!.set(target.name, { value, key });
-    }
-    if (strict) {
-      const missing = [...targets.entries()].filter(([k, t]) => t.required && !(k in dict)).map(([k]) => `'${k}'`);
-      if (missing.length) throw new TypeError(`${what}: missing key(s) ${missing.join(', ')}`);
-    }
+    const { writes, touched } = planLoad(dict, targets, strict, what);
     for (const [m, values] of touched) m._checkLoad(values);
     for (const w of writes) w();
     for (const m of touched.keys()) m._afterLoad();
   }
 
-  #targets(prefix: string, out: Map<string, LoadTarget>): void {
-    for (const [name, e] of this.#params) {
-      const t = e.tensor;
-      if (!t) continue;
-      out.set(prefix + name, {
-        owner: this,
-        name,
-        required: true,
-        prepare: (value, key) => {
-          if (!sameShape(value.shape, t.shape))
-            throw new RangeError(
-              `loadStateDict: '${key}' has shape [${value.shape.join(', ')}], expected [${t.shape.join(', ')}]`,
-            );
-          const data = value.toFloat32Array();
-          for (let q = 0; q < data.length; ++q)
-            if (!Number.isFinite(data[q]!))
-              throw new RangeError(`loadStateDict: '${key}' must be finite, got ${data[q]} at element ${q}`);
-          e.check?.(data, value.shape, key);
-          return () => t._writeHost(data);
-        },
-      });
-    }
-    for (const [name, b] of this.#buffers) {
-      out.set(prefix + name, {
-        owner: this,
-        name,
-        required: b.get() !== null,
-        prepare: (value, key) => {
-          b.check?.(value, key);
-          const copy = value.to(this.#device);
-          return () => b.set(copy, key);
-        },
-      });
-    }
+  #targets(prefix: string, out: Map<string, LoadTarget<Module>>): void {
+    for (const [name, e] of this.#params)
+      if (e.tensor) out.set(prefix + name, parameterTarget(this, name, e.tensor, e.check));
+    for (const [name, b] of this.#buffers) out.set(prefix + name, bufferTarget(this, name, b, this.#device));
     for (const [name, child] of this.#children) if (child instanceof Module) child.#targets(`${prefix}${name}.`, out);
   }
 
@@ -402,42 +344,4 @@ export abstract class Module implements ModuleLike {
     const lines = [...this.#children].map(([name, c]) => `  (${name}): ${String(c).split('\n').join('\n  ')}`);
     return `${this.typeName}(${extra ? `${extra}\n` : '\n'}${lines.join('\n')}\n)`;
   }
-}
-
-interface LoadTarget {
-  owner: Module;
-  /** The entry's name inside its owner. */
-  name: string;
-  required: boolean;
-  /** Checks `value` for `key`; returns the write to do once every key passed. */
-  prepare(value: Tensor, key: string): () => void;
-}
-
-/** " (did you mean 'x'?)" for the closest known key, or ''. */
-function hint(key: string, known: string[]): string {
-  if (known.length === 0) return ' (the module has no entries)';
-  let best = '',
-    bestD = Infinity;
-  for (const k of known) {
-    const d = editDistance(key, k);
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return bestD <= Math.max(2, key.length / 3)
-    ? ` (did you mean '${best}'?)`
-    : ` (expected one of ${known.map((k) => `'${k}'`).join(', ')})`;
-}
-
-/** Levenshtein distance. */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; ++i) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; ++j) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
 }

@@ -1,0 +1,6 @@
+// Shape comparison, shared by the modules, the neuron layers and the optimizers.
+
+/** Whether two shapes are equal. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, k) => d === b[k]);
+}
