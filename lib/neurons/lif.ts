@@ -2,38 +2,36 @@
 // registered with the base, so that parameters/stateDict/loadStateDict/train/eval/to/zeroGrad
 // come from there. Each call reads prepare (check and lower), kernel, commit.
 import type { Transform } from 'node:stream';
-import type { NativeBackwardArgs } from '#binding';
 import type { CustomSpikeFn, ResetFnSpec, SpikeFnSpec, SurrogateSpec } from '../activations.js';
 import { _cudaLaunchEmulation } from '../backend.js';
-import { ErrorCodes, codedError } from '../errors.js';
 import { kernelConstants } from '../kinds.js';
-import { Module, sameShape } from '../nn/module.js';
+import { Module } from '../nn/module.js';
+import { sameShape } from '../nn/shape.js';
 import { Rng } from '../rng.js';
-import { alloc, type Storage } from '../storage.js';
+import type { Storage } from '../storage.js';
 import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from '../stream.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
-import { customSigma, stepCustomSpikes } from './custom.js';
+import { commitBackward, prepareBackward } from './backward.js';
+import { stepCustomSpikes } from './custom.js';
 import { runBackward, runBackwardAsync, runForward, runForwardAsync } from './kernel.js';
 import {
   callShape,
   finalStates,
   forwardArgs,
-  lowerBackward,
   lowerForward,
   lowerScalars,
   readOut,
   recordingsOf,
-  startAdjoints,
   type CallShape,
   type KernelCall,
   type KernelOutputs,
 } from './lowering.js';
 import type { BackwardOptions, ForwardOptions, LIFOptions, Recordings, ResetStatesOptions } from './options.js';
 import { readLayerOptions, readResetOptions } from './options.js';
-import { NeuronParameters, accumulateGrad, type LoweredDecay } from './params.js';
+import { NeuronParameters, type LoweredDecay } from './params.js';
 import { CallQueue } from './queue.js';
 import { NeuronState, type StartState, type StateName } from './state.js';
-import { Tape, type PendingCall } from './tape.js';
+import { Tape } from './tape.js';
 import { LIF_VARIANT, type LayerKind, type LayerVariant } from './variant.js';
 
 /** A forward, checked and lowered, not yet run. */
@@ -45,13 +43,6 @@ interface PreparedForward {
   training: boolean;
   mem: LoweredDecay;
   syn: LoweredDecay | null;
-  outTensor: Tensor | null;
-}
-
-/** A backward, checked and lowered, not yet run. */
-interface PreparedBackward {
-  rec: PendingCall;
-  args: NativeBackwardArgs;
   outTensor: Tensor | null;
 }
 
@@ -361,54 +352,6 @@ export class LIF extends Module {
 
   // ---- backward -------------------------------------------------------------------------------
 
-  #prepareBackward(gradOutput: unknown, opts: BackwardOptions | undefined, what: string): PreparedBackward {
-    const dev = this.device;
-    const g = checkTensor(gradOutput, `${what}: gradOutput`);
-    if (g.device !== dev)
-      throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${dev}; move one with .to()`);
-    const rec = this.#tape.top();
-    if (!rec)
-      throw codedError(
-        ErrorCodes.NOTHING_PENDING,
-        `${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`,
-      );
-    if (!sameShape(g.shape, rec.inputShape))
-      throw new RangeError(
-        `${what}: gradOutput must have the shape of the pending call's output [${rec.inputShape.join(', ')}], got [${g.shape.join(', ')}]`,
-      );
-    const outTensor = readOut(opts, what);
-    if (outTensor) {
-      if (outTensor.device !== dev)
-        throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
-      if (!sameShape(outTensor.shape, rec.inputShape))
-        throw new RangeError(
-          `${what}: out must have shape [${rec.inputShape.join(', ')}], got [${outTensor.shape.join(', ')}]`,
-        );
-      if (this.#tape.holdsInput(outTensor._storage(), rec))
-        throw new RangeError(
-          `${what}: out is the input of an earlier call still waiting for its backward; writing into it would corrupt that backward`,
-        );
-    }
-    const c = rec.call;
-    const sigma =
-      rec.customSurrogate && c.spike !== kernelConstants().spike.none
-        ? customSigma(c, rec.customSurrogate, dev, what)
-        : undefined;
-    const gradIn = outTensor ? outTensor._storage() : alloc(dev, rec.B * rec.T * rec.N);
-    const args = lowerBackward(c, rec.carry, g._storage(), gradIn, sigma, {
-      device: dev,
-      emulate: _cudaLaunchEmulation(),
-    });
-    return { rec, args, outTensor };
-  }
-
-  #commitBackward({ rec, args, outTensor }: PreparedBackward): Tensor {
-    this.#tape.pop(rec, startAdjoints(args), this.device);
-    accumulateGrad(rec.memGrad, args.gAlphaMem);
-    if (rec.synGrad && args.gAlphaSyn) accumulateGrad(rec.synGrad, args.gAlphaSyn);
-    return outTensor ?? Tensor._adopt(args.gradIn, rec.inputShape, this.device);
-  }
-
   /**
    * Backward of the most recent forward not yet backwarded: returns dL/d(its input) given
    * dL/d(its output), accumulates parameter gradients into `.grad`, and carries the state
@@ -416,9 +359,9 @@ export class LIF extends Module {
    */
   backward(gradOutput: Tensor, opts?: BackwardOptions): Tensor {
     this.#queue.assertIdle('backward');
-    const p = this.#prepareBackward(gradOutput, opts, 'backward');
+    const p = prepareBackward(this.#tape, gradOutput, opts, 'backward', this.device);
     runBackward(p.args);
-    return this.#commitBackward(p);
+    return commitBackward(this.#tape, p, this.device);
   }
 
   /** backward() on the libuv thread pool, queued behind other async calls on this layer. */
@@ -431,9 +374,9 @@ export class LIF extends Module {
       return Promise.reject(e);
     }
     return this.#queue.enqueue(async () => {
-      const p = this.#prepareBackward(g, opts, 'backwardAsync');
+      const p = prepareBackward(this.#tape, g, opts, 'backwardAsync', this.device);
       await runBackwardAsync(p.args);
-      return this.#commitBackward(p);
+      return commitBackward(this.#tape, p, this.device);
     });
   }
 
