@@ -150,12 +150,10 @@ export interface NativeSynapseOps {
   /** Event-driven Linear weight gradient (host only): gradWeight (N x K) = [accumulate ? gradWeight : 0] + gradOutᵀ . x. */
   linearSparseWeightGrad(args: NativeLinearSparseWeightGradArgs): void;
   /**
-   * CSR index of a dense (M, K) host matrix x (nonzero = `x != 0`, NaN included). Without `cols`:
-   * fills rowPtr (M + 1 row offsets) and returns the nonzero count (-1 when it exceeds 2^31 - 1).
-   * With `cols` and `vals` (that many entries): fills them, columns ascending within a row, for the
-   * rowPtr of the first call (re-checked), and returns the count.
+   * CSR index of a dense (M, K) host matrix x (nonzero = `x != 0`, NaN included; columns
+   * ascending within a row), or null when x has more than `maxNnz` nonzeros (or over 2^31 - 1).
    */
-  csrBuild(args: NativeCsrBuildArgs): number;
+  csrBuild(args: NativeCsrBuildArgs): NativeCsr | null;
   /** Event-driven Linear forward on a CSR input (host only): y = x . wT [+ bias], events in order. */
   linearCsrForward(args: NativeLinearCsrForwardArgs): void;
   /** Event-driven Linear weight gradient on a CSR input (host only): gradWeight = [accumulate ? gradWeight : 0] + gradOutᵀ . x. */
@@ -173,9 +171,7 @@ export interface NativeCsrBuildArgs {
   M: number;
   K: number;
   x: Float32Array;
-  rowPtr: Int32Array;
-  cols?: Int32Array;
-  vals?: Float32Array;
+  maxNnz: number;
 }
 
 export interface NativeLinearCsrForwardArgs extends NativeCsr {

@@ -160,7 +160,7 @@ export class Linear extends Module {
     if (ops.sparseAllowed(xs) && size >= SPARSE_MIN_ELEMENTS) {
       // one CSR index per call: the forward's events, and in training the weight gradient's
       const limit = Math.max(LINEAR_SPARSE_FORWARD_THRESHOLD, this.training ? LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD : 0);
-      csr = ops.csrIfSparse(xs, M, K, (nnz) => nnz <= limit * size);
+      csr = ops.csrIfSparse(xs, M, K, limit * size);
     }
     const sparse = csr !== null && csr.cols.length <= LINEAR_SPARSE_FORWARD_THRESHOLD * size;
     if (sparse) {

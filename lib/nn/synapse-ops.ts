@@ -66,17 +66,11 @@ export function linearSparseWeightGrad(a: NativeLinearSparseWeightGradArgs): voi
 }
 
 /**
- * The CSR index of host data `x` (M x K) when its nonzero count passes `accept(nnz)`, else null
- * (also when the count exceeds 2^31 - 1). The count is exact, so the choice never depends on the
- * thread count.
+ * The CSR index of host data `x` (M x K) when it has at most `maxNnz` nonzero elements, else
+ * null. The count is exact, so the choice never depends on the thread count.
  */
-export function csrIfSparse(x: Float32Array, M: number, K: number, accept: (nnz: number) => boolean): NativeCsr | null {
-  const rowPtr = new Int32Array(M + 1);
-  const nnz = native().csrBuild({ M, K, x, rowPtr });
-  if (nnz < 0 || !accept(nnz)) return null;
-  const cols = new Int32Array(nnz), vals = new Float32Array(nnz);
-  native().csrBuild({ M, K, x, rowPtr, cols, vals });
-  return { rowPtr, cols, vals };
+export function csrIfSparse(x: Float32Array, M: number, K: number, maxNnz: number): NativeCsr | null {
+  return native().csrBuild({ M, K, x, maxNnz: Math.max(0, Math.floor(maxNnz)) });
 }
 
 /** Event-driven Linear forward on a CSR input (host arrays). */

@@ -285,16 +285,25 @@ int64_t csr_row_ptr_cpu(const float* x, int64_t M, int64_t K, int32_t* rowPtr, i
 
 void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, int32_t* cols, float* vals,
                   int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t m = 0; m < M; ++m) {
-    const float* xr = x + m * K;
-    int64_t p = rowPtr[m];
-    for (int64_t k = 0; k < K; ++k) {
-      const float v = xr[k];
-      if (v == 0.0f) continue;
-      cols[p] = static_cast<int32_t>(k);
-      vals[p] = v;
-      ++p;
+#pragma omp parallel num_threads(threads)
+  {
+    // a row's entries go to scratch first (written unconditionally, no branch per element), then
+    // to their place
+    std::vector<int32_t> c(static_cast<size_t>(K));
+    std::vector<float> v(static_cast<size_t>(K));
+#pragma omp for schedule(static)
+    for (int64_t m = 0; m < M; ++m) {
+      const float* xr = x + m * K;
+      int64_t n = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const float e = xr[k];
+        c[n] = static_cast<int32_t>(k);
+        v[n] = e;
+        n += (e != 0.0f) ? 1 : 0;
+      }
+      const int64_t p = rowPtr[m];
+      std::memcpy(cols + p, c.data(), sizeof(int32_t) * n);
+      std::memcpy(vals + p, v.data(), sizeof(float) * n);
     }
   }
 }
@@ -323,28 +332,45 @@ void linear_csr_weight_grad_cpu(const LinearCsrWeightGradArgs& a, int threads) {
   std::vector<float> vals(static_cast<size_t>(nnz));
   for (int64_t p = 0; p < nnz; ++p) ++colPtr[static_cast<size_t>(a.cols[p]) + 1];
   for (int64_t k = 0; k < K; ++k) colPtr[k + 1] += colPtr[k];
-  {
-    std::vector<int32_t> next(colPtr.begin(), colPtr.end() - 1);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t p = a.rowPtr[m]; p < a.rowPtr[m + 1]; ++p) {
-        const int32_t q = next[a.cols[p]]++;
-        rows[q] = static_cast<int32_t>(m);
-        vals[q] = a.vals[p];
-      }
-  }
-  const int64_t blocks = ceil_div(K, kB);
+  std::vector<int32_t> cursor(colPtr.begin(), colPtr.end() - 1);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t p = a.rowPtr[m]; p < a.rowPtr[m + 1]; ++p) {
+      const int32_t q = cursor[a.cols[p]]++;
+      rows[q] = static_cast<int32_t>(m);
+      vals[q] = a.vals[p];
+    }
+  std::copy(colPtr.begin(), colPtr.end() - 1, cursor.begin());
+  // acc (K x N) = the sums, column k in row k. Rows m are taken in blocks, ascending, so that a
+  // block of dY stays in cache while every column adds its events from it; within a column the
+  // events still come in ascending m.
+  const int64_t mB = std::max<int64_t>(16, (int64_t(1) << 16) / N);  // about 256 KiB of dY
+  const int64_t mBlocks = ceil_div(M, mB), blocks = ceil_div(K, kB);
+  std::vector<float> acc(static_cast<size_t>(K * N), 0.0f);
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<float> acc(static_cast<size_t>(std::min(kB, K) * N));
+    for (int64_t mb = 0; mb < mBlocks; ++mb) {
+      const int32_t m1 = static_cast<int32_t>(std::min(M, (mb + 1) * mB));
+      // a column is always taken by the same thread (static schedule, same loop): no barrier
+#pragma omp for schedule(static) nowait
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        const int64_t k1 = std::min(K, (blk + 1) * kB);
+        for (int64_t k = blk * kB; k < k1; ++k) {
+          const int64_t p0 = cursor[k], end = colPtr[k + 1];
+          int64_t p1 = p0;
+          while (p1 < end && rows[p1] < m1) ++p1;
+          gather_axpy(acc.data() + k * N, a.dY, N, rows.data(), vals.data(), p0, p1);
+          cursor[k] = static_cast<int32_t>(p1);
+        }
+      }
+    }
+#pragma omp barrier
 #pragma omp for schedule(static)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t k0 = blk * kB, nk = std::min(kB, K - k0);
-      std::fill(acc.begin(), acc.begin() + nk * N, 0.0f);
-      for (int64_t q = 0; q < nk; ++q)
-        gather_axpy(acc.data() + q * N, a.dY, N, rows.data(), vals.data(), colPtr[k0 + q], colPtr[k0 + q + 1]);
       for (int64_t j = 0; j < N; ++j) {
         float* g = a.gW + j * K + k0;
-        for (int64_t q = 0; q < nk; ++q) g[q] = a.accumulate ? g[q] + acc[q * N + j] : acc[q * N + j];
+        const float* s = acc.data() + k0 * N + j;
+        for (int64_t q = 0; q < nk; ++q) g[q] = a.accumulate ? g[q] + s[q * N] : s[q * N];
       }
     }
   }

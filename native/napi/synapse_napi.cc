@@ -258,8 +258,8 @@ Napi::Value LinearSparseWeightGrad(const Napi::CallbackInfo& info) {
 }
 
 // ---- event-driven Linear on a CSR input (host arrays only) ------------------------------------
-// { M, K, x (M*K), rowPtr (M+1) } -> nnz (rowPtr filled), or -1 when nnz does not fit in int32;
-// { M, K, x, rowPtr, cols (nnz), vals (nnz) } fills cols and vals for that rowPtr (re-checked).
+// { M, K, x (M*K), maxNnz } -> { rowPtr (M+1), cols, vals } (the CSR index of x's nonzeros,
+// columns ascending within a row), or null when x has more than maxNnz nonzeros (or 2^31 - 1).
 Napi::Value CsrBuild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = args_of(info, "csrBuild");
@@ -267,20 +267,20 @@ Napi::Value CsrBuild(const Napi::CallbackInfo& info) {
   LocScope scope;
   const int64_t M = dim(o, "M"), K = dim(o, "K");
   const float* x = f32(o, "x", mul(env, M, K, "x (M*K)"), false, keep);
-  int32_t* rowPtr = i32(o, "rowPtr", M + 1, false, keep);
+  const int64_t maxNnz = get_int(o, "maxNnz", 0, kMaxElems);
   host_only(env, scope.loc, "csrBuild");
-  const bool fill = !o.Get("cols").IsUndefined();
-  if (!fill) return Napi::Number::New(env, static_cast<double>(csr_row_ptr_cpu(x, M, K, rowPtr, threads_now())));
-  // the counts must be those of x: recounted (cheap next to the fill) before anything is written
-  std::vector<int32_t> check(static_cast<size_t>(M + 1));
-  const int64_t nnz = csr_row_ptr_cpu(x, M, K, check.data(), threads_now());
-  if (nnz < 0 || !std::equal(check.begin(), check.end(), rowPtr))
-    throw_range(env, "native csrBuild: 'rowPtr' is not the row count of 'x'");
-  int32_t* cols = i32(o, "cols", nnz, false, keep);
-  float* vals = f32(o, "vals", nnz, false, keep);
-  host_only(env, scope.loc, "csrBuild");
-  if (nnz > 0) csr_fill_cpu(x, M, K, rowPtr, cols, vals, threads_now());
-  return Napi::Number::New(env, static_cast<double>(nnz));
+  if (M + 1 > INT32_MAX) return env.Null();
+  Napi::Int32Array rowPtr = Napi::Int32Array::New(env, static_cast<size_t>(M + 1));
+  const int64_t nnz = csr_row_ptr_cpu(x, M, K, rowPtr.Data(), threads_now());
+  if (nnz < 0 || nnz > maxNnz) return env.Null();
+  Napi::Int32Array cols = Napi::Int32Array::New(env, static_cast<size_t>(nnz));
+  Napi::Float32Array vals = Napi::Float32Array::New(env, static_cast<size_t>(nnz));
+  if (nnz > 0) csr_fill_cpu(x, M, K, rowPtr.Data(), cols.Data(), vals.Data(), threads_now());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rowPtr", rowPtr);
+  out.Set("cols", cols);
+  out.Set("vals", vals);
+  return out;
 }
 
 // Reads and checks a CSR input { rowPtr (M+1), cols, vals } of an (M, K) matrix: rowPtr starts at

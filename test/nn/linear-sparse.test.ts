@@ -131,15 +131,12 @@ describe('Linear event-driven path (CSR index)', () => {
     native().linearSparseWeightGrad({ M: Mx, N: Nx, K: Kx, accumulate: true, x, gradOut: dY, gradWeight: g0 });
     native().linearCsrWeightGrad({ M: Mx, N: Nx, K: Kx, accumulate: true, ...csr, gradOut: dY, gradWeight: g1 });
     expect(same(g0, g1), 'weight gradient').to.equal(true);
-    // and the index csrBuild makes is the one built here
-    const rowPtr = new Int32Array(Mx + 1);
-    const nnz = native().csrBuild({ M: Mx, K: Kx, x, rowPtr });
-    expect(nnz).to.equal(csr.cols.length);
-    const cols = new Int32Array(nnz), vals = new Float32Array(nnz);
-    native().csrBuild({ M: Mx, K: Kx, x, rowPtr, cols, vals });
-    expect([...rowPtr]).to.deep.equal([...csr.rowPtr]);
-    expect([...cols]).to.deep.equal([...csr.cols]);
-    expect(same(vals, csr.vals)).to.equal(true);
+    // and the index csrBuild makes is the one built here; null over maxNnz
+    const built = native().csrBuild({ M: Mx, K: Kx, x, maxNnz: csr.cols.length })!;
+    expect([...built.rowPtr]).to.deep.equal([...csr.rowPtr]);
+    expect([...built.cols]).to.deep.equal([...csr.cols]);
+    expect(same(built.vals, csr.vals)).to.equal(true);
+    expect(native().csrBuild({ M: Mx, K: Kx, x, maxNnz: csr.cols.length - 1 })).to.equal(null);
   });
 
   describe('threads', () => {
@@ -181,10 +178,12 @@ describe('Linear event-driven path (CSR index)', () => {
     expect(() => b.linearCsrForward({ M: 2, N: 3, K: 2, ...good, wT, y: new Float32Array(5) })).to.throw(RangeError, /'y'/);
     expect(() => b.linearCsrWeightGrad({ M: 2, N: 3, K: 2, ...good, gradOut: dY, gradWeight: new Float32Array(5) })).to.throw(RangeError, /'gradWeight'/);
     expect(() => b.linearCsrWeightGrad({ M: 2, N: 3, K: 2, ...good, cols: new Int32Array([-1, 0]), gradOut: dY, gradWeight: gW })).to.throw(RangeError, /'cols'/);
-    expect(() => b.csrBuild({ M: 2, K: 2, x, rowPtr: new Int32Array(2) })).to.throw(RangeError, /'rowPtr'/);
-    expect(() => b.csrBuild({ M: 2, K: 2, x, rowPtr: new Int32Array([0, 2, 2]), cols: new Int32Array(2), vals: new Float32Array(2) })).to.throw(RangeError, /'rowPtr'/);
-    expect(() => b.csrBuild({ M: 2, K: 2, x, rowPtr: new Int32Array([0, 1, 2]), cols: new Int32Array(1), vals: new Float32Array(2) })).to.throw(RangeError, /'cols'/);
-    expect(() => b.csrBuild({ M: 2, K: 2, x, rowPtr: new Int32Array([0, 1, 2]), cols: new Float32Array(2) as unknown as Int32Array, vals: new Float32Array(2) })).to.throw(TypeError, /'cols'/);
+    expect(() => b.csrBuild({ M: 2, K: 3, x, maxNnz: 4 })).to.throw(RangeError, /'x'/);
+    expect(() => b.csrBuild({ M: 2, K: 2, x, maxNnz: -1 })).to.throw(RangeError, /maxNnz/);
+    expect(() => b.csrBuild({ M: 2, K: 2, x: new Int32Array(4) as unknown as Float32Array, maxNnz: 4 })).to.throw(TypeError, /'x'/);
+    const z = b.csrBuild({ M: 2, K: 2, x: new Float32Array(4), maxNnz: 0 })!;
+    expect([...z.rowPtr]).to.deep.equal([0, 0, 0]);
+    expect(z.cols.length).to.equal(0);
   });
 });
 
