@@ -14,7 +14,12 @@ export type SurrogateKind = number & { readonly __kind: 'surrogate' };
 
 /** What the addon exports as `constants`. */
 export interface NativeConstants {
-  readonly spike: { readonly multi: SpikeKind; readonly single: SpikeKind; readonly given: SpikeKind; readonly none: SpikeKind };
+  readonly spike: {
+    readonly multi: SpikeKind;
+    readonly single: SpikeKind;
+    readonly given: SpikeKind;
+    readonly none: SpikeKind;
+  };
   readonly reset: { readonly subtract: ResetKind; readonly reset: ResetKind; readonly none: ResetKind };
   readonly surrogate: {
     readonly singleExponential: SurrogateKind;
@@ -280,26 +285,53 @@ export interface NativeTensorOps {
   /** Mean of (output - target)^2 over n elements; grad = 2 (output - target) / n. */
   mseLoss(args: { n: number; output: NativeArray; target: NativeArray; grad: NativeArray; emulate?: boolean }): number;
   /** Mean over B rows of logsumexp(z) - z[label]; grad = (softmax - onehot) / B. Labels as floats. */
-  crossEntropyLoss(args: { B: number; C: number; logits: NativeArray; labels: NativeArray; grad: NativeArray; emulate?: boolean }): number;
+  crossEntropyLoss(args: {
+    B: number;
+    C: number;
+    logits: NativeArray;
+    labels: NativeArray;
+    grad: NativeArray;
+    emulate?: boolean;
+  }): number;
   /** Sum of x^2 over n elements, in double, in a fixed order. */
   sumSquares(args: { n: number; x: NativeArray; emulate?: boolean }): number;
   /** x *= s over n elements. */
   scaleInPlace(args: { n: number; x: NativeArray; s: number; emulate?: boolean }): void;
   /** One torch.optim.SGD update of n parameters (buf: momentum buffer, needed when momentum != 0). */
-  sgdStep(args: NativeOptArgs & { momentum: number; dampening: number; nesterov: boolean; first: boolean; buf?: NativeArray }): void;
+  sgdStep(
+    args: NativeOptArgs & { momentum: number; dampening: number; nesterov: boolean; first: boolean; buf?: NativeArray },
+  ): void;
   /** One torch.optim.Adam (decoupled false) or AdamW (true) update; step >= 1 is the new step count. */
-  adamStep(args: NativeOptArgs & { m: NativeArray; v: NativeArray; beta1: number; beta2: number; eps: number; step: number; decoupled: boolean }): void;
+  adamStep(
+    args: NativeOptArgs & {
+      m: NativeArray;
+      v: NativeArray;
+      beta1: number;
+      beta2: number;
+      eps: number;
+      step: number;
+      decoupled: boolean;
+    },
+  ): void;
 }
 
 export interface NativePoolArgs {
-  N: number; C: number; H: number; W: number;
-  kH: number; kW: number; sH: number; sW: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
   sum: boolean;
   emulate?: boolean;
 }
 
 export interface NativeTimeArgs {
-  B: number; T: number; F: number;
+  B: number;
+  T: number;
+  F: number;
   /** 0 sum, 1 max, 2 last step. */
   mode: number;
   emulate?: boolean;

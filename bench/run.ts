@@ -4,7 +4,7 @@
  *   --threads N   kernel threads (setNumThreads); default: the addon's default
  *   --json        print one JSON document instead of the table
  *   --quick       fewer repetitions and a smaller bandwidth probe (smoke tests)
- *   --only a,b    run only these workloads (mlp, conv, long, big); may be repeated
+ *   --only a,b    run only these workloads (mlp, conv, long, big, network); may be repeated
  *   --device D    cpu: only the CPU rows; cuda: only the CUDA rows; all (default): CPU rows, and
  *                 CUDA rows where a usable GPU exists (backendInfo().cuda.available)
  *   --help, -h    print the usage
@@ -41,12 +41,15 @@
  * Files: bench/options.ts (command line), bench/workloads.ts (shapes, configs, inputs, byte
  * model), bench/measure.ts (the row timer shared by the CPU and CUDA rows, memory, checks),
  * bench/report.ts (the row-group interface, the table, the text and JSON documents), and one file
- * per row group: bench/cpu.ts, bench/gpu.ts. A new group (e.g. network rows) implements RowGroup
+ * per row group: bench/cpu.ts, bench/gpu.ts, bench/network.ts (the SHD-shaped network: inference
+ * and a training step, synaptic and neuron shares against bounds measured in the run, 1 and 2
+ * threads, against sinabs). A new group implements RowGroup
  * and is added to ROW_GROUPS below; its output follows the existing groups'.
  */
 import { backendInfo, getNumThreads, setNumThreads } from '../lib/index.js';
 import { cpuRows } from './cpu.js';
 import { gpuRows, usableGpu } from './gpu.js';
+import { networkRows } from './network.js';
 import { progress, startProgress } from './measure.js';
 import { fail, readOptions } from './options.js';
 import { describeMachine, jsonReport, textReport, type BenchContext, type RowGroup } from './report.js';
@@ -59,7 +62,8 @@ import { WORKLOADS } from './workloads.js';
 const ROW_GROUPS: RowGroup[] = [
   cpuRows,
   gpuRows,
-  // further groups here (bench/network.ts: the network rows)
+  networkRows, // bench/network.ts: the SHD-shaped network
+  // further groups here
 ];
 
 function main(): void {
@@ -75,14 +79,15 @@ function main(): void {
   // Which rows run: CPU rows (not the GPU-only workloads) unless --device cuda; CUDA rows unless
   // --device cpu, where a usable GPU exists.
   const cpuWorkloads = opt.device === 'cuda' ? [] : workloads.filter((w) => !w.gpuOnly);
-  if (opt.device === 'cpu' && cpuWorkloads.length === 0)
+  const wantNetwork = opt.device !== 'cuda' && (opt.only === null || opt.only.includes('network'));
+  if (opt.device === 'cpu' && cpuWorkloads.length === 0 && !wantNetwork)
     fail(
       `--only ${opt.only!.join(',')}: ${workloads.map((w) => w.name).join(', ')} run${workloads.length > 1 ? '' : 's'} only on CUDA; nothing to run with --device cpu`,
     );
   const wantGpu = opt.device !== 'cpu';
   const gpu = usableGpu(info.cuda);
   const noGpuLine = `no usable GPU (backendInfo().cuda: ${gpu.code}: ${gpu.reason})`;
-  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0) {
+  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0 && !wantNetwork) {
     // --device cuda (or only GPU-only workloads) without a usable GPU: nothing to run, not an error
     if (opt.json)
       console.log(

@@ -98,13 +98,18 @@ export function framesToTensors(channels: number, steps: number): Transform {
     transform(piece: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       pending = pending.length ? Buffer.concat([pending, piece]) : piece;
       let at = 0;
-      for (; pending.length - at >= chunkBytes; at += chunkBytes) this.push(toTensor(pending.subarray(at, at + chunkBytes)));
+      for (; pending.length - at >= chunkBytes; at += chunkBytes)
+        this.push(toTensor(pending.subarray(at, at + chunkBytes)));
       pending = pending.subarray(at);
       callback();
     },
     flush(callback: TransformCallback) {
       if (pending.length % frameBytes !== 0) {
-        callback(new RangeError(`the recording ends inside a frame: ${pending.length % frameBytes} bytes left over (a frame is ${frameBytes} bytes)`));
+        callback(
+          new RangeError(
+            `the recording ends inside a frame: ${pending.length % frameBytes} bytes left over (a frame is ${frameBytes} bytes)`,
+          ),
+        );
         return;
       }
       callback(null, pending.length ? toTensor(pending) : undefined);
@@ -145,7 +150,8 @@ export async function main(options: SensorStreamOptions = {}): Promise<SensorStr
     const lif = new LIF(layerOptions);
     const spikes = new Array<number>(C).fill(0);
     const totalChunks = Math.ceil(frames / steps);
-    let chunks = 0, framesDone = 0;
+    let chunks = 0,
+      framesDone = 0;
     const streamed: Tensor[] = [];
     const counter = new Writable({
       objectMode: true,
@@ -156,7 +162,9 @@ export async function main(options: SensorStreamOptions = {}): Promise<SensorStr
         chunks += 1;
         framesDone += out.shape[1]!;
         if (chunks % 5 === 0 || chunks === totalChunks)
-          log(`  chunk ${String(chunks).padStart(3)}/${totalChunks}: ${framesDone} frames, ${spikes.reduce((a, b) => a + b, 0)} spikes so far`);
+          log(
+            `  chunk ${String(chunks).padStart(3)}/${totalChunks}: ${framesDone} frames, ${spikes.reduce((a, b) => a + b, 0)} spikes so far`,
+          );
         callback();
       },
     });
@@ -192,8 +200,10 @@ export async function main(options: SensorStreamOptions = {}): Promise<SensorStr
           `${String(spikes[c]).padStart(6)}  ${(spikes[c]! / frames).toFixed(3).padStart(12)}`,
       );
     log('');
-    log(`${chunks} chunks of up to ${steps} frames streamed in ${(seconds * 1000).toFixed(1)} ms; ` +
-      `one call over all ${frames} frames gives ${identical ? 'the same spikes' : 'DIFFERENT spikes'}`);
+    log(
+      `${chunks} chunks of up to ${steps} frames streamed in ${(seconds * 1000).toFixed(1)} ms; ` +
+        `one call over all ${frames} frames gives ${identical ? 'the same spikes' : 'DIFFERENT spikes'}`,
+    );
     return { frames, chunks, spikes, spikesOneCall, identical, seconds };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -231,7 +241,11 @@ async function cli(): Promise<void> {
     }
     return x;
   };
-  const result = await main({ frames: int('frames', args.frames!, 1), chunkSteps: int('chunk', args.chunk!, 1), seed: int('seed', args.seed!, 0) });
+  const result = await main({
+    frames: int('frames', args.frames!, 1),
+    chunkSteps: int('chunk', args.chunk!, 1),
+    seed: int('seed', args.seed!, 0),
+  });
   if (!result.identical) process.exitCode = 1;
 }
 

@@ -48,7 +48,8 @@ const SEED = intArg('seed', args.seed!, 0);
 const N = 16; // neurons
 const B = 64; // sequences per step (fresh random inputs every step)
 const T = 400; // time steps per sequence (the slowest neurons fire ~10 times per sequence)
-const TAU_MIN = 5, TAU_MAX = 40; // range of the teacher's taus
+const TAU_MIN = 5,
+  TAU_MAX = 40; // range of the teacher's taus
 const TAU_INIT = 15; // the student's initial tau, the same for every neuron
 const TAU_VR = 50; // van Rossum kernel time constant (steps); see the note at vanRossum()
 const LOG_EVERY = 10;
@@ -57,7 +58,10 @@ const LOG_EVERY = 10;
 // noise (an Ornstein-Uhlenbeck process). With sinabs' normalised input the membrane relaxes
 // towards the input, so a drive above the threshold (1) makes every neuron spike regularly, with
 // an inter-spike interval of about tau * ln(mu / (mu - 1)): the spike timing encodes tau.
-const MU_LO = 1.2, MU_HI = 2.5, NOISE_SD = 0.5, NOISE_TAU = 5;
+const MU_LO = 1.2,
+  MU_HI = 2.5,
+  NOISE_SD = 0.5,
+  NOISE_TAU = 5;
 
 // ---- seeded randomness ----------------------------------------------------------------------
 
@@ -79,14 +83,16 @@ function gauss(): number {
     spare = null;
     return z;
   }
-  const r = Math.sqrt(-2 * Math.log(1 - rand())), phi = 2 * Math.PI * rand();
+  const r = Math.sqrt(-2 * Math.log(1 - rand())),
+    phi = 2 * Math.PI * rand();
   spare = r * Math.sin(phi);
   return r * Math.cos(phi);
 }
 
 function makeInput(): Tensor {
   const x = new Float32Array(B * T * N);
-  const a = Math.exp(-1 / NOISE_TAU), c = Math.sqrt(1 - a * a);
+  const a = Math.exp(-1 / NOISE_TAU),
+    c = Math.sqrt(1 - a * a);
   for (let b = 0; b < B; ++b) {
     for (let n = 0; n < N; ++n) {
       const mu = MU_LO + (MU_HI - MU_LO) * rand();
@@ -120,7 +126,8 @@ function vanRossum(student: Float32Array, target: Float32Array): { loss: number;
   let loss = 0;
   for (let b = 0; b < B; ++b) {
     for (let n = 0; n < N; ++n) {
-      let fs = 0, ft = 0;
+      let fs = 0,
+        ft = 0;
       for (let t = 0; t < T; ++t) {
         const i = (b * T + t) * N + n;
         fs = a * fs + student[i]!;
@@ -196,12 +203,14 @@ const testTarget = teacherSpikes(testX);
 const spikesPerSeq = new Array<number>(N).fill(0);
 for (let k = 0; k < testTarget.length; ++k) spikesPerSeq[k % N] += testTarget[k]! / B;
 const silent = spikesPerSeq.flatMap((s, n) => (s === 0 ? [n] : []));
-if (silent.length) console.log(`  warning: teacher neuron(s) ${silent.join(', ')} never spike; their taus cannot be identified`);
+if (silent.length)
+  console.log(`  warning: teacher neuron(s) ${silent.join(', ')} never spike; their taus cannot be identified`);
 const testLoss0 = evalLoss(testX, testTarget);
 
 const t0 = performance.now();
 const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
-let lossAvg = 0, lossCount = 0;
+let lossAvg = 0,
+  lossCount = 0;
 for (let step = 1; step <= STEPS; ++step) {
   const x = makeInput();
   const target = teacherSpikes(x);
@@ -245,5 +254,7 @@ console.log(
   `\nmean |relative error| ${pct(mean(rel))} (initially ${pct(mean(initialRel))}), max ${pct(Math.max(...rel))}, ` +
     `${within10}/${N} neurons within 10%`,
 );
-console.log(`held-out loss: initial student ${testLoss0.toFixed(4)}, learned student ${evalLoss(testX, testTarget).toFixed(4)}`);
+console.log(
+  `held-out loss: initial student ${testLoss0.toFixed(4)}, learned student ${evalLoss(testX, testTarget).toFixed(4)}`,
+);
 console.log(`total time ${trainTime.toFixed(1)} s (${((1000 * trainTime) / STEPS).toFixed(1)} ms per step)`);

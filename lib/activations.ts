@@ -75,10 +75,17 @@ export class MembraneSubtract {
   readonly subtractValue: number | null;
   constructor(opts?: MembraneSubtractOptions) {
     const o = options('MembraneSubtract', opts, ['subtractValue']);
-    this.subtractValue = o.subtractValue === undefined || o.subtractValue === null ? null : readNumber(o.subtractValue, 'MembraneSubtract: subtractValue', 0);
+    this.subtractValue =
+      o.subtractValue === undefined || o.subtractValue === null
+        ? null
+        : readNumber(o.subtractValue, 'MembraneSubtract: subtractValue', 0);
   }
   /** @internal */ _native(theta: number): { reset: ResetKind; thetaSub: number; resetValue: number } {
-    return { reset: K().reset.subtract, thetaSub: this.subtractValue === null ? theta : f(this.subtractValue), resetValue: 0 };
+    return {
+      reset: K().reset.subtract,
+      thetaSub: this.subtractValue === null ? theta : f(this.subtractValue),
+      resetValue: 0,
+    };
   }
 }
 
@@ -172,7 +179,10 @@ export class Gaussian extends SurrogateBase {
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
     const s = f(this.sigma);
-    return { surr: K().surrogate.gaussian, params: Float32Array.of(f(this.mu), -1 / (2 * s * s), f(this.gradScale) / (s * SQRT_2PI)) };
+    return {
+      surr: K().surrogate.gaussian,
+      params: Float32Array.of(f(this.mu), -1 / (2 * s * s), f(this.gradScale) / (s * SQRT_2PI)),
+    };
   }
 }
 
@@ -201,10 +211,20 @@ export class MultiGaussian extends SurrogateBase {
     this.gradScale = readNumber(o.gradScale, 'MultiGaussian: gradScale', 1.0);
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
-    const sg = f(this.sigma), ss = f(f(this.s) * sg), gs = f(this.gradScale), h = f(this.h);
+    const sg = f(this.sigma),
+      ss = f(f(this.s) * sg),
+      gs = f(this.gradScale),
+      h = f(this.h);
     return {
       surr: K().surrogate.multiGaussian,
-      params: Float32Array.of(f(this.mu), -1 / (2 * sg * sg), (gs * (1 + h)) / (sg * SQRT_2PI), sg, -1 / (2 * ss * ss), (gs * h) / (ss * SQRT_2PI)),
+      params: Float32Array.of(
+        f(this.mu),
+        -1 / (2 * sg * sg),
+        (gs * (1 + h)) / (sg * SQRT_2PI),
+        sg,
+        -1 / (2 * ss * ss),
+        (gs * h) / (ss * SQRT_2PI),
+      ),
     };
   }
 }
@@ -225,7 +245,10 @@ export class PeriodicExponential extends SurrogateBase {
     this.gradScale = readNumber(o.gradScale, 'PeriodicExponential: gradScale', 1.0);
   }
   /** @internal */ _native(_theta: number): SurrogateNative {
-    return { surr: K().surrogate.periodicExponential, params: Float32Array.of(1 / f(this.gradWidth), f(this.gradScale)) };
+    return {
+      surr: K().surrogate.periodicExponential,
+      params: Float32Array.of(1 / f(this.gradWidth), f(this.gradScale)),
+    };
   }
 }
 
@@ -234,4 +257,3 @@ export type CustomSurrogateFn = (vMem: Float32Array, spikeThreshold: number) => 
 
 export type Surrogate = SingleExponential | Heaviside | Gaussian | MultiGaussian | PeriodicExponential;
 export type SurrogateSpec = Surrogate | CustomSurrogateFn;
-

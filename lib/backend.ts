@@ -113,7 +113,10 @@ export function backendInfo(): BackendInfo {
     cuda.code = ErrorCodes.CUDA_DISABLED;
     cuda.reason = 'CUDA is disabled by SPIKELAYERS_DEVICE=cpu';
   }
-  const devices = ['cpu', ...(cuda.available ? cuda.devices.filter((d) => d.usable).map((d) => `cuda:${d.index}`) : [])];
+  const devices = [
+    'cpu',
+    ...(cuda.available ? cuda.devices.filter((d) => d.usable).map((d) => `cuda:${d.index}`) : []),
+  ];
   return { ...info, binary: loadedFrom, cuda, devices };
 }
 
@@ -137,9 +140,11 @@ export function getNumThreads(): number {
  */
 export function resolveDevice(device: unknown, what: string): string {
   if (device === undefined || device === null || device === 'cpu') return 'cpu';
-  if (typeof device !== 'string') throw new TypeError(`${what} must be a string such as 'cpu' or 'cuda', got ${typeof device}`);
+  if (typeof device !== 'string')
+    throw new TypeError(`${what} must be a string such as 'cpu' or 'cuda', got ${typeof device}`);
   const m = /^cuda(?::(\d+))?$/.exec(device);
-  if (device !== 'auto' && !m) throw new RangeError(`${what} must be 'cpu', 'cuda', 'cuda:N' or 'auto', got '${device}'`);
+  if (device !== 'auto' && !m)
+    throw new RangeError(`${what} must be 'cpu', 'cuda', 'cuda:N' or 'auto', got '${device}'`);
   const c = backendInfo().cuda;
   if (device === 'auto') {
     const d = c.available ? c.devices.find((x) => x.usable) : undefined;
@@ -147,13 +152,18 @@ export function resolveDevice(device: unknown, what: string): string {
   }
   const index = m![1] === undefined ? 0 : Number(m![1]);
   if (!c.available)
-    throw new SpikelayersError(c.code || ErrorCodes.CUDA_UNAVAILABLE, `${what}: device '${device}' cannot be used: ${c.reason || 'CUDA is not available'}`);
+    throw new SpikelayersError(
+      c.code || ErrorCodes.CUDA_UNAVAILABLE,
+      `${what}: device '${device}' cannot be used: ${c.reason || 'CUDA is not available'}`,
+    );
   const dev = c.devices.find((x) => x.index === index);
   if (!dev || !dev.usable)
     throw new SpikelayersError(
       dev ? ErrorCodes.CUDA_DEVICE_TOO_OLD : ErrorCodes.CUDA_NO_DEVICE,
       `${what}: device '${device}' cannot be used: ` +
-        (dev ? `${dev.name} has compute capability ${dev.computeCapability}, below 7.5` : `there are ${c.devices.length} CUDA device(s)`),
+        (dev
+          ? `${dev.name} has compute capability ${dev.computeCapability}, below 7.5`
+          : `there are ${c.devices.length} CUDA device(s)`),
     );
   return `cuda:${index}`;
 }

@@ -42,6 +42,10 @@ export const ErrorCodes = {
   CUDA_OUT_OF_MEMORY: 'ERR_CUDA_OUT_OF_MEMORY',
   /** A CUDA runtime call failed during a call. */
   CUDA_RUNTIME: 'ERR_CUDA_RUNTIME',
+  /** A data file cannot be read (missing, not HDF5). */
+  DATA_FILE: 'ERR_DATA_FILE',
+  /** A data file lacks a dataset or holds values of the wrong type, shape or range (the message names which). */
+  DATA_FORMAT: 'ERR_DATA_FORMAT',
 } as const;
 
 /** One of the codes in {@link ErrorCodes}. */
@@ -52,20 +56,50 @@ export type ErrorClassName = 'SpikelayersError' | 'RangeError' | 'TypeError';
 
 /** Every code: the class it is thrown as, and when. */
 export const ERROR_TABLE: Readonly<Record<ErrorCode, { readonly class: ErrorClassName; readonly meaning: string }>> = {
-  ERR_LAYER_BUSY: { class: 'SpikelayersError', meaning: 'A synchronous call on a layer while an async call on it is in flight.' },
-  ERR_NOTHING_PENDING: { class: 'RangeError', meaning: '`backward` with no pending forward (a `RangeError` that carries the code).' },
+  ERR_LAYER_BUSY: {
+    class: 'SpikelayersError',
+    meaning: 'A synchronous call on a layer while an async call on it is in flight.',
+  },
+  ERR_NOTHING_PENDING: {
+    class: 'RangeError',
+    meaning: '`backward` with no pending forward (a `RangeError` that carries the code).',
+  },
   ERR_TENSOR_DISPOSED: { class: 'SpikelayersError', meaning: 'A disposed tensor was used.' },
-  ERR_SPIKELAYERS_LOAD: { class: 'SpikelayersError', meaning: 'The native addon could not be loaded. The message lists where it looked and how to fix it.' },
-  ERR_CUDA_UNAVAILABLE: { class: 'SpikelayersError', meaning: "`device: 'cuda'` cannot be used and the probe gave no more specific code." },
-  ERR_CUDA_NOT_BUILT: { class: 'SpikelayersError', meaning: 'CUDA was asked for, but the addon was built without CUDA.' },
+  ERR_SPIKELAYERS_LOAD: {
+    class: 'SpikelayersError',
+    meaning: 'The native addon could not be loaded. The message lists where it looked and how to fix it.',
+  },
+  ERR_CUDA_UNAVAILABLE: {
+    class: 'SpikelayersError',
+    meaning: "`device: 'cuda'` cannot be used and the probe gave no more specific code.",
+  },
+  ERR_CUDA_NOT_BUILT: {
+    class: 'SpikelayersError',
+    meaning: 'CUDA was asked for, but the addon was built without CUDA.',
+  },
   ERR_CUDA_NO_DRIVER: { class: 'SpikelayersError', meaning: 'CUDA was asked for, but no CUDA driver was found.' },
-  ERR_CUDA_OLD_DRIVER: { class: 'SpikelayersError', meaning: 'The CUDA driver is older than the runtime the addon was built with.' },
-  ERR_CUDA_NO_DEVICE: { class: 'SpikelayersError', meaning: 'There is no CUDA device, or none with the index asked for.' },
+  ERR_CUDA_OLD_DRIVER: {
+    class: 'SpikelayersError',
+    meaning: 'The CUDA driver is older than the runtime the addon was built with.',
+  },
+  ERR_CUDA_NO_DEVICE: {
+    class: 'SpikelayersError',
+    meaning: 'There is no CUDA device, or none with the index asked for.',
+  },
   ERR_CUDA_DEVICE_TOO_OLD: { class: 'SpikelayersError', meaning: 'The CUDA device has compute capability below 7.5.' },
   ERR_CUDA_INIT: { class: 'SpikelayersError', meaning: 'CUDA initialisation failed.' },
   ERR_CUDA_DISABLED: { class: 'SpikelayersError', meaning: 'CUDA is disabled by `SPIKELAYERS_DEVICE=cpu`.' },
   ERR_CUDA_OUT_OF_MEMORY: { class: 'SpikelayersError', meaning: 'A device allocation failed during a call.' },
-  ERR_CUDA_RUNTIME: { class: 'SpikelayersError', meaning: 'A CUDA runtime call failed during a call (the message has the CUDA error).' },
+  ERR_CUDA_RUNTIME: {
+    class: 'SpikelayersError',
+    meaning: 'A CUDA runtime call failed during a call (the message has the CUDA error).',
+  },
+  ERR_DATA_FILE: { class: 'SpikelayersError', meaning: 'A data file (`loadShd`) is missing or is not an HDF5 file.' },
+  ERR_DATA_FORMAT: {
+    class: 'SpikelayersError',
+    meaning:
+      'A data file lacks a dataset (the message names its path) or holds values of the wrong type, length or range (it names the sample).',
+  },
 };
 
 /** An error carrying `code`, of the class the table gives for it. */
@@ -87,7 +121,12 @@ export function isErrorCode(code: unknown): code is ErrorCode {
  * table's class (native CUDA failures arrive as plain Errors with a code); anything else as is.
  */
 export function fromNative(e: unknown): unknown {
-  if (e instanceof Error && !(e instanceof SpikelayersError) && !(e instanceof TypeError) && !(e instanceof RangeError)) {
+  if (
+    e instanceof Error &&
+    !(e instanceof SpikelayersError) &&
+    !(e instanceof TypeError) &&
+    !(e instanceof RangeError)
+  ) {
     const code = (e as { code?: unknown }).code;
     if (isErrorCode(code)) return codedError(code, e.message);
   }

@@ -56,7 +56,14 @@ export {
   type Surrogate,
   type SurrogateSpec,
 } from './activations.js';
-export { backendInfo, setNumThreads, getNumThreads, type BackendInfo, type CudaStatus, type CudaDevice } from './backend.js';
+export {
+  backendInfo,
+  setNumThreads,
+  getNumThreads,
+  type BackendInfo,
+  type CudaStatus,
+  type CudaDevice,
+} from './backend.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';
 export {
   layerStream,
@@ -74,7 +81,17 @@ export {
   type SafetensorsContents,
   type SafetensorsDtype,
 } from './safetensors.js';
-export { SGD, Adam, AdamW, clipGradNorm, type Optimizer, type OptimizerStateDict, type ZeroGradOptions, type SGDOptions, type AdamOptions } from './optim.js';
+export {
+  SGD,
+  Adam,
+  AdamW,
+  clipGradNorm,
+  type Optimizer,
+  type OptimizerStateDict,
+  type ZeroGradOptions,
+  type SGDOptions,
+  type AdamOptions,
+} from './optim.js';
 export { Module, type ModuleLike, type StateDict, type LoadStateDictOptions, type BufferSlot } from './nn/module.js';
 export { AvgPool2d, SumPool2d, type Pool2dOptions } from './nn/pooling.js';
 export { mseLoss, crossEntropyLoss, type LossResult, type Labels } from './nn/losses.js';
@@ -90,7 +107,22 @@ export {
 } from './nn/flatten.js';
 export type { ShapeAware } from './nn/infer.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
-export { SPARSE_DENSITY_THRESHOLD, LINEAR_SPARSE_FORWARD_THRESHOLD, LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD } from './nn/sparse.js';
+export {
+  SPARSE_DENSITY_THRESHOLD,
+  LINEAR_SPARSE_FORWARD_THRESHOLD,
+  LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD,
+} from './nn/sparse.js';
 export type { InputGradOptions } from './nn/backward-options.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
 export { manualSeed } from './nn/init.js';
+export {
+  EventDataset,
+  permutation,
+  type Batch,
+  type BatchOptions,
+  type BinOptions,
+  type TimeArray,
+  type UnitArray,
+} from './data/events.js';
+export { loadShd, type ShdOptions } from './data/shd.js';
+export { syntheticEvents, classPatterns, type SyntheticOptions, type ClassPattern } from './data/synthetic.js';

@@ -58,8 +58,24 @@ const METADATA_KEY = '__metadata__';
 const ELEMENT_SIZE: Record<SafetensorsDtype, number> = { F32: 4, F64: 8, F16: 2, BF16: 2 };
 /** Dtypes of the format that spikelayers does not read (for a precise error message). */
 const OTHER_DTYPES = new Set([
-  'BOOL', 'U8', 'I8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64', 'C64',
-  'F4', 'F6_E2M3', 'F6_E3M2', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ',
+  'BOOL',
+  'U8',
+  'I8',
+  'I16',
+  'U16',
+  'I32',
+  'U32',
+  'I64',
+  'U64',
+  'C64',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'F8_E4M3FNUZ',
+  'F8_E5M2FNUZ',
 ]);
 const TENSOR_FIELDS = ['dtype', 'shape', 'data_offsets'];
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -104,13 +120,18 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   entries.sort((a, b) => compareBytes(a.key, b.key));
 
   const parts: string[] = [];
-  if (meta) parts.push(`${JSON.stringify(METADATA_KEY)}:{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+  if (meta)
+    parts.push(
+      `${JSON.stringify(METADATA_KEY)}:{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`,
+    );
   const datas: Float32Array[] = [];
   let offset = 0;
   for (const { name, tensor } of entries) {
     const data = tensor.toFloat32Array();
     const end = offset + data.length * 4;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"F32","shape":[${tensor.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+    parts.push(
+      `${JSON.stringify(name)}:{"dtype":"F32","shape":[${tensor.shape.join(',')}],"data_offsets":[${offset},${end}]}`,
+    );
     datas.push(data);
     offset = end;
   }
@@ -139,7 +160,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
  * @param tensors - Tensors by name, e.g. `layer.stateDict()`.
  * @param metadata - Optional string-to-string metadata.
  */
-export function saveSafetensors(path: PathLike, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+export function saveSafetensors(
+  path: PathLike,
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): void {
   writeFileSync(path, encodeSafetensors(tensors, metadata));
 }
 
@@ -195,20 +220,32 @@ function parse(input: Uint8Array | ArrayBuffer, what: string): SafetensorsConten
   let bytes: Uint8Array;
   if (input instanceof Uint8Array) bytes = input;
   else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
-  else throw new TypeError(`${what}: bytes must be a Uint8Array (e.g. a Buffer) or an ArrayBuffer, got ${describe(input)}`);
+  else
+    throw new TypeError(
+      `${what}: bytes must be a Uint8Array (e.g. a Buffer) or an ArrayBuffer, got ${describe(input)}`,
+    );
 
   // -- header length and header
   if (bytes.length < 8)
-    throw new RangeError(`${what}: the file is ${bytes.length} bytes long, too short for a safetensors file (at least 8 bytes: the header length)`);
+    throw new RangeError(
+      `${what}: the file is ${bytes.length} bytes long, too short for a safetensors file (at least 8 bytes: the header length)`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
   if (n64 > BigInt(SAFETENSORS_MAX_HEADER))
-    throw new RangeError(`${what}: the header length is ${n64} bytes, more than the limit of ${SAFETENSORS_MAX_HEADER}`);
+    throw new RangeError(
+      `${what}: the header length is ${n64} bytes, more than the limit of ${SAFETENSORS_MAX_HEADER}`,
+    );
   const n = Number(n64);
   if (8 + n > bytes.length)
-    throw new RangeError(`${what}: the header length is ${n} bytes, beyond the end of the file (${bytes.length - 8} bytes follow the length field)`);
+    throw new RangeError(
+      `${what}: the header length is ${n} bytes, beyond the end of the file (${bytes.length - 8} bytes follow the length field)`,
+    );
   if (n === 0 || bytes[8] !== 0x7b)
-    throw new TypeError(`${what}: the header must be a JSON object starting with '{'` + (n === 0 ? ', but it is empty' : `, but it starts with byte 0x${bytes[8]!.toString(16).padStart(2, '0')}`));
+    throw new TypeError(
+      `${what}: the header must be a JSON object starting with '{'` +
+        (n === 0 ? ', but it is empty' : `, but it starts with byte 0x${bytes[8]!.toString(16).padStart(2, '0')}`),
+    );
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
@@ -219,10 +256,12 @@ function parse(input: Uint8Array | ArrayBuffer, what: string): SafetensorsConten
   try {
     header = JSON.parse(text);
   } catch (e) {
-    throw new TypeError(`${what}: the header is not valid JSON (${(e as Error).message})`);
+    throw new TypeError(`${what}: the header is not valid JSON (${(e as Error).message})`, { cause: e });
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header))
-    throw new TypeError(`${what}: the header must be a JSON object, got ${Array.isArray(header) ? 'an array' : header === null ? 'null' : typeof header}`);
+    throw new TypeError(
+      `${what}: the header must be a JSON object, got ${Array.isArray(header) ? 'an array' : header === null ? 'null' : typeof header}`,
+    );
 
   // -- entries
   let metadata: Record<string, string> | null = null;
@@ -268,7 +307,11 @@ function parse(input: Uint8Array | ArrayBuffer, what: string): SafetensorsConten
   const tensors: Record<string, Tensor> = {};
   const dtypes: Record<string, SafetensorsDtype> = {};
   for (const e of entries) {
-    define(tensors, e.name, Tensor._adopt(decode(view, dataStart + e.begin, (e.end - e.begin) / ELEMENT_SIZE[e.dtype], e.dtype), e.shape));
+    define(
+      tensors,
+      e.name,
+      Tensor._adopt(decode(view, dataStart + e.begin, (e.end - e.begin) / ELEMENT_SIZE[e.dtype], e.dtype), e.shape),
+    );
     define(dtypes, e.name, e.dtype);
   }
   return { tensors, metadata, dtypes };
@@ -279,7 +322,8 @@ function readMetadata(info: unknown, what: string): Record<string, string> {
     throw new TypeError(`${what}: '${METADATA_KEY}' must be an object of strings, got ${jsonType(info)}`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(info)) {
-    if (typeof v !== 'string') throw new TypeError(`${what}: '${METADATA_KEY}' value '${k}' must be a string, got ${jsonType(v)}`);
+    if (typeof v !== 'string')
+      throw new TypeError(`${what}: '${METADATA_KEY}' value '${k}' must be a string, got ${jsonType(v)}`);
     define(out, k, v);
   }
   return out;
@@ -294,20 +338,27 @@ function readEntry(name: string, info: unknown, what: string): Entry {
   if (missing.length) throw new TypeError(`${label} lacks the field(s) ${missing.map((f) => `'${f}'`).join(', ')}`);
   const extra = fields.filter((f) => !TENSOR_FIELDS.includes(f));
   if (extra.length)
-    throw new TypeError(`${label} has unknown field(s) ${extra.map((f) => `'${f}'`).join(', ')} (expected 'dtype', 'shape', 'data_offsets')`);
+    throw new TypeError(
+      `${label} has unknown field(s) ${extra.map((f) => `'${f}'`).join(', ')} (expected 'dtype', 'shape', 'data_offsets')`,
+    );
   const { dtype, shape, data_offsets: offsets } = info as { dtype: unknown; shape: unknown; data_offsets: unknown };
 
-  if (typeof dtype !== 'string') throw new TypeError(`${label}: dtype must be a string such as "F32", got ${jsonType(dtype)}`);
+  if (typeof dtype !== 'string')
+    throw new TypeError(`${label}: dtype must be a string such as "F32", got ${jsonType(dtype)}`);
   if (!(dtype in ELEMENT_SIZE)) {
     if (OTHER_DTYPES.has(dtype))
-      throw new TypeError(`${label} has dtype ${dtype}, which spikelayers does not load (it loads F32, F64, F16 and BF16, as float32)`);
+      throw new TypeError(
+        `${label} has dtype ${dtype}, which spikelayers does not load (it loads F32, F64, F16 and BF16, as float32)`,
+      );
     throw new TypeError(`${label} has dtype '${dtype}', which is not a safetensors dtype`);
   }
   const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
   if (!Array.isArray(shape) || !shape.every(isCount))
     throw new TypeError(`${label}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount))
-    throw new TypeError(`${label}: data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`);
+    throw new TypeError(
+      `${label}: data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`,
+    );
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw new RangeError(`${label}: data_offsets [${begin}, ${end}] end before they begin`);
   const d = dtype as SafetensorsDtype;

@@ -164,7 +164,8 @@ class LayerTransform extends Transform {
       .then(
         (out) => {
           this.#running = null;
-          if (this.destroyed) out.dispose(); // nobody can read it any more
+          if (this.destroyed)
+            out.dispose(); // nobody can read it any more
           else callback(null, out);
         },
         (err: unknown) => {
@@ -208,7 +209,9 @@ class ChunkGuard {
     const [B, T, ...neurons] = shape as [number, number, ...number[]];
     if (this.#neurons === null) {
       if (B === 0 || neurons.some((d) => d === 0))
-        throw new RangeError(`${label} has shape [${shape.join(', ')}]: the batch size and neuron dimensions must be >= 1`);
+        throw new RangeError(
+          `${label} has shape [${shape.join(', ')}]: the batch size and neuron dimensions must be >= 1`,
+        );
       this.#batch = B;
       this.#neurons = neurons;
     } else {
@@ -233,10 +236,16 @@ function checkLayer(layer: unknown, what: string): void {
     throw new TypeError(`${what}: layer must be a layer such as a LIF, got ${describe(layer)}`);
   const l = layer as Partial<StreamableLayer>;
   if (typeof l.forwardAsync !== 'function' || typeof l.eval !== 'function')
-    throw new TypeError(`${what}: layer must have forwardAsync() and eval() methods (a layer such as a LIF), got ${describe(layer)}`);
+    throw new TypeError(
+      `${what}: layer must have forwardAsync() and eval() methods (a layer such as a LIF), got ${describe(layer)}`,
+    );
 }
 
-function readOptions(options: unknown, what: string, withHighWaterMark: boolean): { highWaterMark: number; eval: boolean } {
+function readOptions(
+  options: unknown,
+  what: string,
+  withHighWaterMark: boolean,
+): { highWaterMark: number; eval: boolean } {
   const names = withHighWaterMark ? ['highWaterMark', 'eval'] : ['eval'];
   const o = checkOptions<LayerStreamOptions>(options, names, what, true, `{ ${names[0]}: ... }`);
   return {

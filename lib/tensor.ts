@@ -19,8 +19,7 @@ export function checkShape(shape: unknown, what: string): number {
   for (let k = 0; k < shape.length; ++k) {
     const d = shape[k];
     if (typeof d !== 'number') throw new TypeError(`${what}[${k}] must be a number, got ${typeof d}`);
-    if (!Number.isInteger(d) || d < 0)
-      throw new RangeError(`${what}[${k}] must be a non-negative integer, got ${d}`);
+    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}[${k}] must be a non-negative integer, got ${d}`);
     n *= d;
   }
   if (n > MAX_ELEMENTS)
@@ -73,7 +72,11 @@ export class Tensor {
     if (data instanceof Float32Array) {
       copy = data.slice();
     } else if (Array.isArray(data) || ArrayBuffer.isView(data)) {
-      if (ArrayBuffer.isView(data) && !(data as unknown as { length?: number }).length && (data as ArrayBufferView).byteLength)
+      if (
+        ArrayBuffer.isView(data) &&
+        !(data as unknown as { length?: number }).length &&
+        (data as ArrayBufferView).byteLength
+      )
         throw new TypeError('Tensor.from: data must be a Float32Array or an array of numbers');
       const src = data as ArrayLike<number>;
       copy = new Float32Array(src.length);
@@ -87,9 +90,7 @@ export class Tensor {
       throw new TypeError(`Tensor.from: data must be a Float32Array or an array of numbers, got ${describe(data)}`);
     }
     if (copy.length !== n)
-      throw new RangeError(
-        `Tensor.from: data has ${copy.length} elements but shape [${shape.join(', ')}] needs ${n}`,
-      );
+      throw new RangeError(`Tensor.from: data has ${copy.length} elements but shape [${shape.join(', ')}] needs ${n}`);
     return new Tensor(place(device, copy), shape, device);
   }
 
@@ -221,7 +222,8 @@ export class Tensor {
   /** Internal: the live host data (no copy). */
   _data(): Float32Array {
     const s = this._storage();
-    if (!isHost(s)) throw new TypeError(`this operation needs a cpu tensor, the tensor is on ${this.device} (use .to('cpu'))`);
+    if (!isHost(s))
+      throw new TypeError(`this operation needs a cpu tensor, the tensor is on ${this.device} (use .to('cpu'))`);
     return s;
   }
 
@@ -250,7 +252,12 @@ export class Tensor {
 
   toString(): string {
     const d = this.#data === null ? null : hostCopy(this.#data);
-    const body = d === null ? 'disposed' : Array.from(d.subarray(0, 8)).map((v) => +v.toPrecision(6)).join(', ') + (d.length > 8 ? ', ...' : '');
+    const body =
+      d === null
+        ? 'disposed'
+        : Array.from(d.subarray(0, 8))
+            .map((v) => +v.toPrecision(6))
+            .join(', ') + (d.length > 8 ? ', ...' : '');
     return `Tensor(shape=[${this.#shape.join(', ')}], device=${this.device}, [${body}])`;
   }
 }

@@ -34,7 +34,8 @@ export function checkOptions<T extends object>(
 export function didYouMean(key: string, allowed: readonly string[]): string {
   const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   if (camel !== key && allowed.includes(camel)) return ` (did you mean '${camel}'?)`;
-  let best = '', bestD = Infinity;
+  let best = '',
+    bestD = Infinity;
   for (const a of allowed) {
     const d = editDistance(key.toLowerCase(), a.toLowerCase());
     if (d < bestD) [best, bestD] = [a, d];
@@ -89,7 +90,8 @@ export function readInt(v: unknown, name: string, dflt: number | undefined, min 
 /** An integer or a pair [h, w] of integers (kernel sizes, strides, paddings), as a pair. */
 export function readPair(v: unknown, name: string, dflt: number | undefined, min: number): [number, number] {
   if (Array.isArray(v)) {
-    if (v.length !== 2) throw new RangeError(`${name} must be an integer or a pair [h, w], got an array of ${v.length}`);
+    if (v.length !== 2)
+      throw new RangeError(`${name} must be an integer or a pair [h, w], got an array of ${v.length}`);
     return [readInt(v[0], `${name}[0]`, undefined, min), readInt(v[1], `${name}[1]`, undefined, min)];
   }
   const k = readInt(v, name, dflt, min);
@@ -124,7 +126,8 @@ export function readTensor(v: unknown, name: string, check: (x: number) => boole
   const d = t.toFloat32Array();
   if (d.length === 0) throw new RangeError(`${name} must not be empty`);
   for (let k = 0; k < d.length; ++k)
-    if (!Number.isFinite(d[k]!) || !check(d[k]!)) throw new RangeError(`${name} must be ${expect}, got ${d[k]} at element ${k}`);
+    if (!Number.isFinite(d[k]!) || !check(d[k]!))
+      throw new RangeError(`${name} must be ${expect}, got ${d[k]} at element ${k}`);
   return t;
 }
 

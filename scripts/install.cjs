@@ -36,7 +36,8 @@ function have(cmd, args) {
 const missing = [];
 if (!have('cmake', ['--version'])) missing.push('CMake >= 3.19 (e.g. apt-get install cmake, brew install cmake)');
 const cxx = process.env.CXX || (process.platform === 'win32' ? null : 'c++');
-if (cxx && !have(cxx, ['--version'])) missing.push('a C++17 compiler with OpenMP (e.g. apt-get install g++; macOS: brew install llvm libomp)');
+if (cxx && !have(cxx, ['--version']))
+  missing.push('a C++17 compiler with OpenMP (e.g. apt-get install g++; macOS: brew install llvm libomp)');
 if (missing.length) {
   console.error(
     `spikelayers: there is no prebuilt binary for ${target}, and building from source needs:\n` +

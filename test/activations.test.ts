@@ -4,13 +4,23 @@
 // float32 separately, no FMA: docs/semantics.md §3.2 "Float32 details"), emulated with Math.fround.
 import { expect } from 'chai';
 import {
-  Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
-  PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
+  Gaussian,
+  Heaviside,
+  LIF,
+  MaxSpike,
+  MembraneReset,
+  MembraneSubtract,
+  MultiGaussian,
+  MultiSpike,
+  PeriodicExponential,
+  SingleExponential,
+  SingleSpike,
+  Tensor,
+  type LIFOptions,
 } from '../lib/index.js';
 import { rng } from './support/random.js';
 
 const f = Math.fround;
-
 
 /** One step (B=1, T=1, N=k) with u = x: normInput false, no tauSyn, zero initial state. */
 function oneStep(xs: readonly number[], opts: Partial<LIFOptions>): { layer: LIF; out: Float32Array } {
@@ -58,7 +68,9 @@ const relTolFor = (arg: number): number => 2e-6 + 5e-7 * Math.abs(arg);
 
 /** Compares sigma at every u with ref(u) = { value, tol } (tol absolute). */
 function expectSigma(
-  what: string, us: readonly number[], got: Float32Array,
+  what: string,
+  us: readonly number[],
+  got: Float32Array,
   ref: (u: number) => { value: number; tol: number },
 ): void {
   expect(got.length).to.equal(us.length);
@@ -82,9 +94,13 @@ describe('activations: surrogate gradients sigma(u) (semantics.md §6)', functio
     ];
     for (const c of cases) {
       it(`theta ${c.theta}, gradWidth ${c.gradWidth ?? 'default 0.5'}, gradScale ${c.gradScale ?? 'default 1'}`, function () {
-        const w = c.theta * (c.gradWidth ?? 0.5), gs = c.gradScale ?? 1;
+        const w = c.theta * (c.gradWidth ?? 0.5),
+          gs = c.gradScale ?? 1;
         const us = [...grid(-3, 6, 91), f(c.theta)];
-        const surrogateGradFn = c.gradWidth === undefined ? new SingleExponential() : new SingleExponential({ gradWidth: c.gradWidth, gradScale: c.gradScale });
+        const surrogateGradFn =
+          c.gradWidth === undefined
+            ? new SingleExponential()
+            : new SingleExponential({ gradWidth: c.gradWidth, gradScale: c.gradScale });
         const got = sigmaOf(us, { spikeThreshold: c.theta, surrogateGradFn });
         expectSigma('SingleExponential', us, got, (u) => {
           const arg = Math.abs(u - f(c.theta)) / w;
@@ -112,8 +128,17 @@ describe('activations: surrogate gradients sigma(u) (semantics.md §6)', functio
         // the grid, the edge itself, the float32 just below it, and a relative-window decoy
         // (theta - theta*window), where a relative window would flip the result.
         const below = edge === 0 ? f(-1e-6) : nextDown(edge);
-        const us = [...grid(-4, 5, 73), edge, below, f(c.theta - c.theta * win * 0.999), f(c.theta - c.theta * win * 1.001)];
-        const got = sigmaOf(us, { spikeThreshold: c.theta, surrogateGradFn: c.window === undefined ? new Heaviside() : new Heaviside({ window: c.window }) });
+        const us = [
+          ...grid(-4, 5, 73),
+          edge,
+          below,
+          f(c.theta - c.theta * win * 0.999),
+          f(c.theta - c.theta * win * 1.001),
+        ];
+        const got = sigmaOf(us, {
+          spikeThreshold: c.theta,
+          surrogateGradFn: c.window === undefined ? new Heaviside() : new Heaviside({ window: c.window }),
+        });
         expectSigma('Heaviside', us, got, (u) => {
           const v = u >= c.theta - win ? 1 / c.theta : 0;
           // 1/theta is rounded to float32 once: relative error <= 6e-8
@@ -127,16 +152,24 @@ describe('activations: surrogate gradients sigma(u) (semantics.md §6)', functio
 
   describe('Gaussian: gradScale * N(u - theta; mu, sigma), not scaled by theta', function () {
     const cases = [
-      { theta: 1, mu: undefined as number | undefined, sigma: undefined as number | undefined, gradScale: undefined as number | undefined },
+      {
+        theta: 1,
+        mu: undefined as number | undefined,
+        sigma: undefined as number | undefined,
+        gradScale: undefined as number | undefined,
+      },
       { theta: 1.2, mu: 0.2, sigma: 0.4, gradScale: 1.7 },
       { theta: 3, mu: -0.5, sigma: 1.1, gradScale: 0.6 },
     ];
     for (const c of cases) {
       it(`theta ${c.theta}, mu ${c.mu ?? 0}, sigma ${c.sigma ?? 0.5}, gradScale ${c.gradScale ?? 1}`, function () {
-        const mu = c.mu ?? 0, s = c.sigma ?? 0.5, gs = c.gradScale ?? 1;
+        const mu = c.mu ?? 0,
+          s = c.sigma ?? 0.5,
+          gs = c.gradScale ?? 1;
         // |x - mu| <= 3 sigma: arg <= 4.5 ... keep the exponent moderate
         const us = grid(c.theta + mu - 3 * s, c.theta + mu + 3 * s, 61).concat(grid(-1, 0, 5));
-        const surrogateGradFn = c.mu === undefined ? new Gaussian() : new Gaussian({ mu: c.mu, sigma: c.sigma, gradScale: c.gradScale });
+        const surrogateGradFn =
+          c.mu === undefined ? new Gaussian() : new Gaussian({ mu: c.mu, sigma: c.sigma, gradScale: c.gradScale });
         const got = sigmaOf(us, { spikeThreshold: c.theta, surrogateGradFn });
         expectSigma('Gaussian', us, got, (u) => {
           const x = u - f(c.theta);
@@ -155,9 +188,16 @@ describe('activations: surrogate gradients sigma(u) (semantics.md §6)', functio
     ];
     for (const c of cases) {
       it(`theta ${c.theta}, mu ${c.mu ?? 0}, sigma ${c.sigma}, h ${c.h}, s ${c.s}, gradScale ${c.gradScale}`, function () {
-        const mu = c.mu ?? 0, sg = c.sigma, h = c.h, ss = c.s * c.sigma, gs = c.gradScale;
+        const mu = c.mu ?? 0,
+          sg = c.sigma,
+          h = c.h,
+          ss = c.s * c.sigma,
+          gs = c.gradScale;
         const us = grid(c.theta - 2.2, c.theta + 2.2, 89);
-        const surrogateGradFn = c.mu === undefined ? new MultiGaussian() : new MultiGaussian({ mu: c.mu, sigma: c.sigma, h: c.h, s: c.s, gradScale: c.gradScale });
+        const surrogateGradFn =
+          c.mu === undefined
+            ? new MultiGaussian()
+            : new MultiGaussian({ mu: c.mu, sigma: c.sigma, h: c.h, s: c.s, gradScale: c.gradScale });
         const got = sigmaOf(us, { spikeThreshold: c.theta, surrogateGradFn });
         expectSigma('MultiGaussian', us, got, (u) => {
           const x = u - f(c.theta);
@@ -166,7 +206,11 @@ describe('activations: surrogate gradients sigma(u) (semantics.md §6)', functio
           const sb = gs * h * normal(x, -sg, ss);
           // sigma can be negative and near zero (cancellation): the error is relative to the
           // size of the three terms, not to their difference.
-          const arg = Math.max((x - mu) ** 2 / (2 * sg * sg), (x - sg) ** 2 / (2 * ss * ss), (x + sg) ** 2 / (2 * ss * ss));
+          const arg = Math.max(
+            (x - mu) ** 2 / (2 * sg * sg),
+            (x - sg) ** 2 / (2 * ss * ss),
+            (x + sg) ** 2 / (2 * ss * ss),
+          );
           return { value: main - sa - sb, tol: relTolFor(arg) * (Math.abs(main) + Math.abs(sa) + Math.abs(sb)) };
         });
         // the formula goes negative somewhere on this grid (the side lobes win in the tails)
@@ -183,13 +227,18 @@ describe('activations: surrogate gradients sigma(u) (semantics.md §6)', functio
     ];
     for (const c of cases) {
       it(`theta ${c.theta}, gradWidth ${c.gradWidth ?? 0.5}, gradScale ${c.gradScale ?? 1}`, function () {
-        const th = f(c.theta), gw = c.gradWidth ?? 0.5, gs = c.gradScale ?? 1;
+        const th = f(c.theta),
+          gw = c.gradWidth ?? 0.5,
+          gs = c.gradScale ?? 1;
         const multiples = [1, 2, 3, 4, 5, 6].map((k) => f(k * th));
         const halves = [1, 2, 3, 5].map((k) => f((k + 0.5) * th));
         const between = [1.1, 1.3, 2.2, 2.8, 3.65, 4.05].map((k) => f(k * th));
         const below = grid(-1.5 * th, 0.999 * th, 21);
         const us = [...multiples, ...halves, ...between, ...below];
-        const surrogateGradFn = c.gradWidth === undefined ? new PeriodicExponential() : new PeriodicExponential({ gradWidth: c.gradWidth, gradScale: c.gradScale });
+        const surrogateGradFn =
+          c.gradWidth === undefined
+            ? new PeriodicExponential()
+            : new PeriodicExponential({ gradWidth: c.gradWidth, gradScale: c.gradScale });
         const got = sigmaOf(us, { spikeThreshold: c.theta, surrogateGradFn });
         // Independent closed form (the "equivalently" paragraph of §6), not the sawtooth one.
         expectSigma('PeriodicExponential', us, got, (u) => {
@@ -206,16 +255,23 @@ describe('activations: surrogate gradients sigma(u) (semantics.md §6)', functio
           const v = gs * Math.exp(-arg);
           return { value: v, tol: (relTolFor(arg) + (4e-6 * Math.max(1, th)) / gw) * v };
         });
-        for (let k = 0; k < multiples.length; ++k) expect(got[k]!, `peak at ${k + 1}*theta`).to.be.closeTo(gs, 1e-5 * gs);
+        for (let k = 0; k < multiples.length; ++k)
+          expect(got[k]!, `peak at ${k + 1}*theta`).to.be.closeTo(gs, 1e-5 * gs);
         for (let k = 0; k < halves.length; ++k)
-          expect(got[multiples.length + k]!, 'minimum at (k+1/2)*theta').to.be.closeTo(gs * Math.exp(-th / gw), 1e-5 * gs);
+          expect(got[multiples.length + k]!, 'minimum at (k+1/2)*theta').to.be.closeTo(
+            gs * Math.exp(-th / gw),
+            1e-5 * gs,
+          );
       });
     }
   });
 });
 
 describe('activations: spike functions (semantics.md §4), u = x', function () {
-  const values = [0, 0.3, 0.99999, 1, 1.0000001, 2.1, 2.9999, 3, 3.0001, 7.5, 12.25, 1000.5, 1e-30, -1e-30, -0.3, -0.7, -1, -2.5, -7.5];
+  const values = [
+    0, 0.3, 0.99999, 1, 1.0000001, 2.1, 2.9999, 3, 3.0001, 7.5, 12.25, 1000.5, 1e-30, -1e-30, -0.3, -0.7, -1, -2.5,
+    -7.5,
+  ];
 
   /** trunc of the float32 quotient: float32 division = double division rounded once (exact). */
   const count = (u: number, th: number): number => Math.trunc(f(f(u) / f(th)));
@@ -227,7 +283,8 @@ describe('activations: spike functions (semantics.md §4), u = x', function () {
       us.forEach((u, k) => {
         const got = out[k]!;
         if (u > 0) expect(got, `u=${u}`).to.equal(count(u, theta));
-        else if (u < 0) expect(Object.is(got, -0), `u=${u}: expected -0.0, got ${Object.is(got, 0) ? '+0' : got}`).to.equal(true);
+        else if (u < 0)
+          expect(Object.is(got, -0), `u=${u}: expected -0.0, got ${Object.is(got, 0) ? '+0' : got}`).to.equal(true);
         else expect(got, `u=${u}`).to.equal(0);
       });
       // spot values independent of the float32 rule above
@@ -248,7 +305,10 @@ describe('activations: spike functions (semantics.md §4), u = x', function () {
     it(`MaxSpike: min(MultiSpike, k) with k = 2; null behaves as MultiSpike (theta ${theta})`, function () {
       const us = values.map(f);
       const { out: clamped } = oneStep(us, { spikeThreshold: theta, spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }) });
-      const { out: unlimited } = oneStep(us, { spikeThreshold: theta, spikeFn: new MaxSpike({ maxNumSpikesPerBin: null }) });
+      const { out: unlimited } = oneStep(us, {
+        spikeThreshold: theta,
+        spikeFn: new MaxSpike({ maxNumSpikesPerBin: null }),
+      });
       const { out: multi } = oneStep(us, { spikeThreshold: theta, spikeFn: MultiSpike });
       us.forEach((u, k) => {
         if (u > 0) {
@@ -259,7 +319,10 @@ describe('activations: spike functions (semantics.md §4), u = x', function () {
           expect(Object.is(unlimited[k], -0), `null u=${u} is -0.0`).to.equal(true);
         }
       });
-      expect(Buffer.from(unlimited.buffer).equals(Buffer.from(multi.buffer)), 'MaxSpike(null) bytes == MultiSpike bytes').to.equal(true);
+      expect(
+        Buffer.from(unlimited.buffer).equals(Buffer.from(multi.buffer)),
+        'MaxSpike(null) bytes == MultiSpike bytes',
+      ).to.equal(true);
       expect(Math.max(...clamped)).to.equal(2);
     });
 
@@ -381,7 +444,9 @@ describe('activations: resets and the min_v_mem clip (semantics.md §3.2, §5), 
     const gx = layer.backward(Tensor.from([0, 0, 1, 1], [1, 2, 2])).toFloat32Array();
     expect(gx[0], 'clipped neuron').to.equal(0);
     // unclipped neuron: closed form in float64
-    const a = Math.exp(-1 / 10), u0 = f(0.2), u1 = a * u0 + 0.5;
+    const a = Math.exp(-1 / 10),
+      u0 = f(0.2),
+      u1 = a * u0 + 0.5;
     const sig = (u: number): number => normal(u - 1, 0, 0.5);
     const e = sig(u1) * a * (1 - 1 * sig(u0));
     // float32 rounding of a handful of operations and the polynomial exp: 1e-5 relative
@@ -415,13 +480,31 @@ describe('activations: custom callables', function () {
     return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   }
 
-  interface RunResult { outs: Float32Array[]; vs: Float32Array[]; is: (Float32Array | undefined)[]; recs: (Float32Array | undefined)[]; gins: Float32Array[]; gTauMem: Float32Array; gTauSyn: Float32Array | undefined }
+  interface RunResult {
+    outs: Float32Array[];
+    vs: Float32Array[];
+    is: (Float32Array | undefined)[];
+    recs: (Float32Array | undefined)[];
+    gins: Float32Array[];
+    gTauMem: Float32Array;
+    gTauSyn: Float32Array | undefined;
+  }
 
   /** Two forward calls carrying state (B=3, T=40, N=7), then backward of both (last first). */
   function run(opts: LIFOptions, seed: number): RunResult {
-    const B = 3, T = 40, N = 7;
+    const B = 3,
+      T = 40,
+      N = 7;
     const layer = new LIF({ ...opts, recordStates: true });
-    const res: RunResult = { outs: [], vs: [], is: [], recs: [], gins: [], gTauMem: new Float32Array(), gTauSyn: undefined };
+    const res: RunResult = {
+      outs: [],
+      vs: [],
+      is: [],
+      recs: [],
+      gins: [],
+      gTauMem: new Float32Array(),
+      gTauSyn: undefined,
+    };
     const gs: Tensor[] = [];
     for (let c = 0; c < 2; ++c) {
       const x = Tensor.from(randomData(seed + c, B * T * N, -1, 10), [B, T, N]);
@@ -463,7 +546,9 @@ describe('activations: custom callables', function () {
 
   for (const tauSyn of [null, 10]) {
     it(`custom surrogateGradFn implementing SingleExponential matches the built-in within 1e-5 (tauSyn ${tauSyn})`, function () {
-      const theta = 0.8, gw = 0.5, gsc = 1;
+      const theta = 0.8,
+        gw = 0.5,
+        gsc = 1;
       let calls = 0;
       const jsSingleExp = (v: Float32Array, th: number): Float32Array => {
         calls++;
@@ -474,7 +559,8 @@ describe('activations: custom callables', function () {
       const a = run({ ...base, surrogateGradFn: new SingleExponential({ gradWidth: gw, gradScale: gsc }) }, 99);
       const b = run({ ...base, surrogateGradFn: jsSingleExp }, 99);
       expect(calls, 'the custom function was used').to.be.greaterThan(0);
-      for (let c = 0; c < 2; ++c) expect(bytesEqual(a.outs[c], b.outs[c]), `call ${c} output (forward does not use sigma)`).to.equal(true);
+      for (let c = 0; c < 2; ++c)
+        expect(bytesEqual(a.outs[c], b.outs[c]), `call ${c} output (forward does not use sigma)`).to.equal(true);
       // sigma differs by float32 rounding (<= ~3e-7 relative: the built-in's polynomial exp is
       // within 2 ulp, the JS one is rounded once); the adjoint recurrence is stable here
       // (|alpha * (1 - theta*sigma)| <= 1), so the gradients differ by the same relative amount
@@ -483,7 +569,8 @@ describe('activations: custom callables', function () {
         const scale = Math.max(...Array.from(x, Math.abs));
         expect(scale, `${what} is not all zero`).to.be.greaterThan(0);
         for (let k = 0; k < x.length; ++k)
-          if (!(Math.abs(x[k]! - y[k]!) <= 1e-5 * scale)) expect.fail(`${what}[${k}]: built-in ${x[k]} vs custom ${y[k]} (scale ${scale})`);
+          if (!(Math.abs(x[k]! - y[k]!) <= 1e-5 * scale))
+            expect.fail(`${what}[${k}]: built-in ${x[k]} vs custom ${y[k]} (scale ${scale})`);
       };
       for (let c = 0; c < 2; ++c) close(`call ${c} gradInput`, a.gins[c]!, b.gins[c]!);
       close('tauMem.grad', a.gTauMem, b.gTauMem);
@@ -493,14 +580,23 @@ describe('activations: custom callables', function () {
 
   it('a custom spikeFn returning the wrong length throws a RangeError', function () {
     const layer = new LIF({ tauMem: 10, spikeFn: { forward: (v: Float32Array) => new Float32Array(v.length - 1) } });
-    expect(() => layer.forward(Tensor.from(new Float32Array(2 * 3 * 4).fill(0.5), [2, 3, 4]))).to.throw(RangeError, /spikeFn/);
+    expect(() => layer.forward(Tensor.from(new Float32Array(2 * 3 * 4).fill(0.5), [2, 3, 4]))).to.throw(
+      RangeError,
+      /spikeFn/,
+    );
     const layer2 = new LIF({ tauMem: 10, spikeFn: { forward: (v: Float32Array) => new Float32Array(v.length + 5) } });
-    expect(() => layer2.forward(Tensor.from(new Float32Array(2 * 3 * 4).fill(0.5), [2, 3, 4]))).to.throw(RangeError, /spikeFn/);
+    expect(() => layer2.forward(Tensor.from(new Float32Array(2 * 3 * 4).fill(0.5), [2, 3, 4]))).to.throw(
+      RangeError,
+      /spikeFn/,
+    );
   });
 
   it('a custom surrogateGradFn returning the wrong length throws a RangeError at backward', function () {
     const layer = new LIF({ tauMem: 10, surrogateGradFn: (v: Float32Array) => new Float32Array(v.length + 1) });
     layer.forward(Tensor.from(new Float32Array(6).fill(0.5), [1, 3, 2]));
-    expect(() => layer.backward(Tensor.from(new Float32Array(6).fill(1), [1, 3, 2]))).to.throw(RangeError, /surrogateGradFn/);
+    expect(() => layer.backward(Tensor.from(new Float32Array(6).fill(1), [1, 3, 2]))).to.throw(
+      RangeError,
+      /surrogateGradFn/,
+    );
   });
 });

@@ -3,9 +3,7 @@
 // refused with ERR_LAYER_BUSY, many layers in flight at once, and a rejected call does not block
 // the queue.
 import { expect } from 'chai';
-import {
-  LIF, Tensor, MaxSpike, MembraneReset, SingleSpike, Gaussian, type LIFOptions,
-} from '../lib/index.js';
+import { LIF, Tensor, MaxSpike, MembraneReset, SingleSpike, Gaussian, type LIFOptions } from '../lib/index.js';
 import { uniform, prod } from './support/random.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -22,22 +20,31 @@ function expectBits(a: Tensor | null | undefined, b: Tensor | null | undefined, 
     return;
   }
   expect(a.shape, `${what}: shape`).to.deep.equal(b.shape);
-  const x = new Uint32Array(a.toFloat32Array().buffer), y = new Uint32Array(b.toFloat32Array().buffer);
+  const x = new Uint32Array(a.toFloat32Array().buffer),
+    y = new Uint32Array(b.toFloat32Array().buffer);
   for (let k = 0; k < x.length; ++k)
-    if (x[k] !== y[k]) expect.fail(`${what}: element ${k} differs (${new Float32Array(x.buffer)[k]} vs ${new Float32Array(y.buffer)[k]})`);
+    if (x[k] !== y[k])
+      expect.fail(
+        `${what}: element ${k} differs (${new Float32Array(x.buffer)[k]} vs ${new Float32Array(y.buffer)[k]})`,
+      );
 }
 
 /** Everything observable about a layer, compared bitwise. */
 function expectSameLayer(a: LIF, b: LIF, what: string): void {
   expect(a.shape, `${what}: shape`).to.deep.equal(b.shape);
   expect(a.pendingCalls, `${what}: pendingCalls`).to.equal(b.pendingCalls);
-  expect(Object.is(a.firingRate, b.firingRate), `${what}: firingRate ${a.firingRate} vs ${b.firingRate}`).to.equal(true);
-  const sa = a.stateDict(), sb = b.stateDict();
+  expect(Object.is(a.firingRate, b.firingRate), `${what}: firingRate ${a.firingRate} vs ${b.firingRate}`).to.equal(
+    true,
+  );
+  const sa = a.stateDict(),
+    sb = b.stateDict();
   expect(Object.keys(sa), `${what}: stateDict keys`).to.deep.equal(Object.keys(sb));
   for (const k of Object.keys(sa)) expectBits(sa[k], sb[k], `${what}: stateDict.${k}`);
-  const pa = a.namedParameters(), pb = b.namedParameters();
+  const pa = a.namedParameters(),
+    pb = b.namedParameters();
   pa.forEach(([n, p], k) => expectBits(p.grad, pb[k]![1].grad, `${what}: ${n}.grad`));
-  const ra = a.recordings, rb = b.recordings;
+  const ra = a.recordings,
+    rb = b.recordings;
   expect(Object.keys(ra).sort(), `${what}: recordings keys`).to.deep.equal(Object.keys(rb).sort());
   expectBits(ra.vMem, rb.vMem, `${what}: recordings.vMem`);
   expectBits(ra.iSyn, rb.iSyn, `${what}: recordings.iSyn`);
@@ -46,14 +53,21 @@ function expectSameLayer(a: LIF, b: LIF, what: string): void {
 type Op = { kind: 'f'; x: Tensor } | { kind: 'b'; g: Tensor };
 /** A call sequence: forwards with batch changes (from 1, then a resample), then backwards in reverse order. */
 function sequence(N: number[], seed: number): Op[] {
-  const x1 = inp([1, 7, ...N], seed + 1), x2 = inp([3, 5, ...N], seed + 2), x3 = inp([2, 40, ...N], seed + 3);
+  const x1 = inp([1, 7, ...N], seed + 1),
+    x2 = inp([3, 5, ...N], seed + 2),
+    x3 = inp([2, 40, ...N], seed + 3);
   return [
-    { kind: 'f', x: x1 }, { kind: 'f', x: x2 }, { kind: 'f', x: x3 },
-    { kind: 'b', g: inp([2, 40, ...N], seed + 4, -1, 1) }, { kind: 'b', g: inp([3, 5, ...N], seed + 5, -1, 1) }, { kind: 'b', g: inp([1, 7, ...N], seed + 6, -1, 1) },
+    { kind: 'f', x: x1 },
+    { kind: 'f', x: x2 },
+    { kind: 'f', x: x3 },
+    { kind: 'b', g: inp([2, 40, ...N], seed + 4, -1, 1) },
+    { kind: 'b', g: inp([3, 5, ...N], seed + 5, -1, 1) },
+    { kind: 'b', g: inp([1, 7, ...N], seed + 6, -1, 1) },
   ];
 }
 const runSync = (l: LIF, ops: Op[]): Tensor[] => ops.map((o) => (o.kind === 'f' ? l.forward(o.x) : l.backward(o.g)));
-const issueAsync = (l: LIF, ops: Op[]): Promise<Tensor>[] => ops.map((o) => (o.kind === 'f' ? l.forwardAsync(o.x) : l.backwardAsync(o.g)));
+const issueAsync = (l: LIF, ops: Op[]): Promise<Tensor>[] =>
+  ops.map((o) => (o.kind === 'f' ? l.forwardAsync(o.x) : l.backwardAsync(o.g)));
 
 const customSpike = {
   forward(v: Float32Array, theta: number): Float32Array {
@@ -61,20 +75,49 @@ const customSpike = {
     return v.map((u) => (u > 0 ? Math.min(2, Math.floor(u / theta)) : 0));
   },
 };
-const customSurrogate = (v: Float32Array, theta: number): Float32Array => v.map((u) => 1 / (1 + Math.abs(u - theta) * 4));
+const customSurrogate = (v: Float32Array, theta: number): Float32Array =>
+  v.map((u) => 1 / (1 + Math.abs(u - theta) * 4));
 
 const configs: [string, LIFOptions, number[]][] = [
   ['defaults', { tauMem: 10 }, [6]],
-  ['tauSyn, minVMem, per-neuron tauMem, recordings, MaxSpike, MembraneReset',
-    { tauMem: Tensor.from([3, 7, 15, 40], [4, 1]), tauSyn: 4, minVMem: -0.3, recordStates: true, spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }), resetFn: new MembraneReset({ resetValue: 0.1 }) }, [4, 3]],
-  ['trainAlphas, SingleSpike, Gaussian, normInput false, threshold 1.5',
-    { tauMem: 5, tauSyn: 2, trainAlphas: true, spikeFn: SingleSpike, surrogateGradFn: new Gaussian({ sigma: 0.3 }), normInput: false, spikeThreshold: 1.5 }, [2, 2, 2]],
-  ['custom spike function and custom surrogate', { tauMem: 6, spikeFn: customSpike, surrogateGradFn: customSurrogate, recordStates: true }, [5]],
+  [
+    'tauSyn, minVMem, per-neuron tauMem, recordings, MaxSpike, MembraneReset',
+    {
+      tauMem: Tensor.from([3, 7, 15, 40], [4, 1]),
+      tauSyn: 4,
+      minVMem: -0.3,
+      recordStates: true,
+      spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }),
+      resetFn: new MembraneReset({ resetValue: 0.1 }),
+    },
+    [4, 3],
+  ],
+  [
+    'trainAlphas, SingleSpike, Gaussian, normInput false, threshold 1.5',
+    {
+      tauMem: 5,
+      tauSyn: 2,
+      trainAlphas: true,
+      spikeFn: SingleSpike,
+      surrogateGradFn: new Gaussian({ sigma: 0.3 }),
+      normInput: false,
+      spikeThreshold: 1.5,
+    },
+    [2, 2, 2],
+  ],
+  [
+    'custom spike function and custom surrogate',
+    { tauMem: 6, spikeFn: customSpike, surrogateGradFn: customSurrogate, recordStates: true },
+    [5],
+  ],
   ['no spike function (leaky integrator)', { tauMem: 6, spikeFn: null, minVMem: -1 }, [5]],
 ];
 
 const settle = <T>(p: Promise<T>): Promise<{ ok: true; v: T } | { ok: false; e: unknown }> =>
-  p.then((v) => ({ ok: true as const, v }), (e: unknown) => ({ ok: false as const, e }));
+  p.then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
 const nextTick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -86,7 +129,8 @@ describe('async calls', function () {
     for (const [name, opts, N] of configs) {
       it(`${name}: each call awaited in turn`, async function () {
         const ops = sequence(N, 10);
-        const s = new LIF({ ...opts, seed: 4 }), a = new LIF({ ...opts, seed: 4 });
+        const s = new LIF({ ...opts, seed: 4 }),
+          a = new LIF({ ...opts, seed: 4 });
         for (let k = 0; k < ops.length; ++k) {
           const o = ops[k]!;
           const rs = o.kind === 'f' ? s.forward(o.x) : s.backward(o.g);
@@ -97,9 +141,12 @@ describe('async calls', function () {
       });
     }
     it('with `out` tensors: the result is written into out and out is returned', async function () {
-      const x = inp([2, 9, 5], 21), g = inp([2, 9, 5], 22, -1, 1);
-      const s = new LIF({ tauMem: 8, tauSyn: 3 }), a = new LIF({ tauMem: 8, tauSyn: 3 });
-      const out = Tensor.zeros([2, 9, 5]), gin = Tensor.zeros([2, 9, 5]);
+      const x = inp([2, 9, 5], 21),
+        g = inp([2, 9, 5], 22, -1, 1);
+      const s = new LIF({ tauMem: 8, tauSyn: 3 }),
+        a = new LIF({ tauMem: 8, tauSyn: 3 });
+      const out = Tensor.zeros([2, 9, 5]),
+        gin = Tensor.zeros([2, 9, 5]);
       const ra = await a.forwardAsync(x, { out });
       expect(ra).to.equal(out);
       expectBits(out, s.forward(x), 'forward out');
@@ -110,7 +157,8 @@ describe('async calls', function () {
     });
     it('eval mode', async function () {
       const x = inp([3, 11, 4], 23);
-      const s = new LIF({ tauMem: 8 }).eval(), a = new LIF({ tauMem: 8 }).eval();
+      const s = new LIF({ tauMem: 8 }).eval(),
+        a = new LIF({ tauMem: 8 }).eval();
       expectBits(await a.forwardAsync(x), s.forward(x), 'forward');
       expectBits(await a.forwardAsync(x), s.forward(x), 'second forward');
       expectSameLayer(a, s, 'after');
@@ -129,7 +177,9 @@ describe('async calls', function () {
     });
     it(`forwardAsync on [${shape.join(', ')}]: setInterval(1 ms) and setImmediate keep firing`, async function () {
       const l = new LIF({ tauMem: 20 });
-      let intervals = 0, immediates = 0, running = true;
+      let intervals = 0,
+        immediates = 0,
+        running = true;
       const iv = setInterval(() => ++intervals, 1);
       const spin = (): void => {
         if (!running) return;
@@ -143,7 +193,9 @@ describe('async calls', function () {
       running = false;
       clearInterval(iv);
       expect(out.shape).to.deep.equal(shape);
-      console.log(`      forwardAsync took ${ms.toFixed(0)} ms: ${intervals} interval ticks, ${immediates} setImmediate turns`);
+      console.log(
+        `      forwardAsync took ${ms.toFixed(0)} ms: ${intervals} interval ticks, ${immediates} setImmediate turns`,
+      );
       expect(intervals, 'interval ticks during the call').to.be.greaterThan(0);
       expect(immediates, 'setImmediate turns during the call').to.be.greaterThan(0);
       out.dispose();
@@ -165,7 +217,8 @@ describe('async calls', function () {
     for (const [name, opts, N] of configs) {
       it(`${name}: equals the sync sequence on a fresh layer`, async function () {
         const ops = sequence(N, 30);
-        const s = new LIF({ ...opts, seed: 8 }), a = new LIF({ ...opts, seed: 8 });
+        const s = new LIF({ ...opts, seed: 8 }),
+          a = new LIF({ ...opts, seed: 8 });
         const ps = issueAsync(a, ops);
         expect(a.pendingCalls, 'nothing has run synchronously').to.equal(0);
         const ra = await Promise.all(ps);
@@ -175,7 +228,8 @@ describe('async calls', function () {
       });
     }
     it('forwards interleaved with backwards (forward, backward, forward, backward ...)', async function () {
-      const s = new LIF({ tauMem: 7, tauSyn: 2, recordStates: true }), a = new LIF({ tauMem: 7, tauSyn: 2, recordStates: true });
+      const s = new LIF({ tauMem: 7, tauSyn: 2, recordStates: true }),
+        a = new LIF({ tauMem: 7, tauSyn: 2, recordStates: true });
       const ops: Op[] = [];
       for (let k = 0; k < 6; ++k) {
         ops.push({ kind: 'f', x: inp([2, 3 + k, 3], 40 + k) });
@@ -246,7 +300,9 @@ describe('async calls', function () {
       expect(r.ok, 'the async call resolves').to.equal(true);
       const ref = new LIF({ tauMem: 9, tauSyn: 3 });
       const refOut = ref.forward(x2);
-      expect(err, 'sync forward issued after forwardAsync must throw (it would otherwise run first)').to.be.instanceOf(Error);
+      expect(err, 'sync forward issued after forwardAsync must throw (it would otherwise run first)').to.be.instanceOf(
+        Error,
+      );
       expect((err as { code?: string }).code).to.equal('ERR_LAYER_BUSY');
       expectBits((r as { v: Tensor }).v, refOut, 'async result');
       expectSameLayer(a, ref, 'layer after the async call');
@@ -254,7 +310,9 @@ describe('async calls', function () {
 
     it('a sync forward in the continuation of an earlier async call, while a later one is queued, throws ERR_LAYER_BUSY', async function () {
       const opts: LIFOptions = { tauMem: 2, normInput: false };
-      const x1 = inp([2, 5, 3], 68, 0, 1.5), x2 = inp([2, 4, 3], 69, 0, 1.5), y = inp([2, 3, 3], 70, 0, 1.5);
+      const x1 = inp([2, 5, 3], 68, 0, 1.5),
+        x2 = inp([2, 4, 3], 69, 0, 1.5),
+        y = inp([2, 3, 3], 70, 0, 1.5);
       const a = new LIF(opts);
       let err: unknown;
       const p1 = a.forwardAsync(x1).then((o) => {
@@ -268,8 +326,12 @@ describe('async calls', function () {
       const p2 = a.forwardAsync(x2);
       const [o1, o2] = await Promise.all([p1, p2]);
       const ref = new LIF(opts);
-      const r1 = ref.forward(x1), r2 = ref.forward(x2);
-      expect(err, 'sync forward while forwardAsync(x2) is queued must throw (it would otherwise run before it)').to.be.instanceOf(Error);
+      const r1 = ref.forward(x1),
+        r2 = ref.forward(x2);
+      expect(
+        err,
+        'sync forward while forwardAsync(x2) is queued must throw (it would otherwise run before it)',
+      ).to.be.instanceOf(Error);
       expect((err as { code?: string }).code).to.equal('ERR_LAYER_BUSY');
       expectBits(o1, r1, 'first async result');
       expectBits(o2, r2, 'second async result');
@@ -317,7 +379,9 @@ describe('async calls', function () {
       const shapes = (k: number): number[] => configs[k % configs.length]![2];
       const plans = Array.from({ length: L }, (_, k) => {
         const N = shapes(k);
-        const B = 1 + (k % 3), T1 = 20 + 7 * k, T2 = 5 + k;
+        const B = 1 + (k % 3),
+          T1 = 20 + 7 * k,
+          T2 = 5 + k;
         return [
           { kind: 'f', x: inp([B, T1, ...N], 200 + k) },
           { kind: 'f', x: inp([B + 1, T2, ...N], 300 + k) },
@@ -366,8 +430,10 @@ describe('async calls', function () {
       expectBits(a.forward(x), ref.forward(x), 'sync call afterwards');
     });
     it('a bad backwardAsync between good calls: the rest of the queue runs as if it were not there', async function () {
-      const x1 = inp([2, 6, 4], 72), x2 = inp([2, 3, 4], 73);
-      const g1 = inp([2, 6, 4], 74, -1, 1), g2 = inp([2, 3, 4], 75, -1, 1);
+      const x1 = inp([2, 6, 4], 72),
+        x2 = inp([2, 3, 4], 73);
+      const g1 = inp([2, 6, 4], 74, -1, 1),
+        g2 = inp([2, 3, 4], 75, -1, 1);
       const a = new LIF({ tauMem: 6, tauSyn: 2, recordStates: true });
       const ps = [
         settle(a.forwardAsync(x1)),
@@ -399,7 +465,9 @@ describe('async calls', function () {
           return v.map((u) => (u >= theta ? 1 : 0));
         },
       };
-      const x1 = inp([2, 6, 4], 81), x2 = inp([2, 5, 4], 82), x3 = inp([2, 4, 4], 83);
+      const x1 = inp([2, 6, 4], 81),
+        x2 = inp([2, 5, 4], 82),
+        x3 = inp([2, 4, 4], 83);
       const a = new LIF({ tauMem: 6, spikeFn: sf, recordStates: true });
       const ref = new LIF({ tauMem: 6, spikeFn: sf, recordStates: true });
       expectBits(await a.forwardAsync(x1), ref.forward(x1), 'first call');
@@ -409,7 +477,7 @@ describe('async calls', function () {
       const rb = await bad;
       const rg = await good;
       expect(rb.ok).to.equal(false);
-      expect(((rb as { e: Error }).e).message).to.match(/user spike function failed/);
+      expect((rb as { e: Error }).e.message).to.match(/user spike function failed/);
       if (!rg.ok) expect.fail(`the next call was rejected: ${(rg.e as Error).message}`);
       expectBits(rg.v, ref.forward(x3), 'call after the failed one');
       expectSameLayer(a, ref, 'after');

@@ -7,8 +7,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../lib/backend.js';
 import {
-  CHECKPOINT_INTERVAL, Gaussian, Heaviside, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
-  PeriodicExponential, SingleExponential, SingleSpike,
+  CHECKPOINT_INTERVAL,
+  Gaussian,
+  Heaviside,
+  MaxSpike,
+  MembraneReset,
+  MembraneSubtract,
+  MultiGaussian,
+  MultiSpike,
+  PeriodicExponential,
+  SingleExponential,
+  SingleSpike,
 } from '../lib/index.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,7 +35,11 @@ describe('kernel constants: one definition, exported by the addon', function () 
   const c = native().constants;
   const header = readFileSync(join(repo, 'native', 'core', 'lif_math.h'), 'utf8');
 
-  for (const [family, enumName] of [['spike', 'SpikeKind'], ['reset', 'ResetKind'], ['surrogate', 'SurrKind']] as const) {
+  for (const [family, enumName] of [
+    ['spike', 'SpikeKind'],
+    ['reset', 'ResetKind'],
+    ['surrogate', 'SurrKind'],
+  ] as const) {
     it(`constants.${family} equals enum ${enumName} of native/core/lif_math.h`, function () {
       const fromHeader = Object.fromEntries(enumOf(header, enumName).map(([k, v]) => [lowerFirst(k), v]));
       expect(Object.keys(fromHeader).length).to.be.greaterThan(2);
@@ -44,7 +57,7 @@ describe('kernel constants: one definition, exported by the addon', function () 
     expect(c.checkpointInterval).to.be.at.most(c.maxDeviceCheckpointInterval);
   });
 
-  it('the activation classes lower to the addon\'s kinds', function () {
+  it("the activation classes lower to the addon's kinds", function () {
     expect(MultiSpike.prototype._native().spike).to.equal(c.spike.multi);
     expect(SingleSpike.prototype._native().spike).to.equal(c.spike.single);
     expect(new MaxSpike({ maxNumSpikesPerBin: 2 })._native().spike).to.equal(c.spike.multi);
@@ -59,14 +72,34 @@ describe('kernel constants: one definition, exported by the addon', function () 
 
   it('the addon accepts exactly the exported kinds: one past the last is a RangeError naming the field', function () {
     const base = {
-      B: 1, T: 1, N: 1, spike: c.spike.multi, reset: c.reset.subtract, surr: c.surrogate.singleExponential,
-      hasSyn: false, theta: 1, hasMin: false, normInput: false, K: c.checkpointInterval,
-      alphaMem: Float32Array.of(0.5), x: Float32Array.of(2), v0: new Float32Array(1), out: new Float32Array(1), v1: new Float32Array(1),
+      B: 1,
+      T: 1,
+      N: 1,
+      spike: c.spike.multi,
+      reset: c.reset.subtract,
+      surr: c.surrogate.singleExponential,
+      hasSyn: false,
+      theta: 1,
+      hasMin: false,
+      normInput: false,
+      K: c.checkpointInterval,
+      alphaMem: Float32Array.of(0.5),
+      x: Float32Array.of(2),
+      v0: new Float32Array(1),
+      out: new Float32Array(1),
+      v1: new Float32Array(1),
     };
     const last = (o: Record<string, number>): number => Math.max(...Object.values(o));
     expect(native().lifForward(base as never)).to.equal(2);
     expect(native().lifForward({ ...base, surr: last(c.surrogate) } as never)).to.equal(2);
-    for (const [key, fam] of [['spike', c.spike], ['reset', c.reset], ['surr', c.surrogate]] as const)
-      expect(() => native().lifForward({ ...base, [key]: last(fam) + 1 } as never), key).to.throw(RangeError, new RegExp(key));
+    for (const [key, fam] of [
+      ['spike', c.spike],
+      ['reset', c.reset],
+      ['surr', c.surrogate],
+    ] as const)
+      expect(() => native().lifForward({ ...base, [key]: last(fam) + 1 } as never), key).to.throw(
+        RangeError,
+        new RegExp(key),
+      );
   });
 });

@@ -4,14 +4,22 @@
 // mixing devices.
 import { expect } from 'chai';
 import {
-  Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MultiGaussian, PeriodicExponential,
-  SingleSpike, Tensor, backendInfo, type LIFOptions,
+  Gaussian,
+  Heaviside,
+  LIF,
+  MaxSpike,
+  MembraneReset,
+  MultiGaussian,
+  PeriodicExponential,
+  SingleSpike,
+  Tensor,
+  backendInfo,
+  type LIFOptions,
 } from '../lib/index.js';
 import { loadGolden, runGoldenCase } from './support/golden.js';
 import { uniform } from './support/random.js';
 
 const cuda = backendInfo().cuda;
-
 
 /** Two training calls, backward of both, an eval call; all outputs as host arrays. */
 function run(opts: LIFOptions, device: string, shape: number[], seed: number): Map<string, Float32Array> {
@@ -46,11 +54,20 @@ function expectSame(cpu: Map<string, Float32Array>, gpu: Map<string, Float32Arra
 const kinds: [string, LIFOptions][] = [
   ['defaults', { tauMem: 20 }],
   ['tauSyn', { tauMem: 20, tauSyn: 10 }],
-  ['SingleSpike + MembraneReset + minVMem', { tauMem: 10, spikeFn: SingleSpike, resetFn: new MembraneReset({ resetValue: 0.1 }), minVMem: -0.2 }],
-  ['MaxSpike + Heaviside', { tauMem: 8, spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }), surrogateGradFn: new Heaviside() }],
+  [
+    'SingleSpike + MembraneReset + minVMem',
+    { tauMem: 10, spikeFn: SingleSpike, resetFn: new MembraneReset({ resetValue: 0.1 }), minVMem: -0.2 },
+  ],
+  [
+    'MaxSpike + Heaviside',
+    { tauMem: 8, spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }), surrogateGradFn: new Heaviside() },
+  ],
   ['Gaussian, tauSyn', { tauMem: 15, tauSyn: 5, surrogateGradFn: new Gaussian() }],
   ['MultiGaussian, trainAlphas', { tauMem: 12, trainAlphas: true, surrogateGradFn: new MultiGaussian() }],
-  ['PeriodicExponential, normInput false', { tauMem: 25, normInput: false, surrogateGradFn: new PeriodicExponential() }],
+  [
+    'PeriodicExponential, normInput false',
+    { tauMem: 25, normInput: false, surrogateGradFn: new PeriodicExponential() },
+  ],
 ];
 
 describe('CUDA device', function () {
@@ -83,7 +100,11 @@ describe('CUDA device', function () {
       expectSame(run(opts, 'cpu', [3, 70, 50], 5), run(opts, 'cuda', [3, 70, 50], 5));
     });
   }
-  for (const [name, shape] of [['mlp', [64, 100, 1024]], ['conv', [16, 50, 16, 32, 32]], ['long', [8, 1000, 512]]] as const) {
+  for (const [name, shape] of [
+    ['mlp', [64, 100, 1024]],
+    ['conv', [16, 50, 16, 32, 32]],
+    ['long', [8, 1000, 512]],
+  ] as const) {
     it(`cpu and cuda agree on the ${name} workload`, function () {
       this.timeout(600000);
       expectSame(run({ tauMem: 20 }, 'cpu', [...shape], 1), run({ tauMem: 20 }, 'cuda', [...shape], 1));

@@ -21,7 +21,15 @@ describe('CUDA build', function () {
   });
 
   it('reports the CUDA status with a reason and a stable code', function () {
-    expect(info.cuda).to.include.keys('built', 'available', 'code', 'reason', 'runtimeVersion', 'driverVersion', 'devices');
+    expect(info.cuda).to.include.keys(
+      'built',
+      'available',
+      'code',
+      'reason',
+      'runtimeVersion',
+      'driverVersion',
+      'devices',
+    );
     if (!info.cuda.available) {
       expect(info.cuda.code).to.match(/^ERR_CUDA_/);
       expect(info.cuda.reason.length).to.be.greaterThan(10);
@@ -42,7 +50,11 @@ describe('CUDA build', function () {
       () => new LIF({ tauMem: 20 }).to('cuda'),
     ]) {
       let err: unknown;
-      try { make(); } catch (e) { err = e; }
+      try {
+        make();
+      } catch (e) {
+        err = e;
+      }
       expect(err, 'an error').to.be.instanceOf(Error);
       expect((err as { code?: string }).code).to.equal(info.cuda.code);
       expect((err as Error).message).to.contain(info.cuda.reason);

@@ -4,14 +4,25 @@
 // (N = 200, B = 5) and T = 70, which is not a multiple of the checkpoint interval.
 import { expect } from 'chai';
 import {
-  CHECKPOINT_INTERVAL, Gaussian, LIF, MaxSpike, MembraneReset, MembraneSubtract,
-  PeriodicExponential, SingleExponential, SingleSpike, Tensor, getNumThreads, setNumThreads,
+  CHECKPOINT_INTERVAL,
+  Gaussian,
+  LIF,
+  MaxSpike,
+  MembraneReset,
+  MembraneSubtract,
+  PeriodicExponential,
+  SingleExponential,
+  SingleSpike,
+  Tensor,
+  getNumThreads,
+  setNumThreads,
   type LIFOptions,
 } from '../lib/index.js';
 import { uniform } from './support/random.js';
 
-
-const B = 5, T = 70, N = 200;
+const B = 5,
+  T = 70,
+  N = 200;
 
 /** Everything a run produces, as named Float32Arrays. */
 type Snapshot = Map<string, Float32Array>;
@@ -59,8 +70,13 @@ function expectIdentical(ref: Snapshot, got: Snapshot, what: string): void {
     expect(b.length, `${what}: ${k} length`).to.equal(a.length);
     if (!bytes(a).equals(bytes(b))) {
       let first = -1;
-      const ai = new Int32Array(a.buffer, a.byteOffset, a.length), bi = new Int32Array(b.buffer, b.byteOffset, b.length);
-      for (let q = 0; q < a.length; ++q) if (ai[q] !== bi[q]) { first = q; break; }
+      const ai = new Int32Array(a.buffer, a.byteOffset, a.length),
+        bi = new Int32Array(b.buffer, b.byteOffset, b.length);
+      for (let q = 0; q < a.length; ++q)
+        if (ai[q] !== bi[q]) {
+          first = q;
+          break;
+        }
       expect.fail(`${what}: ${k} differs at element ${first}: ${a[first]} vs ${b[first]}`);
     }
   }
@@ -77,23 +93,34 @@ const CONFIGS: { name: string; make: () => LIFOptions; needsParamGrad: string[] 
   {
     name: 'per-neuron tauMem and tauSyn Tensors, MembraneReset(0.1), minVMem, Gaussian',
     make: () => ({
-      tauMem: perNeuron(11, 2, 40), tauSyn: perNeuron(12, 1.5, 20), resetFn: new MembraneReset({ resetValue: 0.1 }),
-      minVMem: -0.8, surrogateGradFn: new Gaussian({ sigma: 0.6 }), spikeThreshold: 1.3,
+      tauMem: perNeuron(11, 2, 40),
+      tauSyn: perNeuron(12, 1.5, 20),
+      resetFn: new MembraneReset({ resetValue: 0.1 }),
+      minVMem: -0.8,
+      surrogateGradFn: new Gaussian({ sigma: 0.6 }),
+      spikeThreshold: 1.3,
     }),
     needsParamGrad: ['tau_mem', 'tau_syn'],
   },
   {
     name: 'per-neuron tauMem, no tauSyn, MaxSpike(3), PeriodicExponential, normInput false',
     make: () => ({
-      tauMem: perNeuron(21, 3, 60), spikeFn: new MaxSpike({ maxNumSpikesPerBin: 3 }), normInput: false,
-      surrogateGradFn: new PeriodicExponential(), spikeThreshold: 2.5,
+      tauMem: perNeuron(21, 3, 60),
+      spikeFn: new MaxSpike({ maxNumSpikesPerBin: 3 }),
+      normInput: false,
+      surrogateGradFn: new PeriodicExponential(),
+      spikeThreshold: 2.5,
     }),
     needsParamGrad: ['tau_mem'],
   },
   {
     name: 'scalar tauMem, trainAlphas, SingleSpike, MembraneSubtract(0.7), tauSyn',
     make: () => ({
-      tauMem: 25, tauSyn: 4, trainAlphas: true, spikeFn: SingleSpike, resetFn: new MembraneSubtract({ subtractValue: 0.7 }),
+      tauMem: 25,
+      tauSyn: 4,
+      trainAlphas: true,
+      spikeFn: SingleSpike,
+      resetFn: new MembraneSubtract({ subtractValue: 0.7 }),
       surrogateGradFn: new SingleExponential({ gradWidth: 0.3 }),
     }),
     needsParamGrad: ['alpha_mem', 'alpha_syn'],
@@ -101,9 +128,16 @@ const CONFIGS: { name: string; make: () => LIFOptions; needsParamGrad: string[] 
   {
     name: 'custom spikeFn and surrogate callables (MultiSpike + MembraneReset)',
     make: () => ({
-      tauMem: perNeuron(31, 5, 30), tauSyn: 8, resetFn: new MembraneReset(), minVMem: -1,
-      spikeFn: { forward: (v: Float32Array, th: number) => Float32Array.from(v, (u) => (u > 0 ? Math.trunc(Math.fround(u / th)) : 0)) },
-      surrogateGradFn: (v: Float32Array, th: number) => Float32Array.from(v, (u) => 2 * Math.exp(-2 * Math.abs(u - th))),
+      tauMem: perNeuron(31, 5, 30),
+      tauSyn: 8,
+      resetFn: new MembraneReset(),
+      minVMem: -1,
+      spikeFn: {
+        forward: (v: Float32Array, th: number) =>
+          Float32Array.from(v, (u) => (u > 0 ? Math.trunc(Math.fround(u / th)) : 0)),
+      },
+      surrogateGradFn: (v: Float32Array, th: number) =>
+        Float32Array.from(v, (u) => 2 * Math.exp(-2 * Math.abs(u - th))),
     }),
     needsParamGrad: ['tau_mem', 'tau_syn'],
   },
@@ -147,9 +181,15 @@ describe('determinism: results do not depend on the thread count', function () {
       for (const p of cfg.needsParamGrad) {
         const g = ref.get(`${p}.grad`);
         expect(g, `${p}.grad present`).to.not.equal(undefined);
-        expect(g!.some((v) => v !== 0), `${p}.grad non-zero`).to.equal(true);
+        expect(
+          g!.some((v) => v !== 0),
+          `${p}.grad non-zero`,
+        ).to.equal(true);
       }
-      expect(ref.get('call0.gradInput')!.some((v) => v !== 0), 'gradInput non-zero').to.equal(true);
+      expect(
+        ref.get('call0.gradInput')!.some((v) => v !== 0),
+        'gradInput non-zero',
+      ).to.equal(true);
       expectIdentical(ref, snaps[1]!, '1 vs 2 threads');
       expectIdentical(ref, snaps[2]!, '1 vs 3 threads');
     });
@@ -179,7 +219,9 @@ describe('determinism: results do not depend on the thread count', function () {
       setNumThreads(saved);
       return [out, gi, layer.tauMem!.grad!.toFloat32Array()];
     };
-    const a = run(1, 1), b = run(3, 1), c = run(1, 3);
+    const a = run(1, 1),
+      b = run(3, 1),
+      c = run(1, 3);
     for (let k = 0; k < 3; ++k) {
       expect(bytes(a[k]!).equals(bytes(b[k]!)), `result ${k}: forward 3 threads, backward 1`).to.equal(true);
       expect(bytes(a[k]!).equals(bytes(c[k]!)), `result ${k}: forward 1 thread, backward 3`).to.equal(true);

@@ -6,13 +6,22 @@
 // The whole golden suite runs through the emulated launch too.
 import { expect } from 'chai';
 import {
-  Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian,
-  PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
+  Gaussian,
+  Heaviside,
+  LIF,
+  MaxSpike,
+  MembraneReset,
+  MembraneSubtract,
+  MultiGaussian,
+  PeriodicExponential,
+  SingleExponential,
+  SingleSpike,
+  Tensor,
+  type LIFOptions,
 } from '../lib/index.js';
 import { _setCudaLaunchEmulation } from '../lib/backend.js';
 import { loadGolden, runGoldenCase } from './support/golden.js';
 import { uniform } from './support/random.js';
-
 
 /** Two training calls carrying state, backward of both, then an eval call: every output. */
 function scenario(opts: LIFOptions, B: number, T: number, N: number, seed: number): Map<string, Float32Array> {
@@ -41,7 +50,8 @@ function expectSameBits(a: Map<string, Float32Array>, b: Map<string, Float32Arra
   for (const [k, v] of a) {
     const w = b.get(k)!;
     expect(w.length, `${k} length`).to.equal(v.length);
-    const x = new Uint32Array(v.buffer, v.byteOffset, v.length), y = new Uint32Array(w.buffer, w.byteOffset, w.length);
+    const x = new Uint32Array(v.buffer, v.byteOffset, v.length),
+      y = new Uint32Array(w.buffer, w.byteOffset, w.length);
     for (let q = 0; q < x.length; ++q)
       if (x[q] !== y[q]) expect.fail(`${k}[${q}]: OpenMP kernels ${v[q]} vs emulated CUDA launch ${w[q]}`);
   }
@@ -64,21 +74,52 @@ const perNeuron = (N: number, lo: number, hi: number, seed: number) => Tensor.fr
 const configs: [string, () => LIFOptions][] = [
   ['defaults', () => ({ tauMem: 20 })],
   ['tauSyn, per-neuron taus', () => ({ tauMem: perNeuron(50, 3, 40, 1), tauSyn: perNeuron(50, 2, 15, 2) })],
-  ['SingleSpike, MembraneReset(0.1), minVMem', () => ({ tauMem: 10, spikeFn: SingleSpike, resetFn: new MembraneReset({ resetValue: 0.1 }), minVMem: -0.3 })],
-  ['MaxSpike(2), subtractValue 0.6, Heaviside', () => ({ tauMem: 8, spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }), resetFn: new MembraneSubtract({ subtractValue: 0.6 }), surrogateGradFn: new Heaviside({ window: 0.5 }) })],
-  ['Gaussian, normInput false, threshold 1.5', () => ({ tauMem: 15, normInput: false, spikeThreshold: 1.5, surrogateGradFn: new Gaussian({ mu: 0.1, sigma: 0.4 }) })],
-  ['MultiGaussian, trainAlphas, tauSyn', () => ({ tauMem: 12, tauSyn: 6, trainAlphas: true, surrogateGradFn: new MultiGaussian() })],
-  ['PeriodicExponential, SingleExponential-like widths', () => ({ tauMem: 25, surrogateGradFn: new PeriodicExponential({ gradWidth: 0.3 }) })],
-  ['SingleExponential(0.3, 2)', () => ({ tauMem: 30, surrogateGradFn: new SingleExponential({ gradWidth: 0.3, gradScale: 2 }) })],
-  ['custom spikeFn and surrogate', () => ({
-    tauMem: 10,
-    spikeFn: { forward: (v: Float32Array, th: number) => v.map((u) => (u >= th ? 1 : 0)) },
-    surrogateGradFn: (v: Float32Array, th: number) => v.map((u) => Math.exp(-Math.abs(u - th))),
-  })],
+  [
+    'SingleSpike, MembraneReset(0.1), minVMem',
+    () => ({ tauMem: 10, spikeFn: SingleSpike, resetFn: new MembraneReset({ resetValue: 0.1 }), minVMem: -0.3 }),
+  ],
+  [
+    'MaxSpike(2), subtractValue 0.6, Heaviside',
+    () => ({
+      tauMem: 8,
+      spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }),
+      resetFn: new MembraneSubtract({ subtractValue: 0.6 }),
+      surrogateGradFn: new Heaviside({ window: 0.5 }),
+    }),
+  ],
+  [
+    'Gaussian, normInput false, threshold 1.5',
+    () => ({
+      tauMem: 15,
+      normInput: false,
+      spikeThreshold: 1.5,
+      surrogateGradFn: new Gaussian({ mu: 0.1, sigma: 0.4 }),
+    }),
+  ],
+  [
+    'MultiGaussian, trainAlphas, tauSyn',
+    () => ({ tauMem: 12, tauSyn: 6, trainAlphas: true, surrogateGradFn: new MultiGaussian() }),
+  ],
+  [
+    'PeriodicExponential, SingleExponential-like widths',
+    () => ({ tauMem: 25, surrogateGradFn: new PeriodicExponential({ gradWidth: 0.3 }) }),
+  ],
+  [
+    'SingleExponential(0.3, 2)',
+    () => ({ tauMem: 30, surrogateGradFn: new SingleExponential({ gradWidth: 0.3, gradScale: 2 }) }),
+  ],
+  [
+    'custom spikeFn and surrogate',
+    () => ({
+      tauMem: 10,
+      spikeFn: { forward: (v: Float32Array, th: number) => v.map((u) => (u >= th ? 1 : 0)) },
+      surrogateGradFn: (v: Float32Array, th: number) => v.map((u) => Math.exp(-Math.abs(u - th))),
+    }),
+  ],
   ['no spike function (leaky integrator), minVMem', () => ({ tauMem: 10, spikeFn: null, minVMem: 0.2 })],
 ];
 
-describe('emulated CUDA launch (the GPU kernels\' per-thread code, on the host)', function () {
+describe("emulated CUDA launch (the GPU kernels' per-thread code, on the host)", function () {
   for (const [name, make] of configs) {
     it(`bit-identical to the OpenMP kernels: ${name} (B=3, T=70, N=50)`, function () {
       compare(make, 3, 70, 50);

@@ -21,17 +21,24 @@ function filesUnder(dir: string, exts: string[]): string[] {
 }
 
 describe('error codes', function () {
-  const sources = [...filesUnder(join(repo, 'lib'), ['.ts']), ...filesUnder(join(repo, 'native'), ['.h', '.cc', '.cu'])];
+  const sources = [
+    ...filesUnder(join(repo, 'lib'), ['.ts']),
+    ...filesUnder(join(repo, 'native'), ['.h', '.cc', '.cu']),
+  ];
 
   it('every ERR_ code in lib/ and native/ is in ErrorCodes and ERROR_TABLE', function () {
     expect(sources.length).to.be.greaterThan(20);
     const used = new Set<string>();
-    for (const f of sources) for (const m of readFileSync(f, 'utf8').matchAll(/\bERR_[A-Z0-9_]*[A-Z0-9]\b/g)) used.add(m[0]);
+    for (const f of sources)
+      for (const m of readFileSync(f, 'utf8').matchAll(/\bERR_[A-Z0-9_]*[A-Z0-9]\b/g)) used.add(m[0]);
     // ERR_CUDA_* in comments is a family name, not a code
     used.delete('ERR_CUDA');
     expect(used.size).to.be.greaterThan(10);
     const codes = new Set<string>(Object.values(ErrorCodes));
-    expect([...used].filter((c) => !codes.has(c)), 'codes missing from ErrorCodes').to.deep.equal([]);
+    expect(
+      [...used].filter((c) => !codes.has(c)),
+      'codes missing from ErrorCodes',
+    ).to.deep.equal([]);
     expect(Object.keys(ERROR_TABLE).sort()).to.deep.equal([...codes].sort());
   });
 
@@ -82,10 +89,14 @@ describe('error codes', function () {
     expect(err).to.be.instanceOf(RangeError);
     expect((err as { code?: string }).code).to.equal(ErrorCodes.NOTHING_PENDING);
     const p = l.forwardAsync(Tensor.zeros([1, 2, 3]));
-    expect(() => l.forward(g)).to.throw(SpikelayersError).with.property('code', ErrorCodes.LAYER_BUSY);
+    expect(() => l.forward(g))
+      .to.throw(SpikelayersError)
+      .with.property('code', ErrorCodes.LAYER_BUSY);
     await p;
     const t = Tensor.zeros([1]);
     t.dispose();
-    expect(() => t.toArray()).to.throw(SpikelayersError).with.property('code', ErrorCodes.DISPOSED);
+    expect(() => t.toArray())
+      .to.throw(SpikelayersError)
+      .with.property('code', ErrorCodes.DISPOSED);
   });
 });

@@ -29,7 +29,8 @@ describe('examples/sensor-stream', () => {
     // channel 0 never reaches the threshold (0.6 + 0.1 + noise <= 0.925 < 1); bigger waves spike more
     expect(r.spikes[0]).to.equal(0);
     expect(r.spikes[7]).to.be.greaterThan(20);
-    for (let c = 1; c < 8; ++c) expect(r.spikes[c]!, `channel ${c} (amplitude ${amplitude(c)})`).to.be.at.least(r.spikes[c - 1]!);
+    for (let c = 1; c < 8; ++c)
+      expect(r.spikes[c]!, `channel ${c} (amplitude ${amplitude(c)})`).to.be.at.least(r.spikes[c - 1]!);
     // progress lines, the table (a header and one row per channel) and the closing line
     expect(lines.filter((l) => /^ {2}chunk +\d+\/20: \d+ frames, \d+ spikes so far$/.test(l))).to.have.length(4);
     const header = lines.findIndex((l) => l.startsWith('channel  amplitude  period  spikes'));
@@ -39,7 +40,9 @@ describe('examples/sensor-stream', () => {
       expect(cells[0]).to.equal(c);
       expect(cells[3]).to.equal(r.spikes[c]);
     }
-    expect(lines.at(-1)).to.match(/^20 chunks of up to 50 frames streamed in [\d.]+ ms; one call over all 1000 frames gives the same spikes$/);
+    expect(lines.at(-1)).to.match(
+      /^20 chunks of up to 50 frames streamed in [\d.]+ ms; one call over all 1000 frames gives the same spikes$/,
+    );
   });
 
   it('main() with chunks that do not divide the recording and reads of odd sizes', async () => {
@@ -70,7 +73,11 @@ describe('examples/sensor-stream', () => {
       }
       expect(err).to.be.instanceOf(RangeError);
       expect(err!.message).to.equal('the recording ends inside a frame: 12 bytes left over (a frame is 16 bytes)');
-      expect(seen.map((t) => t.shape)).to.deep.equal([[1, 3, 4], [1, 3, 4], [1, 3, 4]]);
+      expect(seen.map((t) => t.shape)).to.deep.equal([
+        [1, 3, 4],
+        [1, 3, 4],
+        [1, 3, 4],
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -81,7 +88,9 @@ describe('examples/sensor-stream', () => {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [exampleJs], { timeout: 60_000 });
     expect(stderr).to.equal('');
     expect(stdout).to.match(/^recording: 1000 frames x 8 channels of float32 \(32000 bytes\)/);
-    expect(stdout).to.match(/\nchannel {2}amplitude {2}period {2}spikes {2}spikes\/frame\n( +\d+ +[\d.]+ +\d+ +\d+ +[\d.]+\n){8}/);
+    expect(stdout).to.match(
+      /\nchannel {2}amplitude {2}period {2}spikes {2}spikes\/frame\n( +\d+ +[\d.]+ +\d+ +\d+ +[\d.]+\n){8}/,
+    );
     expect(stdout).to.match(/gives the same spikes\n$/);
     // bad arguments: exit status 2 and the usage line
     const bad = await promisify(execFile)(process.execPath, [exampleJs, '--chunk', '0']).then(

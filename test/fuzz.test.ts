@@ -21,8 +21,21 @@
 // with the seed, the episode and the calls leading to it.
 import { expect } from 'chai';
 import {
-  LIF, IAF, ExpLeak, Tensor, MultiSpike, SingleSpike, MaxSpike, MembraneSubtract, MembraneReset,
-  SingleExponential, Heaviside, Gaussian, MultiGaussian, PeriodicExponential, backendInfo,
+  LIF,
+  IAF,
+  ExpLeak,
+  Tensor,
+  MultiSpike,
+  SingleSpike,
+  MaxSpike,
+  MembraneSubtract,
+  MembraneReset,
+  SingleExponential,
+  Heaviside,
+  Gaussian,
+  MultiGaussian,
+  PeriodicExponential,
+  backendInfo,
 } from '../lib/index.js';
 import { rng, prod } from './support/random.js';
 import { refStep, type RefStepRules } from './support/lif-reference.js';
@@ -69,7 +82,8 @@ class Rand {
 }
 
 const esc = (s: string): RegExp => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, k) => v === b[k]);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((v, k) => v === b[k]);
 
 // ---- expectations ---------------------------------------------------------------------------------
 
@@ -82,8 +96,16 @@ interface Bad {
   user?: Error;
 }
 const TE = (re: RegExp | string): Bad => ({ cls: 'TypeError', re: typeof re === 'string' ? esc(re) : re });
-const RE = (re: RegExp | string, code?: string): Bad => ({ cls: 'RangeError', re: typeof re === 'string' ? esc(re) : re, code });
-const CE = (code: string, re: RegExp | string): Bad => ({ cls: 'Error', re: typeof re === 'string' ? esc(re) : re, code });
+const RE = (re: RegExp | string, code?: string): Bad => ({
+  cls: 'RangeError',
+  re: typeof re === 'string' ? esc(re) : re,
+  code,
+});
+const CE = (code: string, re: RegExp | string): Bad => ({
+  cls: 'Error',
+  re: typeof re === 'string' ? esc(re) : re,
+  code,
+});
 const DISPOSED = 'ERR_TENSOR_DISPOSED';
 
 class Failure extends Error {}
@@ -97,10 +119,16 @@ function checkError(e: unknown, bad: Bad, what: string): void {
   }
   if (!(e instanceof Error)) fail(`${what}: expected a ${bad.cls}, got a non-Error ${String(e)}`);
   const err = e as Error & { code?: unknown };
-  const okClass = bad.cls === 'TypeError' ? err instanceof TypeError : bad.cls === 'RangeError' ? err instanceof RangeError : true;
-  if (!okClass) fail(`${what}: expected a ${bad.cls}${bad.code ? ` (${bad.code})` : ''} matching ${bad.re}, got ${err.constructor.name}${err.code ? ` (${String(err.code)})` : ''}: ${err.message}`);
-  if (bad.code !== undefined && err.code !== bad.code) fail(`${what}: expected code ${bad.code}, got ${String(err.code)} (${err.constructor.name}: ${err.message})`);
-  if (bad.cls === 'Error' && typeof err.code !== 'string') fail(`${what}: a plain Error must carry a code: ${err.message}`);
+  const okClass =
+    bad.cls === 'TypeError' ? err instanceof TypeError : bad.cls === 'RangeError' ? err instanceof RangeError : true;
+  if (!okClass)
+    fail(
+      `${what}: expected a ${bad.cls}${bad.code ? ` (${bad.code})` : ''} matching ${bad.re}, got ${err.constructor.name}${err.code ? ` (${String(err.code)})` : ''}: ${err.message}`,
+    );
+  if (bad.code !== undefined && err.code !== bad.code)
+    fail(`${what}: expected code ${bad.code}, got ${String(err.code)} (${err.constructor.name}: ${err.message})`);
+  if (bad.cls === 'Error' && typeof err.code !== 'string')
+    fail(`${what}: a plain Error must carry a code: ${err.message}`);
   if (!bad.re.test(err.message)) fail(`${what}: message does not name the argument (${bad.re}): ${err.message}`);
 }
 function expectThrowSync(fn: () => unknown, bad: Bad, what: string): void {
@@ -136,13 +164,18 @@ async function expectRejectAsync(fn: () => Promise<unknown>, bad: Bad, what: str
 function bitsOf(t: Tensor | null | undefined): string {
   if (!t) return 'null';
   const d = t.toFloat32Array();
-  return `[${t.shape.join(',')}]` + Array.from(new Uint32Array(d.buffer, d.byteOffset, d.length), (x) => x.toString(16)).join(' ');
+  return (
+    `[${t.shape.join(',')}]` +
+    Array.from(new Uint32Array(d.buffer, d.byteOffset, d.length), (x) => x.toString(16)).join(' ')
+  );
 }
 const numKey = (x: number | null): string => (x === null ? 'null' : Object.is(x, -0) ? '-0' : String(x));
 /** Everything observable about a layer, exactly (bit patterns). */
 function snapshot(l: LIF): string {
   const parts: string[] = [];
-  parts.push(`shape=${JSON.stringify(l.shape)} pending=${l.pendingCalls} training=${l.training} rate=${numKey(l.firingRate)}`);
+  parts.push(
+    `shape=${JSON.stringify(l.shape)} pending=${l.pendingCalls} training=${l.training} rate=${numKey(l.firingRate)}`,
+  );
   for (const [k, t] of Object.entries(l.stateDict())) parts.push(`sd.${k}=${bitsOf(t)}`);
   for (const [n, p] of l.namedParameters()) parts.push(`grad.${n}=${bitsOf(p.grad)} rg=${p.requiresGrad}`);
   const rec = l.recordings;
@@ -151,14 +184,18 @@ function snapshot(l: LIF): string {
   return parts.join('\n');
 }
 function firstLineDiff(a: string, b: string): string {
-  const x = a.split('\n'), y = b.split('\n');
-  for (let k = 0; k < Math.max(x.length, y.length); ++k) if (x[k] !== y[k]) return `${(x[k] ?? '<none>').slice(0, 160)}  vs  ${(y[k] ?? '<none>').slice(0, 160)}`;
+  const x = a.split('\n'),
+    y = b.split('\n');
+  for (let k = 0; k < Math.max(x.length, y.length); ++k)
+    if (x[k] !== y[k]) return `${(x[k] ?? '<none>').slice(0, 160)}  vs  ${(y[k] ?? '<none>').slice(0, 160)}`;
   return '';
 }
 function assertBitsEqual(a: Tensor, b: Tensor, what: string): void {
   if (!sameShape(a.shape, b.shape)) fail(`${what}: shape [${a.shape}] vs [${b.shape}]`);
-  const x = a.toFloat32Array(), y = b.toFloat32Array();
-  const u = new Uint32Array(x.buffer), v = new Uint32Array(y.buffer);
+  const x = a.toFloat32Array(),
+    y = b.toFloat32Array();
+  const u = new Uint32Array(x.buffer),
+    v = new Uint32Array(y.buffer);
   for (let k = 0; k < u.length; ++k) if (u[k] !== v[k]) fail(`${what}: element ${k}: ${x[k]} vs ${y[k]}`);
 }
 
@@ -236,7 +273,9 @@ function broadcastIndex(p: readonly number[], N: readonly number[]): Int32Array 
   const idx = new Int32Array(n);
   for (let m = 0; m < n; ++m) {
     // coordinates of m in N, then the row-major index in q
-    let rem = m, pi = 0, stride = 1;
+    let rem = m,
+      pi = 0,
+      stride = 1;
     for (let k = N.length - 1; k >= 0; --k) {
       const c = rem % N[k]!;
       rem = Math.floor(rem / N[k]!);
@@ -257,8 +296,17 @@ function positiveValues(r: Rand, n: number, lo: number, hi: number): number[] {
 
 /** Random valid constructor options for a kind, and the model of the layer they make. */
 function genSpec(r: Rand): { spec: Spec; model: Model } {
-  const kind: Kind = r.weighted([[7, 'LIF'], [1.5, 'IAF'], [1.5, 'ExpLeak']] as const);
-  const rank = r.weighted([[1, 0], [4, 1], [3, 2], [1, 3]] as const);
+  const kind: Kind = r.weighted([
+    [7, 'LIF'],
+    [1.5, 'IAF'],
+    [1.5, 'ExpLeak'],
+  ] as const);
+  const rank = r.weighted([
+    [1, 0],
+    [4, 1],
+    [3, 2],
+    [1, 3],
+  ] as const);
   const homeN = Array.from({ length: rank }, () => r.between(1, 4));
   const o: Record<string, unknown> = {};
   const params = new Map<string, Param>();
@@ -290,15 +338,18 @@ function genSpec(r: Rand): { spec: Spec; model: Model } {
       params.set(trainAlphas ? 'alpha_syn' : 'tau_syn', tauParam('tauSyn', 1.5, 10));
     }
   }
-  let minV: number | null = null;
   const mc = r.int(5);
   if (mc === 1) o.minVMem = null;
   if (mc >= 3) {
-    minV = f32(r.range(-2, 0));
+    const minV = f32(r.range(-2, 0));
     o.minVMem = mc === 3 ? minV : Tensor.from([minV], r.chance(0.5) ? [] : [1]);
     params.set('min_v_mem', { shape: [], data: Float32Array.of(minV) });
   }
-  let spike: SpikeModel = 'none', maxSpikes = Infinity, reset: Spec['reset'] = 'none', subtractValue: number | null = null, resetValue = 0;
+  let spike: SpikeModel = 'none',
+    maxSpikes = Infinity,
+    reset: Spec['reset'] = 'none',
+    subtractValue: number | null = null,
+    resetValue = 0;
   let customSurrogate = false;
   if (kind !== 'ExpLeak') {
     let theta = 1;
@@ -307,19 +358,34 @@ function genSpec(r: Rand): { spec: Spec; model: Model } {
       o.spikeThreshold = r.chance(0.7) ? theta : Tensor.from([theta], r.chance(0.5) ? [] : [1]);
     }
     params.set('spike_threshold', { shape: [], data: Float32Array.of(theta) });
-    const sc = r.weighted([[3, 'default'], [1, 'MultiSpike'], [1, 'multi()'], [2, 'SingleSpike'], [1, 'single()'], [2, 'MaxSpike'], [1, 'null'], [1, 'custom']] as const);
+    const sc = r.weighted([
+      [3, 'default'],
+      [1, 'MultiSpike'],
+      [1, 'multi()'],
+      [2, 'SingleSpike'],
+      [1, 'single()'],
+      [2, 'MaxSpike'],
+      [1, 'null'],
+      [1, 'custom'],
+    ] as const);
     spike = 'multi';
     if (sc === 'MultiSpike') o.spikeFn = MultiSpike;
     if (sc === 'multi()') o.spikeFn = new MultiSpike();
-    if (sc === 'SingleSpike') (o.spikeFn = SingleSpike), (spike = 'single');
-    if (sc === 'single()') (o.spikeFn = new SingleSpike()), (spike = 'single');
+    if (sc === 'SingleSpike') ((o.spikeFn = SingleSpike), (spike = 'single'));
+    if (sc === 'single()') ((o.spikeFn = new SingleSpike()), (spike = 'single'));
     if (sc === 'MaxSpike') {
-      const k = r.weighted([[1, null], [1, 0], [3, 1], [3, 2], [1, 1.5]] as const);
+      const k = r.weighted([
+        [1, null],
+        [1, 0],
+        [3, 1],
+        [3, 2],
+        [1, 1.5],
+      ] as const);
       o.spikeFn = k === null && r.chance(0.5) ? new MaxSpike() : new MaxSpike({ maxNumSpikesPerBin: k });
       maxSpikes = k ?? Infinity;
     }
-    if (sc === 'null') (o.spikeFn = null), (spike = 'none');
-    if (sc === 'custom') (o.spikeFn = customSpikeFn(fault)), (spike = 'custom');
+    if (sc === 'null') ((o.spikeFn = null), (spike = 'none'));
+    if (sc === 'custom') ((o.spikeFn = customSpikeFn(fault)), (spike = 'custom'));
     if (spike !== 'none') {
       const rc = r.int(5);
       reset = rc < 3 ? 'sub' : 'reset';
@@ -340,9 +406,10 @@ function genSpec(r: Rand): { spec: Spec; model: Model } {
     if (su === 3) o.surrogateGradFn = new Gaussian({ sigma: r.range(0.2, 1) });
     if (su === 4) o.surrogateGradFn = new MultiGaussian();
     if (su === 5) o.surrogateGradFn = new PeriodicExponential({ gradWidth: r.range(0.2, 1) });
-    if (su === 6) (o.surrogateGradFn = customSurrogateFn(fault)), (customSurrogate = true);
+    if (su === 6) ((o.surrogateGradFn = customSurrogateFn(fault)), (customSurrogate = true));
   }
-  const normInput = kind === 'IAF' ? false : r.chance(0.3) ? (o.normInput = r.chance(0.5)) as boolean : kind === 'LIF';
+  const normInput =
+    kind === 'IAF' ? false : r.chance(0.3) ? ((o.normInput = r.chance(0.5)) as boolean) : kind === 'LIF';
   const recordStates = r.chance(0.3);
   if (recordStates || r.chance(0.3)) o.recordStates = recordStates;
   let stateShape: number[] | null = null;
@@ -353,8 +420,20 @@ function genSpec(r: Rand): { spec: Spec; model: Model } {
   // the constructor takes the float32 values of everything
   for (const p of params.values()) p.data = Float32Array.from(p.data);
   const spec: Spec = {
-    kind, homeN, opts: kind === 'IAF' && Object.keys(o).length === 0 && r.chance(0.5) ? undefined : o,
-    spike, maxSpikes, reset, subtractValue, resetValue, normInput, trainAlphas, recordStates, hasSyn, customSurrogate, fault,
+    kind,
+    homeN,
+    opts: kind === 'IAF' && Object.keys(o).length === 0 && r.chance(0.5) ? undefined : o,
+    spike,
+    maxSpikes,
+    reset,
+    subtractValue,
+    resetValue,
+    normInput,
+    trainAlphas,
+    recordStates,
+    hasSyn,
+    customSurrogate,
+    fault,
   };
   return { spec, model: { params, pending: [], stateShape, training: true } };
 }
@@ -366,8 +445,33 @@ function construct(spec: Spec): LIF {
 }
 
 const ALLOWED: Record<Kind, string[]> = {
-  LIF: ['tauMem', 'tauSyn', 'spikeThreshold', 'spikeFn', 'resetFn', 'surrogateGradFn', 'minVMem', 'trainAlphas', 'shape', 'normInput', 'recordStates', 'device', 'seed'],
-  IAF: ['spikeThreshold', 'spikeFn', 'resetFn', 'surrogateGradFn', 'tauSyn', 'minVMem', 'shape', 'recordStates', 'device', 'seed'],
+  LIF: [
+    'tauMem',
+    'tauSyn',
+    'spikeThreshold',
+    'spikeFn',
+    'resetFn',
+    'surrogateGradFn',
+    'minVMem',
+    'trainAlphas',
+    'shape',
+    'normInput',
+    'recordStates',
+    'device',
+    'seed',
+  ],
+  IAF: [
+    'spikeThreshold',
+    'spikeFn',
+    'resetFn',
+    'surrogateGradFn',
+    'tauSyn',
+    'minVMem',
+    'shape',
+    'recordStates',
+    'device',
+    'seed',
+  ],
   ExpLeak: ['tauMem', 'shape', 'trainAlphas', 'minVMem', 'normInput', 'recordStates', 'device', 'seed'],
 };
 
@@ -385,34 +489,67 @@ function ctorDefect(r: Rand, kind: Kind, o: Record<string, unknown>): [string, u
     ['options a number', () => [20, TE(/option/)]],
     ['options a string', () => ['tauMem', TE(/option/)]],
     ['options an array', () => [[20], TE(/option/)]],
-    ['unknown option', () => {
-      const k = r.pick(['tau_mem', 'tauMEM', 'recordState', 'spike_fn', 'foo', 'min_v_mem', 'normInputs', 'Seed', 'threshold', ...['tauMem', 'tauSyn', 'spikeFn', 'trainAlphas', 'normInput', 'spikeThreshold'].filter((x) => !has(x))]);
-      return [{ ...o, [k]: 1 }, TE(k)];
-    }],
+    [
+      'unknown option',
+      () => {
+        const k = r.pick([
+          'tau_mem',
+          'tauMEM',
+          'recordState',
+          'spike_fn',
+          'foo',
+          'min_v_mem',
+          'normInputs',
+          'Seed',
+          'threshold',
+          ...['tauMem', 'tauSyn', 'spikeFn', 'trainAlphas', 'normInput', 'spikeThreshold'].filter((x) => !has(x)),
+        ]);
+        return [{ ...o, [k]: 1 }, TE(k)];
+      },
+    ],
     ['recordStates not a boolean', () => [{ ...o, recordStates: r.pick([1, 'yes', null]) }, TE('recordStates')]],
     ['seed not an integer', () => [{ ...o, seed: r.pick([1.5, '3', NaN]) }, TE('seed')]],
     ['device gpu', () => [{ ...o, device: 'gpu' }, RE('device')]],
     ['device a number', () => [{ ...o, device: 7 }, TE('device')]],
     ['shape a number', () => [{ ...o, shape: 4 }, TE('shape')]],
-    ['shape bad dims', () => [{ ...o, shape: r.pick([[2, -1], [2, 1.5], [], [2, 0], [0], [2 ** 20, 2 ** 20], [3, NaN]]) }, RE('shape')]],
+    [
+      'shape bad dims',
+      () => [{ ...o, shape: r.pick([[2, -1], [2, 1.5], [], [2, 0], [0], [2 ** 20, 2 ** 20], [3, NaN]]) }, RE('shape')],
+    ],
     ['shape with a string dim', () => [{ ...o, shape: [2, '3'] }, TE('shape')]],
     ['minVMem not finite', () => [{ ...o, minVMem: r.pick([NaN, Infinity, -Infinity]) }, RE('minVMem')]],
     ['minVMem a string', () => [{ ...o, minVMem: '0' }, TE('minVMem')]],
     ['minVMem two elements', () => [{ ...o, minVMem: Tensor.from([0, 1], [2]) }, RE('minVMem')]],
     ['minVMem disposed', () => [{ ...o, minVMem: disposedTensor([1]) }, CE(DISPOSED, 'minVMem')]],
   ];
-  if (!backendInfo().cuda.available) cands.push(['device cuda without CUDA', () => [{ ...o, device: 'cuda' }, { cls: 'Error', re: /device/ }]]);
+  if (!backendInfo().cuda.available)
+    cands.push([
+      'device cuda without CUDA',
+      () => [
+        { ...o, device: 'cuda' },
+        { cls: 'Error', re: /device/ },
+      ],
+    ]);
   if (has('tauMem')) {
     cands.push(
-      ['tauMem missing', () => {
-        const p = { ...o };
-        delete p.tauMem;
-        return [p, TE('tauMem')];
-      }],
+      [
+        'tauMem missing',
+        () => {
+          const p = { ...o };
+          delete p.tauMem;
+          return [p, TE('tauMem')];
+        },
+      ],
       ['tauMem null', () => [{ ...o, tauMem: null }, TE('tauMem')]],
       ['tauMem not positive/finite', () => [{ ...o, tauMem: r.pick([0, -3, NaN, Infinity, -Infinity]) }, RE('tauMem')]],
-      ['tauMem wrong type', () => [{ ...o, tauMem: r.pick(['20', true, new Float32Array([20]), {}, [20]]) }, TE('tauMem')]],
-      ['tauMem Tensor with a bad element', () => [{ ...o, tauMem: Tensor.from([10, r.pick([0, -1, NaN, Infinity])], [2]) }, RE('tauMem')]],
+      [
+        'tauMem wrong type',
+        () => [{ ...o, tauMem: r.pick(['20', true, new Float32Array([20]), {}, [20]]) }, TE('tauMem')],
+      ],
+      [
+        'tauMem Tensor with a bad element',
+        () => [{ ...o, tauMem: Tensor.from([10, r.pick([0, -1, NaN, Infinity])], [2]) }, RE('tauMem')],
+      ],
       ['tauMem empty Tensor', () => [{ ...o, tauMem: Tensor.zeros([0]) }, RE('tauMem')]],
       ['tauMem disposed', () => [{ ...o, tauMem: disposedTensor([3]) }, CE(DISPOSED, 'tauMem')]],
       ['trainAlphas not a boolean', () => [{ ...o, trainAlphas: r.pick([0, 'true', null]) }, TE('trainAlphas')]],
@@ -424,13 +561,28 @@ function ctorDefect(r: Rand, kind: Kind, o: Record<string, unknown>): [string, u
       ['tauSyn not positive/finite', () => [{ ...o, tauSyn: r.pick([0, -1, NaN, Infinity]) }, RE('tauSyn')]],
       ['tauSyn wrong type', () => [{ ...o, tauSyn: r.pick(['3', false, {}]) }, TE('tauSyn')]],
       ['tauSyn Tensor with NaN', () => [{ ...o, tauSyn: Tensor.from([NaN], [1]) }, RE('tauSyn')]],
-      ['spikeThreshold not positive/finite', () => [{ ...o, spikeThreshold: r.pick([0, -1, NaN, Infinity]) }, RE('spikeThreshold')]],
+      [
+        'spikeThreshold not positive/finite',
+        () => [{ ...o, spikeThreshold: r.pick([0, -1, NaN, Infinity]) }, RE('spikeThreshold')],
+      ],
       ['spikeThreshold wrong type', () => [{ ...o, spikeThreshold: r.pick(['1', null, [1]]) }, TE('spikeThreshold')]],
       ['spikeThreshold two elements', () => [{ ...o, spikeThreshold: Tensor.from([1, 2], [2]) }, RE('spikeThreshold')]],
-      ['spikeThreshold disposed', () => [{ ...o, spikeThreshold: disposedTensor([1]) }, CE(DISPOSED, 'spikeThreshold')]],
+      [
+        'spikeThreshold disposed',
+        () => [{ ...o, spikeThreshold: disposedTensor([1]) }, CE(DISPOSED, 'spikeThreshold')],
+      ],
       ['spikeFn garbage', () => [{ ...o, spikeFn: r.pick(['MultiSpike', 1, {}, MaxSpike, () => 1]) }, TE('spikeFn')]],
-      ['resetFn garbage', () => [{ ...o, resetFn: r.pick([{}, MembraneSubtract, 'subtract', null, new SingleSpike()]) }, TE('resetFn')]],
-      ['surrogateGradFn garbage', () => [{ ...o, surrogateGradFn: r.pick([5, {}, null, new MultiSpike(), SingleExponential]) }, TE('surrogateGradFn')]],
+      [
+        'resetFn garbage',
+        () => [{ ...o, resetFn: r.pick([{}, MembraneSubtract, 'subtract', null, new SingleSpike()]) }, TE('resetFn')],
+      ],
+      [
+        'surrogateGradFn garbage',
+        () => [
+          { ...o, surrogateGradFn: r.pick([5, {}, null, new MultiSpike(), SingleExponential]) },
+          TE('surrogateGradFn'),
+        ],
+      ],
     );
   }
   const [name, make] = r.pick(cands);
@@ -444,16 +596,28 @@ function activationCall(r: Rand): [string, () => unknown, Bad | null] {
     ['MaxSpike(-1)', () => new MaxSpike({ maxNumSpikesPerBin: -1 }), RE('maxNumSpikesPerBin')],
     ['MaxSpike("2")', () => new MaxSpike({ maxNumSpikesPerBin: '2' as never }), TE('maxNumSpikesPerBin')],
     ['MaxSpike(NaN)', () => new MaxSpike({ maxNumSpikesPerBin: NaN }), RE('maxNumSpikesPerBin')],
-    ['MaxSpike sinabs spelling', () => new MaxSpike({ max_num_spikes_per_bin: 2 } as never), TE('max_num_spikes_per_bin')],
+    [
+      'MaxSpike sinabs spelling',
+      () => new MaxSpike({ max_num_spikes_per_bin: 2 } as never),
+      TE('max_num_spikes_per_bin'),
+    ],
     ['MaxSpike(3)', () => new MaxSpike({ maxNumSpikesPerBin: 3 }), null],
-    ['SingleExponential gradWidth bad', () => new SingleExponential({ gradWidth: r.pick([0, -1, NaN, Infinity]) }), RE('gradWidth')],
+    [
+      'SingleExponential gradWidth bad',
+      () => new SingleExponential({ gradWidth: r.pick([0, -1, NaN, Infinity]) }),
+      RE('gradWidth'),
+    ],
     ['SingleExponential gradScale string', () => new SingleExponential({ gradScale: '1' as never }), TE('gradScale')],
     ['SingleExponential ok', () => new SingleExponential({ gradWidth: 0.3 }), null],
     ['Heaviside typo', () => new Heaviside({ windows: 1 } as never), TE('windows')],
     ['Gaussian sigma bad', () => new Gaussian({ sigma: r.pick([0, -1, NaN]) }), RE('sigma')],
     ['MultiGaussian h string', () => new MultiGaussian({ h: 'x' as never }), TE(/\bh\b/)],
     ['PeriodicExponential options a number', () => new PeriodicExponential(5 as never), TE(/option/)],
-    ['MembraneSubtract subtractValue Infinity', () => new MembraneSubtract({ subtractValue: Infinity }), RE('subtractValue')],
+    [
+      'MembraneSubtract subtractValue Infinity',
+      () => new MembraneSubtract({ subtractValue: Infinity }),
+      RE('subtractValue'),
+    ],
     ['MembraneReset resetValue string', () => new MembraneReset({ resetValue: '0' as never }), TE('resetValue')],
     ['MembraneReset sinabs spelling', () => new MembraneReset({ reset_value: 0 } as never), TE('reset_value')],
   ];
@@ -488,18 +652,37 @@ interface RowResult {
 const MARGIN = 1e-4;
 
 /** One batch row through T steps of docs/semantics.md §3.2, in float64. x: (T, N) slice of the input. */
-function refRow(P: RefParams, x: Float32Array, xOff: number, T: number, N: number, v0: ArrayLike<number>, i0: ArrayLike<number> | null): RowResult {
-  const out = new Float64Array(T * N), recV = new Float64Array(T * N);
+function refRow(
+  P: RefParams,
+  x: Float32Array,
+  xOff: number,
+  T: number,
+  N: number,
+  v0: ArrayLike<number>,
+  i0: ArrayLike<number> | null,
+): RowResult {
+  const out = new Float64Array(T * N),
+    recV = new Float64Array(T * N);
   const recI = P.alphaS ? new Float64Array(T * N) : null;
-  const v = new Float64Array(N), i = P.alphaS ? new Float64Array(N) : null;
-  const limit = new Int32Array(N).fill(T), scale = new Float64Array(N);
+  const v = new Float64Array(N),
+    i = P.alphaS ? new Float64Array(N) : null;
+  const limit = new Int32Array(N).fill(T),
+    scale = new Float64Array(N);
   for (let n = 0; n < N; ++n) {
-    let vn = v0[n]!, inn = i0 ? i0[n]! : 0;
+    let vn = v0[n]!,
+      inn = i0 ? i0[n]! : 0;
     let sc = 1 + (Number.isFinite(vn) ? Math.abs(vn) : 0);
     const rules: RefStepRules = {
-      alphaMem: P.alphaM[n]!, alphaSyn: P.alphaS ? P.alphaS[n]! : null, c: P.c[n]!, theta: P.theta,
-      spike: P.spike === 'custom' ? 'single' : P.spike, maxSpikes: P.maxSpikes,
-      reset: P.reset === 'sub' ? 'subtract' : P.reset, thetaSub: P.thetaSub, resetValue: P.resetValue, minV: P.minV,
+      alphaMem: P.alphaM[n]!,
+      alphaSyn: P.alphaS ? P.alphaS[n]! : null,
+      c: P.c[n]!,
+      theta: P.theta,
+      spike: P.spike === 'custom' ? 'single' : P.spike,
+      maxSpikes: P.maxSpikes,
+      reset: P.reset === 'sub' ? 'subtract' : P.reset,
+      thetaSub: P.thetaSub,
+      resetValue: P.resetValue,
+      minV: P.minV,
     };
     for (let t = 0; t < T; ++t) {
       const st = refStep(rules, vn, inn, x[xOff + t * N + n]!);
@@ -531,7 +714,8 @@ function refRow(P: RefParams, x: Float32Array, xOff: number, T: number, N: numbe
 
 const sameNum = (a: number, b: number): boolean => (Number.isNaN(a) && Number.isNaN(b)) || a === b;
 const closeNum = (a: number, b: number, scale: number): boolean =>
-  sameNum(a, b) || (Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= MARGIN * Math.max(scale, 1 + Math.abs(b)));
+  sameNum(a, b) ||
+  (Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= MARGIN * Math.max(scale, 1 + Math.abs(b)));
 
 interface Got {
   out: Float32Array;
@@ -541,8 +725,17 @@ interface Got {
   recI: Float32Array | null;
 }
 /** Compares row b of the layer's results with a reference row; returns a mismatch description or null. */
-function compareRow(got: Got, ref: RowResult, b: number, T: number, N: number, spiking: boolean, stats: Stats): string | null {
-  let checked = 0, skipped = 0;
+function compareRow(
+  got: Got,
+  ref: RowResult,
+  b: number,
+  T: number,
+  N: number,
+  spiking: boolean,
+  stats: Stats,
+): string | null {
+  let checked = 0,
+    skipped = 0;
   for (let n = 0; n < N; ++n) {
     const lim = ref.limit[n]!;
     const sc = ref.scale[n]!;
@@ -551,22 +744,27 @@ function compareRow(got: Got, ref: RowResult, b: number, T: number, N: number, s
         skipped += 1;
         continue;
       }
-      const a = got.out[(b * T + t) * N + n]!, e = ref.out[t * N + n]!;
+      const a = got.out[(b * T + t) * N + n]!,
+        e = ref.out[t * N + n]!;
       const ok = spiking ? sameNum(a, e) : closeNum(a, e, sc);
       if (!ok) return `output (b=${b}, t=${t}, n=${n}) is ${a}, the reference gives ${e}`;
       if (got.recV) {
         const rv = got.recV[(b * T + t) * N + n]!;
-        if (!closeNum(rv, ref.recV[t * N + n]!, sc)) return `recordings.vMem (b=${b}, t=${t}, n=${n}) is ${rv}, the reference gives ${ref.recV[t * N + n]}`;
+        if (!closeNum(rv, ref.recV[t * N + n]!, sc))
+          return `recordings.vMem (b=${b}, t=${t}, n=${n}) is ${rv}, the reference gives ${ref.recV[t * N + n]}`;
       }
       if (got.recI && ref.recI) {
         const ri = got.recI[(b * T + t) * N + n]!;
-        if (!closeNum(ri, ref.recI[t * N + n]!, sc)) return `recordings.iSyn (b=${b}, t=${t}, n=${n}) is ${ri}, the reference gives ${ref.recI[t * N + n]}`;
+        if (!closeNum(ri, ref.recI[t * N + n]!, sc))
+          return `recordings.iSyn (b=${b}, t=${t}, n=${n}) is ${ri}, the reference gives ${ref.recI[t * N + n]}`;
       }
       checked += 1;
     }
     if (lim === T) {
-      if (!closeNum(got.v[b * N + n]!, ref.v[n]!, sc)) return `v_mem (b=${b}, n=${n}) is ${got.v[b * N + n]}, the reference gives ${ref.v[n]}`;
-      if (got.i && ref.i && !closeNum(got.i[b * N + n]!, ref.i[n]!, sc)) return `i_syn (b=${b}, n=${n}) is ${got.i[b * N + n]}, the reference gives ${ref.i[n]}`;
+      if (!closeNum(got.v[b * N + n]!, ref.v[n]!, sc))
+        return `v_mem (b=${b}, n=${n}) is ${got.v[b * N + n]}, the reference gives ${ref.v[n]}`;
+      if (got.i && ref.i && !closeNum(got.i[b * N + n]!, ref.i[n]!, sc))
+        return `i_syn (b=${b}, n=${n}) is ${got.i[b * N + n]}, the reference gives ${ref.i[n]}`;
     }
   }
   stats.refChecked += checked;
@@ -600,7 +798,11 @@ interface Ctx {
 class Episode {
   readonly A: LIF;
   readonly B: LIF;
-  constructor(readonly ctx: Ctx, readonly spec: Spec, readonly model: Model) {
+  constructor(
+    readonly ctx: Ctx,
+    readonly spec: Spec,
+    readonly model: Model,
+  ) {
     this.A = construct(spec);
     this.B = construct(spec);
   }
@@ -611,22 +813,33 @@ class Episode {
   // -- model checks --
   checkModel(what: string): void {
     const A = this.A;
-    if (!sameShape(A.shape ?? [-1], this.model.stateShape ?? [-1])) fail(`${what}: layer.shape is ${JSON.stringify(A.shape)}, the model says ${JSON.stringify(this.model.stateShape)}`);
-    if (A.pendingCalls !== this.model.pending.length) fail(`${what}: pendingCalls is ${A.pendingCalls}, the model says ${this.model.pending.length}`);
+    if (!sameShape(A.shape ?? [-1], this.model.stateShape ?? [-1]))
+      fail(
+        `${what}: layer.shape is ${JSON.stringify(A.shape)}, the model says ${JSON.stringify(this.model.stateShape)}`,
+      );
+    if (A.pendingCalls !== this.model.pending.length)
+      fail(`${what}: pendingCalls is ${A.pendingCalls}, the model says ${this.model.pending.length}`);
     if (A.training !== this.model.training) fail(`${what}: training is ${A.training}`);
     const names = A.namedParameters().map(([n]) => n);
-    const want = ['tau_mem', 'alpha_mem', 'tau_syn', 'alpha_syn', 'min_v_mem', 'spike_threshold'].filter((n) => this.model.params.has(n));
+    const want = ['tau_mem', 'alpha_mem', 'tau_syn', 'alpha_syn', 'min_v_mem', 'spike_threshold'].filter((n) =>
+      this.model.params.has(n),
+    );
     if (names.join() !== want.join()) fail(`${what}: parameters ${names.join()} but the model has ${want.join()}`);
     for (const [n, p] of A.namedParameters()) {
       const m = this.model.params.get(n)!;
       if (!sameShape(p.shape, m.shape)) fail(`${what}: parameter ${n} has shape [${p.shape}], the model [${m.shape}]`);
       const d = p.toFloat32Array();
-      for (let k = 0; k < d.length; ++k) if (!Object.is(d[k], m.data[k])) fail(`${what}: parameter ${n}[${k}] is ${d[k]}, the model ${m.data[k]}`);
+      for (let k = 0; k < d.length; ++k)
+        if (!Object.is(d[k], m.data[k])) fail(`${what}: parameter ${n}[${k}] is ${d[k]}, the model ${m.data[k]}`);
     }
   }
   checkTwin(what: string): void {
-    const a = snapshot(this.A), b = snapshot(this.B);
-    if (a !== b) fail(`${what}: the layer differs from its twin (which got only the valid calls, synchronously): ${firstLineDiff(a, b)}`);
+    const a = snapshot(this.A),
+      b = snapshot(this.B);
+    if (a !== b)
+      fail(
+        `${what}: the layer differs from its twin (which got only the valid calls, synchronously): ${firstLineDiff(a, b)}`,
+      );
   }
 
   // -- inputs --
@@ -651,7 +864,12 @@ class Episode {
     return [B, T, ...N];
   }
   paramsBroadcast(N: number[]): Bad | null {
-    for (const [name, api] of [['tau_mem', 'tauMem'], ['alpha_mem', 'alphaMem'], ['tau_syn', 'tauSyn'], ['alpha_syn', 'alphaSyn']] as const) {
+    for (const [name, api] of [
+      ['tau_mem', 'tauMem'],
+      ['alpha_mem', 'alphaMem'],
+      ['tau_syn', 'tauSyn'],
+      ['alpha_syn', 'alphaSyn'],
+    ] as const) {
       const p = this.model.params.get(name);
       if (p && broadcastIndex(p.shape, N) === null) return RE(/tau|alpha/);
       void api;
@@ -661,8 +879,10 @@ class Episode {
 
   refParams(N: number[]): RefParams {
     const n = prod(N);
-    const s = this.spec, P = this.model.params;
-    const alphaM = new Float64Array(n).fill(1), c = new Float64Array(n).fill(1);
+    const s = this.spec,
+      P = this.model.params;
+    const alphaM = new Float64Array(n).fill(1),
+      c = new Float64Array(n).fill(1);
     const per = (p: Param, tauMode: boolean): Float64Array => {
       const idx = broadcastIndex(p.shape, N)!;
       return Float64Array.from(idx, (k) => (tauMode ? Math.exp(-1 / p.data[k]!) : p.data[k]!));
@@ -672,9 +892,16 @@ class Episode {
     const synP = P.get(s.trainAlphas ? 'alpha_syn' : 'tau_syn');
     const theta = P.get('spike_threshold')?.data[0] ?? 1;
     return {
-      alphaM, c, alphaS: synP ? per(synP, !s.trainAlphas) : null, theta,
-      thetaSub: s.subtractValue ?? theta, resetValue: s.resetValue, minV: P.get('min_v_mem')?.data[0] ?? null,
-      spike: s.spike, maxSpikes: s.maxSpikes, reset: s.reset,
+      alphaM,
+      c,
+      alphaS: synP ? per(synP, !s.trainAlphas) : null,
+      theta,
+      thetaSub: s.subtractValue ?? theta,
+      resetValue: s.resetValue,
+      minV: P.get('min_v_mem')?.data[0] ?? null,
+      spike: s.spike,
+      maxSpikes: s.maxSpikes,
+      reset: s.reset,
     };
   }
 
@@ -683,19 +910,68 @@ class Episode {
     const r = this.r;
     const pend = this.model.pending.length;
     const action = r.weighted([
-      [30, 'forward'], [10, 'forward-bad'], [pend ? 18 : 2, 'backward'], [7, 'backward-bad'], [4, 'reset'], [2, 'reset-bad'],
-      [2, 'detach'], [2, 'zeroGrad'], [2, 'train'], [1, 'manualSeed'], [4, 'load'], [4, 'load-bad'], [2, 'busy'], [1, 'to'],
-      [this.spec.spike === 'custom' ? 3 : 0, 'spike-fault'], [this.spec.customSurrogate && this.spec.spike !== 'none' && pend ? 3 : 0, 'surrogate-fault'],
+      [30, 'forward'],
+      [10, 'forward-bad'],
+      [pend ? 18 : 2, 'backward'],
+      [7, 'backward-bad'],
+      [4, 'reset'],
+      [2, 'reset-bad'],
+      [2, 'detach'],
+      [2, 'zeroGrad'],
+      [2, 'train'],
+      [1, 'manualSeed'],
+      [4, 'load'],
+      [4, 'load-bad'],
+      [2, 'busy'],
+      [1, 'to'],
+      [this.spec.spike === 'custom' ? 3 : 0, 'spike-fault'],
+      [this.spec.customSurrogate && this.spec.spike !== 'none' && pend ? 3 : 0, 'surrogate-fault'],
       [2, 'dispose-during-async'],
     ] as const);
-    await this[action === 'forward' ? 'forward' : action === 'forward-bad' ? 'forwardBad' : action === 'backward' ? 'backward' : action === 'backward-bad' ? 'backwardBad'
-      : action === 'reset' ? 'reset' : action === 'reset-bad' ? 'resetBad' : action === 'detach' ? 'detach' : action === 'zeroGrad' ? 'zeroGrad' : action === 'train' ? 'train'
-        : action === 'manualSeed' ? 'manualSeed' : action === 'load' ? 'load' : action === 'load-bad' ? 'loadBad' : action === 'busy' ? 'busy' : action === 'to' ? 'to'
-          : action === 'spike-fault' ? 'spikeFault' : action === 'surrogate-fault' ? 'surrogateFault' : 'disposeDuringAsync']();
+    await this[
+      action === 'forward'
+        ? 'forward'
+        : action === 'forward-bad'
+          ? 'forwardBad'
+          : action === 'backward'
+            ? 'backward'
+            : action === 'backward-bad'
+              ? 'backwardBad'
+              : action === 'reset'
+                ? 'reset'
+                : action === 'reset-bad'
+                  ? 'resetBad'
+                  : action === 'detach'
+                    ? 'detach'
+                    : action === 'zeroGrad'
+                      ? 'zeroGrad'
+                      : action === 'train'
+                        ? 'train'
+                        : action === 'manualSeed'
+                          ? 'manualSeed'
+                          : action === 'load'
+                            ? 'load'
+                            : action === 'load-bad'
+                              ? 'loadBad'
+                              : action === 'busy'
+                                ? 'busy'
+                                : action === 'to'
+                                  ? 'to'
+                                  : action === 'spike-fault'
+                                    ? 'spikeFault'
+                                    : action === 'surrogate-fault'
+                                      ? 'surrogateFault'
+                                      : 'disposeDuringAsync'
+    ]();
   }
 
   /** Runs an invalid call on A (sync or async) and checks it is rejected and changes nothing. */
-  async rejected(what: string, bad: Bad, sync: (() => unknown) | null, async: (() => Promise<unknown>) | null): Promise<void> {
+  async rejected(
+    what: string,
+    bad: Bad,
+    sync: (() => unknown) | null,
+    async: (() => Promise<unknown>) | null,
+  ): Promise<void> {
     const useAsync = async !== null && (sync === null || this.r.chance(0.4));
     const name = `${what}${useAsync ? ' (async)' : ''}`;
     this.ctx.spend(false, name);
@@ -709,24 +985,37 @@ class Episode {
   }
 
   readState(): { shape: number[] | null; v: Float32Array | null; i: Float32Array | null } {
-    const v = this.A.vMem, i = this.A.iSyn;
+    const v = this.A.vMem,
+      i = this.A.iSyn;
     return { shape: this.A.shape, v: v ? v.toFloat32Array() : null, i: i ? i.toFloat32Array() : null };
   }
 
   /** Checks a valid forward's result against the reference. */
-  verifyForward(x: Float32Array, shape: number[], before: ReturnType<Episode['readState']>, out: Tensor, what: string): void {
+  verifyForward(
+    x: Float32Array,
+    shape: number[],
+    before: ReturnType<Episode['readState']>,
+    out: Tensor,
+    what: string,
+  ): void {
     const [B, T, ...Nsh] = shape as [number, number, ...number[]];
     const N = prod(Nsh);
     const P = this.refParams(Nsh);
     const st = this.readState();
     const rec = this.A.recordings;
     const got: Got = {
-      out: out.toFloat32Array(), v: st.v!, i: this.spec.hasSyn ? st.i : null,
-      recV: this.spec.recordStates ? rec.vMem?.toFloat32Array() ?? fail(`${what}: recordings.vMem missing`) : null,
-      recI: this.spec.recordStates && this.spec.hasSyn ? rec.iSyn?.toFloat32Array() ?? fail(`${what}: recordings.iSyn missing`) : null,
+      out: out.toFloat32Array(),
+      v: st.v!,
+      i: this.spec.hasSyn ? st.i : null,
+      recV: this.spec.recordStates ? (rec.vMem?.toFloat32Array() ?? fail(`${what}: recordings.vMem missing`)) : null,
+      recI:
+        this.spec.recordStates && this.spec.hasSyn
+          ? (rec.iSyn?.toFloat32Array() ?? fail(`${what}: recordings.iSyn missing`))
+          : null,
     };
     if (!this.spec.recordStates && Object.keys(rec).length) fail(`${what}: recordings present without recordStates`);
-    if (!sameShape(st.shape ?? [], [B, ...Nsh])) fail(`${what}: state shape ${JSON.stringify(st.shape)} after a forward of [${shape}]`);
+    if (!sameShape(st.shape ?? [], [B, ...Nsh]))
+      fail(`${what}: state shape ${JSON.stringify(st.shape)} after a forward of [${shape}]`);
     const spiking = this.spec.spike !== 'none';
     const zeros = new Float64Array(N);
     const bs = before.shape;
@@ -737,9 +1026,18 @@ class Episode {
       const xOff = b * T * N;
       if (fresh || Bold === B || Bold === 1) {
         const k = fresh ? -1 : Bold === B ? b : 0;
-        const ref = refRow(P, x, xOff, T, N, k < 0 ? zeros : row(before.v, k), P.alphaS ? (k < 0 ? zeros : row(before.i, k)) : null);
+        const ref = refRow(
+          P,
+          x,
+          xOff,
+          T,
+          N,
+          k < 0 ? zeros : row(before.v, k),
+          P.alphaS ? (k < 0 ? zeros : row(before.i, k)) : null,
+        );
         const m = compareRow(got, ref, b, T, N, spiking, this.ctx.stats);
-        if (m) fail(`${what}: ${m} (start state: ${fresh ? 'zeros' : Bold === B ? 'carried' : 'broadcast from batch 1'})`);
+        if (m)
+          fail(`${what}: ${m} (start state: ${fresh ? 'zeros' : Bold === B ? 'carried' : 'broadcast from batch 1'})`);
       } else {
         // resampled from Bold > 1 rows: some (v row, i row) pair must reproduce this row
         let found = false;
@@ -750,19 +1048,23 @@ class Episode {
             if (compareRow(got, ref, b, T, N, spiking, dummy) === null) found = true;
           }
         }
-        if (!found) fail(`${what}: row ${b} after a batch change ${Bold} -> ${B} matches no resampling of the old rows`);
+        if (!found)
+          fail(`${what}: row ${b} after a batch change ${Bold} -> ${B} matches no resampling of the old rows`);
         this.ctx.stats.resampledRows += 1;
       }
     }
     // firingRate = mean of the output
     const o = got.out;
-    let sum = 0, abs = 0;
+    let sum = 0,
+      abs = 0;
     for (let k = 0; k < o.length; ++k) {
       sum += o[k]!;
       abs += Number.isFinite(o[k]!) ? Math.abs(o[k]!) : 0;
     }
-    const mean = sum / o.length, fr = this.A.firingRate!;
-    if (!(sameNum(fr, mean) || Math.abs(fr - mean) <= 1e-4 * (1 + abs / o.length))) fail(`${what}: firingRate ${fr}, mean of the output ${mean}`);
+    const mean = sum / o.length,
+      fr = this.A.firingRate!;
+    if (!(sameNum(fr, mean) || Math.abs(fr - mean) <= 1e-4 * (1 + abs / o.length)))
+      fail(`${what}: firingRate ${fr}, mean of the output ${mean}`);
   }
 
   modelForward(shape: number[], input: Tensor): void {
@@ -780,12 +1082,18 @@ class Episode {
     const x = this.data(prod(shape));
     const tA = Tensor.from(x, shape);
     const useOut = r.chance(0.15);
-    const outA = useOut ? Tensor.zeros(shape) : undefined, outB = useOut ? Tensor.zeros(shape) : undefined;
+    const outA = useOut ? Tensor.zeros(shape) : undefined,
+      outB = useOut ? Tensor.zeros(shape) : undefined;
     const optsA = useOut ? { out: outA } : r.chance(0.1) ? {} : undefined;
     const optsB = useOut ? { out: outB } : undefined;
     const isAsync = r.chance(0.35);
     if (bad) {
-      await this.rejected(`forward [${shape}] (taus do not broadcast)`, bad, () => this.A.forward(tA, optsA), () => this.A.forwardAsync(tA, optsA));
+      await this.rejected(
+        `forward [${shape}] (taus do not broadcast)`,
+        bad,
+        () => this.A.forward(tA, optsA),
+        () => this.A.forwardAsync(tA, optsA),
+      );
       return;
     }
     const what = `${isAsync ? 'forwardAsync' : 'forward'} [${shape}]${useOut ? ' with out' : ''}`;
@@ -807,28 +1115,60 @@ class Episode {
     const good = Tensor.from(this.data(prod(shape)), shape);
     const pendingInput = this.model.pending.find((p) => !p.input.disposed)?.input;
     const cases: [string, () => unknown, () => unknown, Bad][] = [
-      ['input not a Tensor', () => r.pick([null, undefined, new Float32Array(8), [[1, 2]], { shape, data: new Float32Array(prod(shape)) }, 3]), () => undefined, TE(/input/)],
+      [
+        'input not a Tensor',
+        () =>
+          r.pick([null, undefined, new Float32Array(8), [[1, 2]], { shape, data: new Float32Array(prod(shape)) }, 3]),
+        () => undefined,
+        TE(/input/),
+      ],
       ['input disposed', () => disposedTensor(shape), () => undefined, CE(DISPOSED, /input/)],
       ['input rank 0', () => Tensor.scalar(1), () => undefined, RE(/input/)],
       ['input rank 1', () => Tensor.zeros([r.between(1, 5)]), () => undefined, RE(/input/)],
       ['B = 0', () => Tensor.zeros([0, ...shape.slice(1)]), () => undefined, RE(/input/)],
       ['T = 0', () => Tensor.zeros([shape[0]!, 0, ...shape.slice(2)]), () => undefined, RE(/input/)],
-      ['a zero neuron dim', () => Tensor.zeros([...shape.slice(0, 2), ...this.spec.homeN, 0]), () => undefined, RE(/input/)],
+      [
+        'a zero neuron dim',
+        () => Tensor.zeros([...shape.slice(0, 2), ...this.spec.homeN, 0]),
+        () => undefined,
+        RE(/input/),
+      ],
       ['options not an object', () => good, () => r.pick([5, null, 'out', true]), TE(/option/)],
-      ['unknown option', () => good, () => ({ [r.pick(['outt', 'output', 'inplace'])]: Tensor.zeros(shape) }), TE(/outt|output|inplace/)],
+      [
+        'unknown option',
+        () => good,
+        () => ({ [r.pick(['outt', 'output', 'inplace'])]: Tensor.zeros(shape) }),
+        TE(/outt|output|inplace/),
+      ],
       ['out not a Tensor', () => good, () => ({ out: r.pick([new Float32Array(prod(shape)), [], 0]) }), TE(/out/)],
       ['out disposed', () => good, () => ({ out: disposedTensor(shape) }), CE(DISPOSED, /out/)],
-      ['out of another shape', () => good, () => ({ out: Tensor.zeros([shape[0]!, shape[1]! + 1, ...shape.slice(2)]) }), RE(/out/)],
+      [
+        'out of another shape',
+        () => good,
+        () => ({ out: Tensor.zeros([shape[0]!, shape[1]! + 1, ...shape.slice(2)]) }),
+        RE(/out/),
+      ],
       ['out is the input', () => good, () => ({ out: good }), RE(/out/)],
     ];
     if (pendingInput) {
       const ps = pendingInput.shape;
-      cases.push(['out is the input of a pending call', () => Tensor.from(this.data(prod(ps)), ps), () => ({ out: pendingInput }), RE(/out/)]);
+      cases.push([
+        'out is the input of a pending call',
+        () => Tensor.from(this.data(prod(ps)), ps),
+        () => ({ out: pendingInput }),
+        RE(/out/),
+      ]);
     }
     const [name, mkInput, mkOpts, bad] = r.pick(cases);
-    const input = mkInput() as Tensor, opts = mkOpts() as never;
+    const input = mkInput() as Tensor,
+      opts = mkOpts() as never;
     // the only defect must be the intended one: a pending input as out with a shape whose taus do not broadcast is still that defect
-    await this.rejected(`forward: ${name}`, bad, () => this.A.forward(input, opts), () => this.A.forwardAsync(input, opts));
+    await this.rejected(
+      `forward: ${name}`,
+      bad,
+      () => this.A.forward(input, opts),
+      () => this.A.forwardAsync(input, opts),
+    );
   }
 
   gradFor(shape: number[]): Tensor {
@@ -843,16 +1183,24 @@ class Episode {
     const top = this.model.pending[this.model.pending.length - 1];
     if (!top) {
       const g = this.gradFor(this.inputShape());
-      await this.rejected('backward with nothing pending', RE(/pending/, 'ERR_NOTHING_PENDING'), () => this.A.backward(g), () => this.A.backwardAsync(g));
+      await this.rejected(
+        'backward with nothing pending',
+        RE(/pending/, 'ERR_NOTHING_PENDING'),
+        () => this.A.backward(g),
+        () => this.A.backwardAsync(g),
+      );
       return;
     }
     const g = this.gradFor(top.shape);
     const useOut = r.chance(0.15);
-    const outA = useOut ? Tensor.zeros(top.shape) : undefined, outB = useOut ? Tensor.zeros(top.shape) : undefined;
+    const outA = useOut ? Tensor.zeros(top.shape) : undefined,
+      outB = useOut ? Tensor.zeros(top.shape) : undefined;
     const isAsync = r.chance(0.35);
     const what = `${isAsync ? 'backwardAsync' : 'backward'} [${top.shape}]${useOut ? ' with out' : ''}`;
     this.ctx.spend(true, what);
-    const res = isAsync ? await this.A.backwardAsync(g, useOut ? { out: outA } : undefined) : this.A.backward(g, useOut ? { out: outA } : undefined);
+    const res = isAsync
+      ? await this.A.backwardAsync(g, useOut ? { out: outA } : undefined)
+      : this.A.backward(g, useOut ? { out: outA } : undefined);
     const resB = this.B.backward(g, useOut ? { out: outB } : undefined);
     if (useOut && res !== outA) fail(`${what}: did not return the out tensor`);
     if (!sameShape(res.shape, top.shape)) fail(`${what}: gradient shape [${res.shape}]`);
@@ -871,15 +1219,35 @@ class Episode {
     const good = this.gradFor(shape);
     const noPending = RE(/pending/, 'ERR_NOTHING_PENDING');
     const cases: [string, () => unknown, () => unknown, Bad][] = [
-      ['gradOutput not a Tensor', () => r.pick([null, undefined, new Float32Array(4), [1, 2], 1]), () => undefined, TE(/gradOutput/)],
+      [
+        'gradOutput not a Tensor',
+        () => r.pick([null, undefined, new Float32Array(4), [1, 2], 1]),
+        () => undefined,
+        TE(/gradOutput/),
+      ],
       ['gradOutput disposed', () => disposedTensor(shape), () => undefined, CE(DISPOSED, /gradOutput/)],
     ];
     if (!top) {
       cases.push(['nothing pending', () => good, () => undefined, noPending]);
     } else {
       cases.push(
-        ['gradOutput of another shape', () => this.gradFor(r.chance(0.5) ? [shape[0]! + 1, ...shape.slice(1)] : [...shape.slice(0, -1), (shape[shape.length - 1] ?? 1) + 1]), () => undefined, RE(/gradOutput/)],
-        ['gradOutput of the same size, another shape', () => this.gradFor([prod(shape), 1]), () => undefined, shape.length === 2 && shape[1] === 1 ? null! : RE(/gradOutput/)],
+        [
+          'gradOutput of another shape',
+          () =>
+            this.gradFor(
+              r.chance(0.5)
+                ? [shape[0]! + 1, ...shape.slice(1)]
+                : [...shape.slice(0, -1), (shape[shape.length - 1] ?? 1) + 1],
+            ),
+          () => undefined,
+          RE(/gradOutput/),
+        ],
+        [
+          'gradOutput of the same size, another shape',
+          () => this.gradFor([prod(shape), 1]),
+          () => undefined,
+          shape.length === 2 && shape[1] === 1 ? null! : RE(/gradOutput/),
+        ],
         ['options not an object', () => good, () => r.pick([5, null, 'x']), TE(/option/)],
         ['unknown option', () => good, () => ({ gradInput: Tensor.zeros(shape) }), TE(/gradInput/)],
         ['out of another shape', () => good, () => ({ out: Tensor.zeros([...shape, 1]) }), RE(/out/)],
@@ -888,15 +1256,22 @@ class Episode {
       );
     }
     const [name, mkG, mkOpts, bad] = r.pick(cases.filter((c) => c[3] !== null));
-    const g = mkG() as Tensor, opts = mkOpts() as never;
-    await this.rejected(`backward: ${name}`, bad, () => this.A.backward(g, opts), () => this.A.backwardAsync(g, opts));
+    const g = mkG() as Tensor,
+      opts = mkOpts() as never;
+    await this.rejected(
+      `backward: ${name}`,
+      bad,
+      () => this.A.backward(g, opts),
+      () => this.A.backwardAsync(g, opts),
+    );
   }
 
   async reset(): Promise<void> {
     const r = this.r;
     const c = r.int(5);
     let opts: Record<string, unknown> | undefined;
-    let lo = 0, hi = 1;
+    let lo = 0,
+      hi = 1;
     if (c === 1) opts = {};
     if (c === 2) opts = { randomize: false };
     if (c >= 3) {
@@ -915,7 +1290,9 @@ class Episode {
     const v = this.A.vMem?.toFloat32Array();
     if (v) {
       const randomize = c >= 3;
-      for (const x of v) if (randomize ? !(x >= lo && x <= hi) : !Object.is(x, 0)) fail(`${what}: v_mem value ${x} (expected ${randomize ? `in [${lo}, ${hi}]` : '0'})`);
+      for (const x of v)
+        if (randomize ? !(x >= lo && x <= hi) : !Object.is(x, 0))
+          fail(`${what}: v_mem value ${x} (expected ${randomize ? `in [${lo}, ${hi}]` : '0'})`);
     }
     this.checkTwin(what);
     this.checkModel(what);
@@ -923,10 +1300,16 @@ class Episode {
 
   async resetBad(): Promise<void> {
     const cases: [unknown, Bad][] = [
-      [5, TE(/option/)], [null, TE(/option/)], [{ randomise: true }, TE(/randomise/)], [{ value_ranges: {} }, TE(/value_ranges/)],
-      [{ randomize: 'yes' }, TE(/randomize/)], [{ randomize: true, valueRanges: 5 }, TE(/valueRanges/)],
-      [{ randomize: true, valueRanges: { vMem: [0, 1] } }, TE(/vMem/)], [{ randomize: true, valueRanges: { v_mem: [0] } }, RE(/v_mem/)],
-      [{ randomize: true, valueRanges: { v_mem: [0, NaN] } }, RE(/v_mem/)], [{ randomize: true, valueRanges: { i_syn: [-Infinity, 0] } }, RE(/i_syn/)],
+      [5, TE(/option/)],
+      [null, TE(/option/)],
+      [{ randomise: true }, TE(/randomise/)],
+      [{ value_ranges: {} }, TE(/value_ranges/)],
+      [{ randomize: 'yes' }, TE(/randomize/)],
+      [{ randomize: true, valueRanges: 5 }, TE(/valueRanges/)],
+      [{ randomize: true, valueRanges: { vMem: [0, 1] } }, TE(/vMem/)],
+      [{ randomize: true, valueRanges: { v_mem: [0] } }, RE(/v_mem/)],
+      [{ randomize: true, valueRanges: { v_mem: [0, NaN] } }, RE(/v_mem/)],
+      [{ randomize: true, valueRanges: { i_syn: [-Infinity, 0] } }, RE(/i_syn/)],
       [{ randomize: true, valueRanges: { v_mem: [3, 2] } }, RE(/v_mem/)],
     ];
     const [opts, bad] = this.r.pick(cases);
@@ -947,7 +1330,8 @@ class Episode {
     this.A.zeroGrad();
     this.B.zeroGrad();
     this.model.pending = [];
-    for (const [n, p] of this.A.namedParameters()) if (p.grad && p.grad.toArray().some((x) => x !== 0)) fail(`zeroGrad: ${n}.grad is not zero`);
+    for (const [n, p] of this.A.namedParameters())
+      if (p.grad && p.grad.toArray().some((x) => x !== 0)) fail(`zeroGrad: ${n}.grad is not zero`);
     this.checkTwin('zeroGrad');
     this.checkModel('zeroGrad');
   }
@@ -1003,14 +1387,25 @@ class Episode {
   }
 
   /** A valid state dict for this layer (new values, sometimes a new batch or an empty state). */
-  validDict(loose = true): { dict: Record<string, Tensor>; strict: boolean; params: Map<string, Param>; stateShape: number[] | null | undefined } {
+  validDict(loose = true): {
+    dict: Record<string, Tensor>;
+    strict: boolean;
+    params: Map<string, Param>;
+    stateShape: number[] | null | undefined;
+  } {
     const r = this.r;
     const dict: Record<string, Tensor> = {};
     const params = new Map<string, Param>();
     for (const [n, p] of this.model.params) {
       let data = p.data;
       if (r.chance(0.5)) {
-        const [lo, hi] = n.startsWith('tau') ? [1.5, 40] : n.startsWith('alpha') ? [0.5, 0.98] : n === 'spike_threshold' ? [0.5, 2] : [-2, 0];
+        const [lo, hi] = n.startsWith('tau')
+          ? [1.5, 40]
+          : n.startsWith('alpha')
+            ? [0.5, 0.98]
+            : n === 'spike_threshold'
+              ? [0.5, 2]
+              : [-2, 0];
         data = Float32Array.from({ length: data.length }, () => r.range(lo, hi));
       }
       dict[n] = Tensor.from(data, p.shape);
@@ -1050,7 +1445,9 @@ class Episode {
 
   async load(): Promise<void> {
     const { dict, strict, params, stateShape } = this.validDict();
-    const what = `loadStateDict(${Object.entries(dict).map(([k, t]) => `${k}[${t.shape}]`).join(', ')}${strict ? '' : ', strict: false'})`;
+    const what = `loadStateDict(${Object.entries(dict)
+      .map(([k, t]) => `${k}[${t.shape}]`)
+      .join(', ')}${strict ? '' : ', strict: false'})`;
     this.ctx.spend(true, what);
     this.A.loadStateDict(dict, strict ? undefined : { strict });
     this.B.loadStateDict(dict, strict ? undefined : { strict });
@@ -1059,7 +1456,8 @@ class Episode {
     this.model.pending = [];
     if (stateShape) {
       assertBitsEqual(this.A.vMem!, dict.v_mem!, `${what}: vMem after loading`);
-      if (this.spec.hasSyn && dict.i_syn?.size) assertBitsEqual(this.A.iSyn!, dict.i_syn, `${what}: iSyn after loading`);
+      if (this.spec.hasSyn && dict.i_syn?.size)
+        assertBitsEqual(this.A.iSyn!, dict.i_syn, `${what}: iSyn after loading`);
     }
     this.checkTwin(what);
     this.checkModel(what);
@@ -1073,17 +1471,33 @@ class Episode {
     const cases: [string, () => [unknown, unknown], Bad][] = [
       ['dict null', () => [null, undefined], TE(/dict/)],
       ['dict a number', () => [5, undefined], TE(/dict/)],
-      ['an unknown key', () => {
-        const k = r.pick(['foo', 'tauMem', 'vMem', 'alpha_mem', 'tau_mem', 'i_syn', 'min_v_mem'].filter((x) => !(x in dict) && !this.model.params.has(x) && !(x === 'i_syn' && this.spec.hasSyn)));
-        return [{ ...dict, [k]: Tensor.scalar(1) }, undefined];
-      }, TE(/foo|tauMem|vMem|alpha_mem|tau_mem|i_syn|min_v_mem/)],
-      ['a missing key', () => {
-        const d = { ...dict };
-        const k = r.pick(keys);
-        delete d[k];
-        return [d, undefined];
-      }, TE(/missing/)],
-      ['a value that is not a Tensor', () => [{ ...dict, [r.pick(keys)]: r.pick(['x', [1], null, {}]) }, undefined], TE(/'/)],
+      [
+        'an unknown key',
+        () => {
+          const k = r.pick(
+            ['foo', 'tauMem', 'vMem', 'alpha_mem', 'tau_mem', 'i_syn', 'min_v_mem'].filter(
+              (x) => !(x in dict) && !this.model.params.has(x) && !(x === 'i_syn' && this.spec.hasSyn),
+            ),
+          );
+          return [{ ...dict, [k]: Tensor.scalar(1) }, undefined];
+        },
+        TE(/foo|tauMem|vMem|alpha_mem|tau_mem|i_syn|min_v_mem/),
+      ],
+      [
+        'a missing key',
+        () => {
+          const d = { ...dict };
+          const k = r.pick(keys);
+          delete d[k];
+          return [d, undefined];
+        },
+        TE(/missing/),
+      ],
+      [
+        'a value that is not a Tensor',
+        () => [{ ...dict, [r.pick(keys)]: r.pick(['x', [1], null, {}]) }, undefined],
+        TE(/'/),
+      ],
       ['a disposed value', () => [{ ...dict, [r.pick(keys)]: disposedTensor([1]) }, undefined], CE(DISPOSED, /'/)],
       ['v_mem of rank 0', () => [{ ...dict, v_mem: Tensor.scalar(1) }, undefined], RE(/v_mem/)],
     ];
@@ -1091,18 +1505,34 @@ class Episode {
       const k = r.pick(pkeys);
       const p = this.model.params.get(k)!;
       cases.push(
-        [`${k} of another shape`, () => [{ ...dict, [k]: Tensor.zeros([...p.shape, 2]).reshape([...p.shape, 2]) }, undefined], RE(esc(k))],
-        [`${k} not finite`, () => [{ ...dict, [k]: Tensor.full(p.shape, r.pick([NaN, Infinity, -Infinity])) }, undefined], RE(esc(k))],
+        [
+          `${k} of another shape`,
+          () => [{ ...dict, [k]: Tensor.zeros([...p.shape, 2]).reshape([...p.shape, 2]) }, undefined],
+          RE(esc(k)),
+        ],
+        [
+          `${k} not finite`,
+          () => [{ ...dict, [k]: Tensor.full(p.shape, r.pick([NaN, Infinity, -Infinity])) }, undefined],
+          RE(esc(k)),
+        ],
       );
       const pos = pkeys.filter((x) => x === 'tau_mem' || x === 'tau_syn' || x === 'spike_threshold');
       if (pos.length) {
         const q = r.pick(pos);
-        cases.push([`${q} not positive`, () => [{ ...dict, [q]: Tensor.full(this.model.params.get(q)!.shape, r.pick([0, -1])) }, undefined], RE(esc(q))]);
+        cases.push([
+          `${q} not positive`,
+          () => [{ ...dict, [q]: Tensor.full(this.model.params.get(q)!.shape, r.pick([0, -1])) }, undefined],
+          RE(esc(q)),
+        ]);
       }
     }
     if (this.spec.hasSyn && dict.v_mem!.size > 0) {
       const sh = dict.v_mem!.shape;
-      cases.push(['i_syn of another shape than v_mem', () => [{ ...dict, i_syn: Tensor.zeros([sh[0]! + 1, ...sh.slice(1)]) }, undefined], RE(/i_syn/)]);
+      cases.push([
+        'i_syn of another shape than v_mem',
+        () => [{ ...dict, i_syn: Tensor.zeros([sh[0]! + 1, ...sh.slice(1)]) }, undefined],
+        RE(/i_syn/),
+      ]);
     }
     cases.push(['options with a typo', () => [dict, { strickt: false }], TE(/strickt/)]);
     cases.push(['options not an object', () => [dict, r.pick([5, 'strict'])], TE(/option/)]);
@@ -1125,8 +1555,12 @@ class Episode {
     const g = this.gradFor(shape);
     const sd = this.A.stateDict();
     const calls: [string, () => unknown][] = [
-      ['forward', () => this.A.forward(t)], ['backward', () => this.A.backward(g)], ['resetStates', () => this.A.resetStates()],
-      ['detachStates', () => this.A.detachStates()], ['zeroGrad', () => this.A.zeroGrad()], ['loadStateDict', () => this.A.loadStateDict(sd)],
+      ['forward', () => this.A.forward(t)],
+      ['backward', () => this.A.backward(g)],
+      ['resetStates', () => this.A.resetStates()],
+      ['detachStates', () => this.A.detachStates()],
+      ['zeroGrad', () => this.A.zeroGrad()],
+      ['loadStateDict', () => this.A.loadStateDict(sd)],
       ['to', () => this.A.to('cpu')],
     ];
     const [name, fn] = r.pick(calls);
@@ -1145,7 +1579,8 @@ class Episode {
     const shape = [this.r.between(1, 3), this.r.between(1, 8), ...this.spec.homeN];
     if (this.paramsBroadcast(shape.slice(2))) return;
     const x = this.data(prod(shape));
-    const t = Tensor.from(x, shape), tB = Tensor.from(x, shape);
+    const t = Tensor.from(x, shape),
+      tB = Tensor.from(x, shape);
     const before = this.readState();
     const what = `forwardAsync [${shape}], input disposed right after the call`;
     this.ctx.spend(true, what);
@@ -1167,7 +1602,8 @@ class Episode {
     const t = Tensor.from(this.data(prod(shape)), shape);
     const mode = r.pick(['throw', 'length', 'type'] as const);
     const fault = this.spec.fault;
-    const bad: Bad = mode === 'throw' ? { cls: 'Error', re: /./, user: undefined } : mode === 'length' ? RE(/spikeFn/) : TE(/spikeFn/);
+    const bad: Bad =
+      mode === 'throw' ? { cls: 'Error', re: /./, user: undefined } : mode === 'length' ? RE(/spikeFn/) : TE(/spikeFn/);
     fault.mode = mode;
     try {
       if (mode === 'throw') {
@@ -1183,11 +1619,17 @@ class Episode {
           err = e;
         }
         if (err === null || err !== fault.error) fail(`spikeFn throws: expected the user's error, got ${String(err)}`);
-        if (snapshot(this.A) !== before) fail(`spikeFn throws: the layer changed: ${firstLineDiff(snapshot(this.A), before)}`);
+        if (snapshot(this.A) !== before)
+          fail(`spikeFn throws: the layer changed: ${firstLineDiff(snapshot(this.A), before)}`);
         this.checkTwin('spikeFn throws');
         this.checkModel('spikeFn throws');
       } else {
-        await this.rejected(`spikeFn returns ${mode === 'length' ? 'the wrong length' : 'a non-array'}`, bad, () => this.A.forward(t), () => this.A.forwardAsync(t));
+        await this.rejected(
+          `spikeFn returns ${mode === 'length' ? 'the wrong length' : 'a non-array'}`,
+          bad,
+          () => this.A.forward(t),
+          () => this.A.forwardAsync(t),
+        );
       }
     } finally {
       fault.mode = null;
@@ -1213,12 +1655,18 @@ class Episode {
         } catch (e) {
           err = e;
         }
-        if (err === null || err !== fault.error) fail(`surrogateGradFn throws: expected the user's error, got ${String(err)}`);
+        if (err === null || err !== fault.error)
+          fail(`surrogateGradFn throws: expected the user's error, got ${String(err)}`);
         if (snapshot(this.A) !== before) fail('surrogateGradFn throws: the layer changed');
         this.checkTwin('surrogateGradFn throws');
         this.checkModel('surrogateGradFn throws');
       } else {
-        await this.rejected(`surrogateGradFn returns ${mode === 'length' ? 'the wrong length' : 'a non-array'}`, mode === 'length' ? RE(/surrogateGradFn/) : TE(/surrogateGradFn/), () => this.A.backward(g), () => this.A.backwardAsync(g));
+        await this.rejected(
+          `surrogateGradFn returns ${mode === 'length' ? 'the wrong length' : 'a non-array'}`,
+          mode === 'length' ? RE(/surrogateGradFn/) : TE(/surrogateGradFn/),
+          () => this.A.backward(g),
+          () => this.A.backwardAsync(g),
+        );
       }
     } finally {
       fault.mode = null;
@@ -1239,10 +1687,19 @@ function tensorCall(ctx: Ctx): void {
     const data = Array.from({ length: n }, () => r.range(-5, 5));
     const how = r.pick(['from', 'fromF32', 'zeros', 'full'] as const);
     ctx.spend(true, `Tensor.${how}([${shape}])`);
-    const t = how === 'from' ? Tensor.from(data, shape) : how === 'fromF32' ? Tensor.from(Float32Array.from(data), shape) : how === 'zeros' ? Tensor.zeros(shape) : Tensor.full(shape, 2.5);
-    if (!sameShape(t.shape, shape) || t.size !== n || t.rank !== shape.length) fail(`Tensor.${how}: shape [${t.shape}] size ${t.size}`);
+    const t =
+      how === 'from'
+        ? Tensor.from(data, shape)
+        : how === 'fromF32'
+          ? Tensor.from(Float32Array.from(data), shape)
+          : how === 'zeros'
+            ? Tensor.zeros(shape)
+            : Tensor.full(shape, 2.5);
+    if (!sameShape(t.shape, shape) || t.size !== n || t.rank !== shape.length)
+      fail(`Tensor.${how}: shape [${t.shape}] size ${t.size}`);
     const got = t.toArray();
-    const want = how === 'zeros' ? new Array<number>(n).fill(0) : how === 'full' ? new Array<number>(n).fill(2.5) : data.map(f32);
+    const want =
+      how === 'zeros' ? new Array<number>(n).fill(0) : how === 'full' ? new Array<number>(n).fill(2.5) : data.map(f32);
     if (got.some((v, k) => !Object.is(v, want[k]))) fail(`Tensor.${how}: data differs`);
     if (r.chance(0.3) && n > 0) {
       const flat = t.reshape([n]);
@@ -1262,7 +1719,11 @@ function tensorCall(ctx: Ctx): void {
     ['shape with Infinity', () => Tensor.full([Infinity], 1), RE(/shape/)],
     ['shape with a string', () => Tensor.zeros([2, '3' as never]), TE(/shape/)],
     ['shape not an array', () => Tensor.zeros(r.pick([6, '2,3', null, { length: 1 }]) as never), TE(/shape/)],
-    ['shape too large', () => Tensor.zeros(r.pick([[2 ** 40], [2 ** 20, 2 ** 20], [2 ** 16, 2 ** 16], [2 ** 1000, 2 ** 1000]])), RE(/shape/)],
+    [
+      'shape too large',
+      () => Tensor.zeros(r.pick([[2 ** 40], [2 ** 20, 2 ** 20], [2 ** 16, 2 ** 16], [2 ** 1000, 2 ** 1000]])),
+      RE(/shape/),
+    ],
     ['data length mismatch', () => Tensor.from([1, 2, 3], [2, 2]), RE(/shape|elements/)],
     ['data with a string', () => Tensor.from([1, 'x' as never], [2]), TE(/data/)],
     ['data not an array', () => Tensor.from(r.pick([null, 5, 'abc', {}]) as never, [1]), TE(/data/)],
@@ -1289,7 +1750,17 @@ interface FailureRecord {
 
 async function fuzz(iterations: number, seed: number) {
   const master = new Rand(seed);
-  const stats: Stats = { calls: 0, valid: 0, invalid: 0, episodes: 0, constructorsRejected: 0, refChecked: 0, refSkipped: 0, resampledRows: 0, byKind: new Map() };
+  const stats: Stats = {
+    calls: 0,
+    valid: 0,
+    invalid: 0,
+    episodes: 0,
+    constructorsRejected: 0,
+    refChecked: 0,
+    refSkipped: 0,
+    resampledRows: 0,
+    byKind: new Map(),
+  };
   const failures = new Map<string, FailureRecord>();
   let current = '';
   const log: string[] = [];
@@ -1301,7 +1772,12 @@ async function fuzz(iterations: number, seed: number) {
       stats.calls += 1;
       if (valid) stats.valid += 1;
       else stats.invalid += 1;
-      const kind = `${valid ? 'valid' : 'invalid'} ${what.replace(/\[[^\]]*\]/g, '[..]').replace(/\(\{.*\}\)/, '(..)').split(' (')[0]}`;
+      const kind = `${valid ? 'valid' : 'invalid'} ${
+        what
+          .replace(/\[[^\]]*\]/g, '[..]')
+          .replace(/\(\{.*\}\)/, '(..)')
+          .split(' (')[0]
+      }`;
       stats.byKind.set(kind, (stats.byKind.get(kind) ?? 0) + 1);
       current = what;
       log.push(`#${stats.calls} ${what}`);
@@ -1311,13 +1787,23 @@ async function fuzz(iterations: number, seed: number) {
   };
   const record = (e: unknown, episode: number, spec: Spec | null): void => {
     const msg = e instanceof Error ? e.message : String(e);
-    const kind = current.replace(/\[[^\]]*\]/g, '[..]').replace(/\d+(\.\d+)?/g, 'N').slice(0, 80) + ' :: ' + msg.replace(/-?\d+(\.\d+)?(e-?\d+)?/g, 'N').slice(0, 100);
+    const kind =
+      current
+        .replace(/\[[^\]]*\]/g, '[..]')
+        .replace(/\d+(\.\d+)?/g, 'N')
+        .slice(0, 80) +
+      ' :: ' +
+      msg.replace(/-?\d+(\.\d+)?(e-?\d+)?/g, 'N').slice(0, 100);
     const f = failures.get(kind);
     if (f) f.count += 1;
     else if (failures.size < 20) {
       const where = `seed ${seed}, episode ${episode}, call #${stats.calls}${spec ? `, ${spec.kind}(${describeOpts(spec.opts)}) neurons [${spec.homeN}]` : ''}`;
       const stack = e instanceof Failure ? '' : `\n${(e as Error)?.stack ?? ''}`;
-      failures.set(kind, { kind, count: 1, first: `${msg}\n    at ${where}\n    last calls:\n      ${log.join('\n      ')}${stack}` });
+      failures.set(kind, {
+        kind,
+        count: 1,
+        first: `${msg}\n    at ${where}\n    last calls:\n      ${log.join('\n      ')}${stack}`,
+      });
     }
   };
 
@@ -1346,7 +1832,12 @@ async function fuzz(iterations: number, seed: number) {
         const what = `new ${spec.kind}: ${name}`;
         ctx.spend(false, what);
         stats.constructorsRejected += 1;
-        const make = spec.kind === 'LIF' ? () => new LIF(opts as never) : spec.kind === 'IAF' ? () => new IAF(opts as never) : () => new ExpLeak(opts as never);
+        const make =
+          spec.kind === 'LIF'
+            ? () => new LIF(opts as never)
+            : spec.kind === 'IAF'
+              ? () => new IAF(opts as never)
+              : () => new ExpLeak(opts as never);
         expectThrowSync(make, bad, what);
       }
       ctx.spend(true, `new ${spec.kind}(${describeOpts(spec.opts)})`);
@@ -1376,7 +1867,10 @@ function describeOpts(o: Record<string, unknown> | undefined): string {
       let s: string;
       if (v instanceof Tensor) s = `Tensor[${v.shape}]`;
       else if (typeof v === 'function') s = v.name || 'fn';
-      else if (v && typeof v === 'object') s = (v as { kind?: string }).kind ?? (v.constructor?.name === 'Object' ? 'custom' : v.constructor?.name ?? 'object');
+      else if (v && typeof v === 'object')
+        s =
+          (v as { kind?: string }).kind ??
+          (v.constructor?.name === 'Object' ? 'custom' : (v.constructor?.name ?? 'object'));
       else s = typeof v === 'number' ? String(+v.toPrecision(4)) : JSON.stringify(v);
       return `${k}: ${s}`;
     })
@@ -1389,19 +1883,30 @@ describe('fuzz: random valid and invalid call sequences', function () {
     const t0 = performance.now();
     const { stats, failures } = await fuzz(ITERATIONS, SEED);
     const s = (performance.now() - t0) / 1000;
-    console.log(`      fuzz: ${stats.calls} calls in ${s.toFixed(1)} s: ${stats.valid} valid, ${stats.invalid} invalid (${stats.constructorsRejected} constructors); ${stats.episodes} episodes`);
-    console.log(`      reference: ${stats.refChecked} neuron-steps compared, ${stats.refSkipped} left out near a spike boundary, ${stats.resampledRows} resampled rows matched`);
-    if (process.env.SPIKELAYERS_FUZZ_VERBOSE) for (const [k, n] of [...stats.byKind].sort()) console.log(`        ${String(n).padStart(5)}  ${k}`);
+    console.log(
+      `      fuzz: ${stats.calls} calls in ${s.toFixed(1)} s: ${stats.valid} valid, ${stats.invalid} invalid (${stats.constructorsRejected} constructors); ${stats.episodes} episodes`,
+    );
+    console.log(
+      `      reference: ${stats.refChecked} neuron-steps compared, ${stats.refSkipped} left out near a spike boundary, ${stats.resampledRows} resampled rows matched`,
+    );
+    if (process.env.SPIKELAYERS_FUZZ_VERBOSE)
+      for (const [k, n] of [...stats.byKind].sort()) console.log(`        ${String(n).padStart(5)}  ${k}`);
     if (failures.length) {
       const text = failures.map((f, k) => `(${k + 1}) x${f.count} ${f.first}`).join('\n\n');
-      expect.fail(`${failures.length} kind(s) of failure (rerun with SPIKELAYERS_FUZZ_SEED=${SEED} SPIKELAYERS_FUZZ_ITERATIONS=${ITERATIONS}):\n\n${text}`);
+      expect.fail(
+        `${failures.length} kind(s) of failure (rerun with SPIKELAYERS_FUZZ_SEED=${SEED} SPIKELAYERS_FUZZ_ITERATIONS=${ITERATIONS}):\n\n${text}`,
+      );
     }
   });
 });
 
 // Focused versions of what the fuzz test found, so that each has a test of its own.
 describe('fuzz findings, as plain tests', function () {
-  const x = (B: number, T = 4, N = 3): Tensor => Tensor.from(Array.from({ length: B * T * N }, (_, k) => ((k * 7919) % 13) / 5), [B, T, N]);
+  const x = (B: number, T = 4, N = 3): Tensor =>
+    Tensor.from(
+      Array.from({ length: B * T * N }, (_, k) => ((k * 7919) % 13) / 5),
+      [B, T, N],
+    );
 
   it('a forward rejected by the user spike function (after a batch change from 3 to 2) does not advance the resampling generator', function () {
     const fault = { on: false };
@@ -1411,7 +1916,8 @@ describe('fuzz findings, as plain tests', function () {
         return v.map((u) => (u >= theta ? 1 : 0));
       },
     };
-    const a = new LIF({ tauMem: 10, seed: 1, spikeFn }), b = new LIF({ tauMem: 10, seed: 1, spikeFn });
+    const a = new LIF({ tauMem: 10, seed: 1, spikeFn }),
+      b = new LIF({ tauMem: 10, seed: 1, spikeFn });
     a.forward(x(3));
     b.forward(x(3));
     fault.on = true;
@@ -1419,7 +1925,10 @@ describe('fuzz findings, as plain tests', function () {
     fault.on = false;
     a.forward(x(2));
     b.forward(x(2));
-    expect(a.vMem!.toArray(), 'resampled state after the rejected call equals the twin that never saw it').to.deep.equal(b.vMem!.toArray());
+    expect(
+      a.vMem!.toArray(),
+      'resampled state after the rejected call equals the twin that never saw it',
+    ).to.deep.equal(b.vMem!.toArray());
   });
 
   for (const [name, opts, re] of [

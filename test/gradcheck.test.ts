@@ -8,8 +8,18 @@
 // the backward check is therefore against the independently written adjoint recurrence.
 import { expect } from 'chai';
 import {
-  Gaussian, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
-  PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
+  Gaussian,
+  LIF,
+  MaxSpike,
+  MembraneReset,
+  MembraneSubtract,
+  MultiGaussian,
+  MultiSpike,
+  PeriodicExponential,
+  SingleExponential,
+  SingleSpike,
+  Tensor,
+  type LIFOptions,
 } from '../lib/index.js';
 import { rng } from './support/random.js';
 import { refBackward, refForward, type RefModel, type ResetRule, type Traj } from './support/lif-reference.js';
@@ -67,7 +77,8 @@ interface Case {
 /** Index of the parameter element for neuron n (NumPy broadcasting from the right, §2). */
 function paramIndex(pShape: number[], neuronShape: number[], n: number): number {
   if (pShape.reduce((a, b) => a * b, 1) === 1) return 0;
-  const R = neuronShape.length, off = R - pShape.length;
+  const R = neuronShape.length,
+    off = R - pShape.length;
   const coord: number[] = [];
   let rem = n;
   for (let k = R - 1; k >= 0; --k) {
@@ -79,33 +90,56 @@ function paramIndex(pShape: number[], neuronShape: number[], n: number): number 
   return idx;
 }
 
-const seSigma = (gw: number, gs: number) => (u: number, th: number): number => { const w = th * gw; return (gs / w) * Math.exp(-Math.abs(u - th) / w); };
+const seSigma =
+  (gw: number, gs: number) =>
+  (u: number, th: number): number => {
+    const w = th * gw;
+    return (gs / w) * Math.exp(-Math.abs(u - th) / w);
+  };
 
 const CASES: Case[] = [
   {
     name: 'per-neuron tauMem and tauSyn, minVMem, MultiSpike + MembraneSubtract, SingleExponential',
-    B: 2, Ts: [25, 19], neuronShape: [6],
+    B: 2,
+    Ts: [25, 19],
+    neuronShape: [6],
     tauMem: { shape: [6], values: [4, 6.5, 9, 13.25, 20, 30] },
     tauSyn: { shape: [6], values: [2, 3.5, 5, 8, 11, 15] },
-    theta: 1, spikeFn: 'multi', reset: { kind: 'subtract', sub: null },
+    theta: 1,
+    spikeFn: 'multi',
+    reset: { kind: 'subtract', sub: null },
     surrogate: { make: () => new SingleExponential(), sigma: seSigma(0.5, 1) },
-    minV: -0.6, norm: true, xRange: [-4, 12], seed: 11,
+    minV: -0.6,
+    norm: true,
+    xRange: [-4, 12],
+    seed: 11,
   },
   {
     name: 'per-channel tauMem [3,1] on neurons [3,4], scalar tauSyn, MaxSpike(2) + MembraneReset(0.2), Gaussian, normInput false',
-    B: 2, Ts: [20, 13], neuronShape: [3, 4],
+    B: 2,
+    Ts: [20, 13],
+    neuronShape: [3, 4],
     tauMem: { shape: [3, 1], values: [5, 12, 25] },
     tauSyn: { shape: [], values: [4] },
-    theta: 1.5, spikeFn: 2, reset: { kind: 'reset', value: 0.2 },
+    theta: 1.5,
+    spikeFn: 2,
+    reset: { kind: 'reset', value: 0.2 },
     surrogate: { make: () => new Gaussian({ mu: 0.1, sigma: 0.6 }), sigma: (u, th) => normal(u - th, 0.1, 0.6) },
-    minV: -1, norm: false, xRange: [-0.9, 1.3], seed: 22,
+    minV: -1,
+    norm: false,
+    xRange: [-0.9, 1.3],
+    seed: 22,
   },
   {
     name: 'scalar tauMem, no tauSyn, SingleSpike + MembraneSubtract(0.5), PeriodicExponential',
-    B: 3, Ts: [18, 22], neuronShape: [5],
+    B: 3,
+    Ts: [18, 22],
+    neuronShape: [5],
     tauMem: { shape: [], values: [8] },
     tauSyn: null,
-    theta: 0.75, spikeFn: 'single', reset: { kind: 'subtract', sub: 0.5 },
+    theta: 0.75,
+    spikeFn: 'single',
+    reset: { kind: 'subtract', sub: 0.5 },
     surrogate: {
       make: () => new PeriodicExponential({ gradWidth: 0.4, gradScale: 0.9 }),
       sigma: (u, th) => {
@@ -115,32 +149,54 @@ const CASES: Case[] = [
         return 0.9 * Math.exp((-2 * Math.abs(u - k * th)) / 0.4);
       },
     },
-    minV: null, norm: true, xRange: [-1, 6], seed: 33,
+    minV: null,
+    norm: true,
+    xRange: [-1, 6],
+    seed: 33,
   },
   {
     name: 'trainAlphas, scalar tauMem and tauSyn, MultiSpike + MembraneSubtract, MultiGaussian, minVMem',
-    B: 2, Ts: [21, 17], neuronShape: [4],
+    B: 2,
+    Ts: [21, 17],
+    neuronShape: [4],
     tauMem: { shape: [], values: [10] },
     tauSyn: { shape: [], values: [3] },
     trainAlphas: true,
-    theta: 1.25, spikeFn: 'multi', reset: { kind: 'subtract', sub: null },
+    theta: 1.25,
+    spikeFn: 'multi',
+    reset: { kind: 'subtract', sub: null },
     surrogate: {
       make: () => new MultiGaussian(),
-      sigma: (u, th) => { const x = u - th; return 1.15 * normal(x, 0, 0.5) - 0.15 * normal(x, 0.5, 3) - 0.15 * normal(x, -0.5, 3); },
+      sigma: (u, th) => {
+        const x = u - th;
+        return 1.15 * normal(x, 0, 0.5) - 0.15 * normal(x, 0.5, 3) - 0.15 * normal(x, -0.5, 3);
+      },
     },
-    minV: -0.4, norm: true, xRange: [-12, 16], seed: 44,
+    minV: -0.4,
+    norm: true,
+    xRange: [-12, 16],
+    seed: 44,
   },
 ];
 
 function layerOptions(c: Case): LIFOptions {
-  const p = (t: { shape: number[]; values: number[] }): number | Tensor => (t.shape.length === 0 ? t.values[0]! : Tensor.from(t.values, t.shape));
+  const p = (t: { shape: number[]; values: number[] }): number | Tensor =>
+    t.shape.length === 0 ? t.values[0]! : Tensor.from(t.values, t.shape);
   return {
     tauMem: p(c.tauMem),
     tauSyn: c.tauSyn ? p(c.tauSyn) : null,
     trainAlphas: c.trainAlphas ?? false,
     spikeThreshold: c.theta,
-    spikeFn: c.spikeFn === 'multi' ? MultiSpike : c.spikeFn === 'single' ? SingleSpike : new MaxSpike({ maxNumSpikesPerBin: c.spikeFn }),
-    resetFn: c.reset.kind === 'subtract' ? new MembraneSubtract({ subtractValue: c.reset.sub }) : new MembraneReset({ resetValue: c.reset.value }),
+    spikeFn:
+      c.spikeFn === 'multi'
+        ? MultiSpike
+        : c.spikeFn === 'single'
+          ? SingleSpike
+          : new MaxSpike({ maxNumSpikesPerBin: c.spikeFn }),
+    resetFn:
+      c.reset.kind === 'subtract'
+        ? new MembraneSubtract({ subtractValue: c.reset.sub })
+        : new MembraneReset({ resetValue: c.reset.value }),
     surrogateGradFn: c.surrogate.make(),
     minVMem: c.minV,
     normInput: c.norm,
@@ -161,7 +217,12 @@ function refModel(c: Case): RefModel {
     B: c.B,
     neuronShape: c.neuronShape,
     theta: c.theta,
-    spike: c.spikeFn === 'multi' ? { kind: 'multi', max: Infinity } : c.spikeFn === 'single' ? { kind: 'single' } : { kind: 'multi', max: c.spikeFn },
+    spike:
+      c.spikeFn === 'multi'
+        ? { kind: 'multi', max: Infinity }
+        : c.spikeFn === 'single'
+          ? { kind: 'single' }
+          : { kind: 'multi', max: c.spikeFn },
     reset: c.reset.kind === 'subtract' ? { kind: 'subtract', sub: c.reset.sub ?? c.theta } : c.reset,
     sigma: (u) => c.surrogate.sigma(u, c.theta),
     minV: c.minV,
@@ -174,11 +235,16 @@ function refModel(c: Case): RefModel {
 /** max |a - ref| <= rtol * max(floor, max |ref|), with a message naming the worst element. */
 function expectNormwise(what: string, got: Float32Array, ref: number[], rtol: number, floor = 0): void {
   expect(got.length, `${what} length`).to.equal(ref.length);
-  let worst = 0, at = -1, scale = floor;
+  let worst = 0,
+    at = -1,
+    scale = floor;
   for (let k = 0; k < ref.length; ++k) scale = Math.max(scale, Math.abs(ref[k]!));
   for (let k = 0; k < ref.length; ++k) {
     const d = Math.abs(got[k]! - ref[k]!);
-    if (!(d <= worst)) { worst = d; at = k; }
+    if (!(d <= worst)) {
+      worst = d;
+      at = k;
+    }
   }
   expect(scale, `${what}: reference is not all zero`).to.be.greaterThan(0);
   if (!(worst <= rtol * scale))
@@ -203,7 +269,15 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
     describe(c.name, function () {
       const N = c.neuronShape.reduce((a, b) => a * b, 1);
       const m = refModel(c);
-      type RunOut = { out: Float32Array; v: Float32Array; i: Float32Array | null; recV: Float32Array; recI: Float32Array | null; vShape: number[]; recShape: number[] };
+      type RunOut = {
+        out: Float32Array;
+        v: Float32Array;
+        i: Float32Array | null;
+        recV: Float32Array;
+        recI: Float32Array | null;
+        vShape: number[];
+        recShape: number[];
+      };
       let f1: ReturnType<typeof refForward>, f2: ReturnType<typeof refForward>;
       let b1: ReturnType<typeof refBackward>, b2: ReturnType<typeof refBackward>;
       let fw: ReturnType<typeof refForward>[];
@@ -232,9 +306,13 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
           const out = layer.forward(Tensor.from(xs[k]!, shape));
           const rec = layer.recordings;
           run.push({
-            out: out.toFloat32Array(), v: layer.vMem!.toFloat32Array(), i: layer.iSyn?.toFloat32Array() ?? null,
-            recV: rec.vMem!.toFloat32Array(), recI: rec.iSyn?.toFloat32Array() ?? null,
-            vShape: layer.vMem!.shape, recShape: rec.vMem!.shape,
+            out: out.toFloat32Array(),
+            v: layer.vMem!.toFloat32Array(),
+            i: layer.iSyn?.toFloat32Array() ?? null,
+            recV: rec.vMem!.toFloat32Array(),
+            recI: rec.iSyn?.toFloat32Array() ?? null,
+            vShape: layer.vMem!.shape,
+            recShape: rec.vMem!.shape,
           });
         }
         gx2 = layer.backward(Tensor.from(gs[1]!, [c.B, c.Ts[1], ...c.neuronShape])).toFloat32Array();
@@ -243,12 +321,16 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
 
       it('the random data is meaningful and away from discontinuities', function () {
         const mg = Math.min(margin(m, f1.traj), margin(m, f2.traj));
-        expect(mg, 'test data too close to a spike/clip boundary for a float32-vs-float64 comparison: change the seed').to.be.greaterThan(1e-4);
+        expect(
+          mg,
+          'test data too close to a spike/clip boundary for a float32-vs-float64 comparison: change the seed',
+        ).to.be.greaterThan(1e-4);
         const spikes = [...f1.traj.s, ...f2.traj.s];
         expect(spikes.filter((s) => s > 0).length, 'spikes occur').to.be.greaterThan(10);
         expect(spikes.filter((s) => s === 0).length, 'silent steps occur').to.be.greaterThan(10);
         if (c.spikeFn === 'multi') expect(Math.max(...spikes), 'multi-spikes occur').to.be.greaterThan(1);
-        if (typeof c.spikeFn === 'number') expect(spikes.filter((s) => s === c.spikeFn).length, 'MaxSpike saturates').to.be.greaterThan(0);
+        if (typeof c.spikeFn === 'number')
+          expect(spikes.filter((s) => s === c.spikeFn).length, 'MaxSpike saturates').to.be.greaterThan(0);
         if (c.minV !== null) {
           const clipped = [...f1.traj.r, ...f2.traj.r].filter((x) => x < c.minV!).length;
           expect(clipped, 'the clip is active somewhere').to.be.greaterThan(0);
@@ -260,7 +342,8 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
           const tr = fw[k]!.traj;
           const o = run[k]!;
           for (let q = 0; q < tr.s.length; ++q)
-            if (o.out[q] !== tr.s[q]) expect.fail(`call ${k}: spike count ${o.out[q]} != reference ${tr.s[q]} at ${q} (u = ${tr.u[q]})`);
+            if (o.out[q] !== tr.s[q])
+              expect.fail(`call ${k}: spike count ${o.out[q]} != reference ${tr.s[q]} at ${q} (u = ${tr.u[q]})`);
           expect(o.vShape).to.deep.equal([c.B, ...c.neuronShape]);
           expect(o.recShape).to.deep.equal([c.B, c.Ts[k], ...c.neuronShape]);
           // v = u - s*theta_sub (then clipped) inherits the absolute error of u, which is large
@@ -278,7 +361,10 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
           }
           if (c.minV !== null) {
             const mv = f(c.minV);
-            expect(o.recV.every((x) => x >= mv), 'recorded states respect minVMem').to.equal(true);
+            expect(
+              o.recV.every((x) => x >= mv),
+              'recorded states respect minVMem',
+            ).to.equal(true);
           }
         }
       });
@@ -289,13 +375,20 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
       });
 
       it(`backward: ${c.trainAlphas ? 'alphaMem/alphaSyn' : 'tauMem/tauSyn'} gradients within 1e-4 of the reference`, function () {
-        const check = (what: string, param: Tensor | null, pDef: { shape: number[]; values: number[] }, gA: number[][], absA: number[][]): void => {
+        const check = (
+          what: string,
+          param: Tensor | null,
+          pDef: { shape: number[]; values: number[] },
+          gA: number[][],
+          absA: number[][],
+        ): void => {
           expect(param, `${what} parameter`).to.be.instanceOf(Tensor);
           const grad = param!.grad;
           expect(grad, `${what}.grad`).to.be.instanceOf(Tensor);
           expect(grad!.shape, `${what}.grad shape`).to.deep.equal(pDef.shape);
           const P = pDef.values.length;
-          const ref = new Array<number>(P).fill(0), scale = new Array<number>(P).fill(0);
+          const ref = new Array<number>(P).fill(0),
+            scale = new Array<number>(P).fill(0);
           for (let n = 0; n < N; ++n) {
             const p = paramIndex(pDef.shape, c.neuronShape, n);
             // d alpha / d tau = alpha / tau^2 in tau mode (§2), identity with trainAlphas
@@ -309,7 +402,10 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
           const got = grad!.toFloat32Array();
           for (let p = 0; p < P; ++p) {
             const d = Math.abs(got[p]! - ref[p]!);
-            if (!(d <= RTOL * scale[p]!)) expect.fail(`${what}.grad[${p}] = ${got[p]}, reference ${ref[p]} (|diff| ${d} > ${RTOL} * sum|terms| ${scale[p]})`);
+            if (!(d <= RTOL * scale[p]!))
+              expect.fail(
+                `${what}.grad[${p}] = ${got[p]}, reference ${ref[p]} (|diff| ${d} > ${RTOL} * sum|terms| ${scale[p]})`,
+              );
           }
           expect(Math.max(...ref.map(Math.abs)), `${what}: reference gradient is not trivially 0`).to.be.greaterThan(0);
         };
@@ -342,8 +438,12 @@ describe('gradcheck: float64 reference of semantics.md §3.2 and §7, two calls 
     const b2 = refBackward(m, f2.traj, gs[1]!, zero, zero);
     const linked = refBackward(m, f1.traj, gs[0]!, b2.gvStart, b2.giStart);
     // the two references differ clearly, so the comparison below can tell them apart
-    let diff = 0, scale = 0;
-    for (let q = 0; q < cut.gx.length; ++q) { diff = Math.max(diff, Math.abs(cut.gx[q]! - linked.gx[q]!)); scale = Math.max(scale, Math.abs(cut.gx[q]!)); }
+    let diff = 0,
+      scale = 0;
+    for (let q = 0; q < cut.gx.length; ++q) {
+      diff = Math.max(diff, Math.abs(cut.gx[q]! - linked.gx[q]!));
+      scale = Math.max(scale, Math.abs(cut.gx[q]!));
+    }
     expect(diff, 'cut vs linked references differ').to.be.greaterThan(100 * RTOL * scale);
 
     const layer = new LIF(layerOptions(c));

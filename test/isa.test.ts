@@ -11,7 +11,10 @@ import { uniform } from './support/random.js';
 
 function digest(): string {
   const h = createHash('sha256');
-  for (const opts of [{ tauMem: 20 }, { tauMem: 12, tauSyn: 5, minVMem: -0.3, surrogateGradFn: new Gaussian(), resetFn: new MembraneReset() }]) {
+  for (const opts of [
+    { tauMem: 20 },
+    { tauMem: 12, tauSyn: 5, minVMem: -0.3, surrogateGradFn: new Gaussian(), resetFn: new MembraneReset() },
+  ]) {
     const l = new LIF(opts);
     const n = 4 * 70 * 300;
     const y = l.forward(Tensor.from(uniform(1, n, -0.5, 2.5), [4, 70, 300]));
@@ -32,7 +35,10 @@ if (process.env.SPIKELAYERS_ISA_CHILD) {
       }
       const self = fileURLToPath(import.meta.url);
       const runs = ['generic', 'x86-64-v2', 'x86-64-v3'].map((isa) => {
-        const r = spawnSync(process.execPath, [self], { env: { ...process.env, SPIKELAYERS_ISA_CHILD: '1', SPIKELAYERS_CPU_ISA: isa }, encoding: 'utf8' });
+        const r = spawnSync(process.execPath, [self], {
+          env: { ...process.env, SPIKELAYERS_ISA_CHILD: '1', SPIKELAYERS_CPU_ISA: isa },
+          encoding: 'utf8',
+        });
         expect(r.status, r.stderr).to.equal(0);
         return r.stdout.trim().split(' ');
       });

@@ -36,7 +36,12 @@ async function collect(rounds = 3): Promise<void> {
     await tick(k === rounds - 1 ? 5 : 0);
   }
 }
-interface Mem { rss: number; heapUsed: number; arrayBuffers: number; external: number }
+interface Mem {
+  rss: number;
+  heapUsed: number;
+  arrayBuffers: number;
+  external: number;
+}
 function mem(): Mem {
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, external: m.external };
@@ -84,7 +89,14 @@ describe('memory lifetime', function () {
       let sum = 0;
       for (let k = 0; k < NT; ++k) {
         // four ways to make a tensor; only every 4th is tracked (registering costs time)
-        const t = k % 4 === 0 ? Tensor.from(src, [4, 64]) : k % 4 === 1 ? Tensor.zeros([16, 16]) : k % 4 === 2 ? Tensor.full([256], k) : Tensor.from(src, [256]).reshape([2, 128]);
+        const t =
+          k % 4 === 0
+            ? Tensor.from(src, [4, 64])
+            : k % 4 === 1
+              ? Tensor.zeros([16, 16])
+              : k % 4 === 2
+                ? Tensor.full([256], k)
+                : Tensor.from(src, [256]).reshape([2, 128]);
         if (k % 1000 === 0) sum += t.toFloat32Array()[0]!;
         if (k % 7 === 0) t.dispose();
         // A full GC now and then: otherwise V8 lets tens of MB of garbage arrays pile up before it
@@ -95,7 +107,9 @@ describe('memory lifetime', function () {
       await settle();
       const left = live(Tensor) - live0;
       const m1 = mem();
-      console.log(`      ${NT} tensors: ${left} still alive; arrayBuffers ${fmt(m0.arrayBuffers)} -> ${fmt(m1.arrayBuffers)}, rss ${fmt(m0.rss)} -> ${fmt(m1.rss)}, heapUsed ${fmt(m0.heapUsed)} -> ${fmt(m1.heapUsed)}`);
+      console.log(
+        `      ${NT} tensors: ${left} still alive; arrayBuffers ${fmt(m0.arrayBuffers)} -> ${fmt(m1.arrayBuffers)}, rss ${fmt(m0.rss)} -> ${fmt(m1.rss)}, heapUsed ${fmt(m0.heapUsed)} -> ${fmt(m1.heapUsed)}`,
+      );
       expect(left, 'tensors still alive').to.be.at.most(2);
       expect(m1.arrayBuffers - m0.arrayBuffers, 'arrayBuffers growth').to.be.below(1 * MB);
       expect(m1.rss - m0.rss, 'RSS growth').to.be.below(48 * MB);
@@ -108,10 +122,17 @@ describe('memory lifetime', function () {
       const g = Tensor.from(values(2 * 5 * 16, 3, -1, 1), [2, 5, 16]);
       const tau = Tensor.from([5, 10, 20, 40], [4, 1, 1]);
       await settle();
-      const live0 = live(LIF), t0 = live(Tensor);
+      const live0 = live(LIF),
+        t0 = live(Tensor);
       const m0 = mem();
       for (let k = 0; k < NL; ++k) {
-        const l = new LIF(k % 3 === 0 ? { tauMem: 10 } : k % 3 === 1 ? { tauMem: 8, tauSyn: 3, recordStates: true } : { tauMem: tau, minVMem: -1 });
+        const l = new LIF(
+          k % 3 === 0
+            ? { tauMem: 10 }
+            : k % 3 === 1
+              ? { tauMem: 8, tauSyn: 3, recordStates: true }
+              : { tauMem: tau, minVMem: -1 },
+        );
         const xi = k % 3 === 2 ? x.reshape([2, 5, 4, 2, 2]) : x;
         const gi = k % 3 === 2 ? g.reshape([2, 5, 4, 2, 2]) : g;
         if (k % 8 === 0) {
@@ -126,9 +147,12 @@ describe('memory lifetime', function () {
         if (k % 2000 === 1999) gc();
       }
       await settle();
-      const left = live(LIF) - live0, leftT = live(Tensor) - t0;
+      const left = live(LIF) - live0,
+        leftT = live(Tensor) - t0;
       const m1 = mem();
-      console.log(`      ${NL} layers: ${left} layers and ${leftT} tensors still alive; arrayBuffers ${fmt(m0.arrayBuffers)} -> ${fmt(m1.arrayBuffers)}, rss ${fmt(m0.rss)} -> ${fmt(m1.rss)}`);
+      console.log(
+        `      ${NL} layers: ${left} layers and ${leftT} tensors still alive; arrayBuffers ${fmt(m0.arrayBuffers)} -> ${fmt(m1.arrayBuffers)}, rss ${fmt(m0.rss)} -> ${fmt(m1.rss)}`,
+      );
       // the last layer (with its parameters, grads and recordings, ~8 tensors) may still be
       // referenced from the last async continuation
       expect(left, 'layers still alive').to.be.at.most(2);
@@ -182,7 +206,8 @@ describe('memory lifetime', function () {
     });
     it('disposing a tensor returned by the layer (output, vMem, stateDict entry, recording) does not affect the layer', function () {
       const x = Tensor.from(values(2 * 6 * 3, 4), [2, 6, 3]);
-      const a = new LIF({ tauMem: 6, tauSyn: 2, recordStates: true }), b = new LIF({ tauMem: 6, tauSyn: 2, recordStates: true });
+      const a = new LIF({ tauMem: 6, tauSyn: 2, recordStates: true }),
+        b = new LIF({ tauMem: 6, tauSyn: 2, recordStates: true });
       a.forward(x).dispose();
       b.forward(x);
       a.vMem!.dispose();
@@ -208,10 +233,13 @@ describe('memory lifetime', function () {
       ['zeroGrad()', (l) => l.zeroGrad()],
       ['loadStateDict(stateDict())', (l) => l.loadStateDict(l.stateDict())],
       ['a forward with another neuron shape (state re-zeroed)', (l) => l.forward(Tensor.zeros([2, 3, 5])).dispose()],
-      ['backward of both pending calls', (l) => {
-        l.backward(Tensor.zeros(shape)).dispose();
-        l.backward(Tensor.zeros(shape)).dispose();
-      }],
+      [
+        'backward of both pending calls',
+        (l) => {
+          l.backward(Tensor.zeros(shape)).dispose();
+          l.backward(Tensor.zeros(shape)).dispose();
+        },
+      ],
     ];
     for (const [name, cut] of cuts) {
       it(`${name}: two pending calls (${fmt(2 * BYTES)} of inputs) are released`, async function () {
@@ -224,12 +252,17 @@ describe('memory lifetime', function () {
         await collect();
         const m1 = mem();
         expect(l.pendingCalls).to.equal(3);
-        expect(m1.arrayBuffers - m0.arrayBuffers, 'precondition: the pending calls hold their inputs').to.be.at.least(2 * BYTES);
+        expect(m1.arrayBuffers - m0.arrayBuffers, 'precondition: the pending calls hold their inputs').to.be.at.least(
+          2 * BYTES,
+        );
         cut(l);
         await collect();
         const m2 = mem();
         expect(l.pendingCalls, 'pending calls after the cut').to.be.at.most(1);
-        expect(m2.arrayBuffers - m0.arrayBuffers, `after the cut (held: ${fmt(m1.arrayBuffers - m0.arrayBuffers)})`).to.be.below(1 * MB);
+        expect(
+          m2.arrayBuffers - m0.arrayBuffers,
+          `after the cut (held: ${fmt(m1.arrayBuffers - m0.arrayBuffers)})`,
+        ).to.be.below(1 * MB);
       });
     }
     it('dropping a layer with pending calls releases them', async function () {
@@ -241,7 +274,7 @@ describe('memory lifetime', function () {
       await collect();
       expect(mem().arrayBuffers - m0.arrayBuffers).to.be.at.least(2 * BYTES);
       expect(l.pendingCalls).to.equal(2);
-      l = null;
+      l = null; // eslint-disable-line no-useless-assignment -- drops the last reference for the GC
       await collect();
       expect(mem().arrayBuffers - m0.arrayBuffers).to.be.below(1 * MB);
     });
@@ -273,14 +306,20 @@ describe('memory lifetime', function () {
   describe('long runs', function () {
     const STEPS = FULL ? 10_000 : 2_000;
     it(`a training loop of ${STEPS.toLocaleString('en')} steps (forward, backward, SGD step, zeroGrad; every 4th step async) does not grow`, async function () {
-      const B = 8, T = 32, N = 256;
+      const B = 8,
+        T = 32,
+        N = 256;
       const l = new LIF({ tauMem: Tensor.from(values(N, 6, 5, 30), [N]), tauSyn: 4, recordStates: true });
-      const opt = new SGD(l.parameters().filter((p) => p.requiresGrad), { lr: 1e-3 });
+      const opt = new SGD(
+        l.parameters().filter((p) => p.requiresGrad),
+        { lr: 1e-3 },
+      );
       const x = Tensor.from(values(B * T * N, 7, 0, 1.5), [B, T, N]);
       const target = values(B * T * N, 8, 0, 1);
       const grad = new Float32Array(B * T * N);
       const samples: Mem[] = [];
-      let peakRss = 0, base: Mem | null = null;
+      let peakRss = 0,
+        base: Mem | null = null;
       const t0 = performance.now();
       for (let s = 0; s < STEPS; ++s) {
         const out = s % 4 === 0 ? await l.forwardAsync(x) : l.forward(x);
@@ -304,7 +343,9 @@ describe('memory lifetime', function () {
       const end = mem();
       samples.push(end);
       peakRss = Math.max(peakRss, end.rss);
-      console.log(`      ${STEPS} steps in ${(ms / 1000).toFixed(1)} s; after step ${STEPS / 10} -> end: arrayBuffers ${fmt(base!.arrayBuffers)} -> ${fmt(end.arrayBuffers)}, heapUsed ${fmt(base!.heapUsed)} -> ${fmt(end.heapUsed)}, rss ${fmt(base!.rss)} -> ${fmt(end.rss)}; peak RSS ${fmt(peakRss)}`);
+      console.log(
+        `      ${STEPS} steps in ${(ms / 1000).toFixed(1)} s; after step ${STEPS / 10} -> end: arrayBuffers ${fmt(base!.arrayBuffers)} -> ${fmt(end.arrayBuffers)}, heapUsed ${fmt(base!.heapUsed)} -> ${fmt(end.heapUsed)}, rss ${fmt(base!.rss)} -> ${fmt(end.rss)}; peak RSS ${fmt(peakRss)}`,
+      );
       expect(l.pendingCalls).to.equal(0);
       expect(end.arrayBuffers - base!.arrayBuffers, 'arrayBuffers growth').to.be.below(256 * 1024);
       expect(end.heapUsed - base!.heapUsed, 'heapUsed growth').to.be.below(4 * MB);
@@ -316,8 +357,14 @@ describe('memory lifetime', function () {
     const cases: [string, () => unknown][] = [
       ['Tensor.zeros([2 ** 40])', () => Tensor.zeros([2 ** 40])],
       ['Tensor.zeros([2 ** 20, 2 ** 20])', () => Tensor.zeros([2 ** 20, 2 ** 20])],
-      ['Tensor.zeros([2 ** 16, 2 ** 16]) (2^32 elements, one more than MAX_ELEMENTS)', () => Tensor.zeros([2 ** 16, 2 ** 16])],
-      ['Tensor.zeros([2 ** 1000, 2 ** 1000]) (the count overflows to Infinity)', () => Tensor.zeros([2 ** 1000, 2 ** 1000])],
+      [
+        'Tensor.zeros([2 ** 16, 2 ** 16]) (2^32 elements, one more than MAX_ELEMENTS)',
+        () => Tensor.zeros([2 ** 16, 2 ** 16]),
+      ],
+      [
+        'Tensor.zeros([2 ** 1000, 2 ** 1000]) (the count overflows to Infinity)',
+        () => Tensor.zeros([2 ** 1000, 2 ** 1000]),
+      ],
       ['Tensor.full([2 ** 33], 1)', () => Tensor.full([2 ** 33], 1)],
       ['Tensor.from([], [2 ** 40])', () => Tensor.from([], [2 ** 40])],
       ['Tensor.from(data, [2 ** 53, 2 ** 53])', () => Tensor.from(new Float32Array(4), [2 ** 53, 2 ** 53])],
@@ -338,8 +385,17 @@ describe('memory lifetime', function () {
     // The native contract, below the TypeScript checks: counts whose product overflows are refused
     // before any pointer arithmetic.
     const base = () => ({
-      spike: 0, reset: 0, surr: 0, hasSyn: false, theta: 1, K: 32,
-      alphaMem: new Float32Array([0.9]), x: new Float32Array(8), v0: new Float32Array(8), v1: new Float32Array(8), out: new Float32Array(8),
+      spike: 0,
+      reset: 0,
+      surr: 0,
+      hasSyn: false,
+      theta: 1,
+      K: 32,
+      alphaMem: new Float32Array([0.9]),
+      x: new Float32Array(8),
+      v0: new Float32Array(8),
+      v1: new Float32Array(8),
+      out: new Float32Array(8),
     });
     const nativeCases: [string, Record<string, unknown>, RegExp][] = [
       ['B*T*N = 2^60', { B: 2 ** 20, T: 2 ** 20, N: 2 ** 20 }, /too large/],

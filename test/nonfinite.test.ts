@@ -19,7 +19,15 @@
 // NaN state (0·NaN = NaN), exactly as autograd does.
 import { expect } from 'chai';
 import {
-  LIF, IAF, ExpLeak, Tensor, SingleSpike, MaxSpike, MembraneReset, Heaviside, type LIFOptions,
+  LIF,
+  IAF,
+  ExpLeak,
+  Tensor,
+  SingleSpike,
+  MaxSpike,
+  MembraneReset,
+  Heaviside,
+  type LIFOptions,
 } from '../lib/index.js';
 import { uniform } from './support/random.js';
 
@@ -30,11 +38,13 @@ const same = (a: number, b: number): boolean => (Number.isNaN(a) && Number.isNaN
 function expectNumbers(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
   expect(got.length, `${what}: length`).to.equal(want.length);
   for (let k = 0; k < want.length; ++k)
-    if (!same(got[k]!, want[k]!)) expect.fail(`${what}: element ${k} is ${got[k]}, expected ${want[k]} (got [${Array.from(got).join(', ')}])`);
+    if (!same(got[k]!, want[k]!))
+      expect.fail(`${what}: element ${k} is ${got[k]}, expected ${want[k]} (got [${Array.from(got).join(', ')}])`);
 }
 function expectBits(got: Float32Array, want: Float32Array, what: string, skip?: (k: number) => boolean): void {
   expect(got.length, `${what}: length`).to.equal(want.length);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length), b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length),
+    b = new Uint32Array(want.buffer, want.byteOffset, want.length);
   for (let k = 0; k < a.length; ++k) {
     if (skip?.(k)) continue;
     if (a[k] !== b[k]) expect.fail(`${what}: element ${k} differs: ${got[k]} vs ${want[k]}`);
@@ -67,40 +77,160 @@ interface Case {
   i?: number;
 }
 
-const lif = (o: Partial<LIFOptions> = {}): Make => () => new LIF({ tauMem: 10, ...o });
+const lif =
+  (o: Partial<LIFOptions> = {}): Make =>
+  () =>
+    new LIF({ tauMem: 10, ...o });
 const cases: Case[] = [
   // NaN
   { name: 'MultiSpike + MembraneSubtract', make: lif(), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN },
-  { name: 'SingleSpike + MembraneSubtract', make: lif({ spikeFn: SingleSpike }), value: NaN, out: [0, 0, 0, 0], v: NaN },
-  { name: 'MaxSpike(2) + MembraneSubtract', make: lif({ spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }) }), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN },
-  { name: 'MultiSpike + MembraneReset', make: lif({ resetFn: new MembraneReset() }), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN },
-  { name: 'SingleSpike + MembraneReset(0.2)', make: lif({ spikeFn: SingleSpike, resetFn: new MembraneReset({ resetValue: 0.2 }) }), value: NaN, out: [0, 0, 0, 0], v: NaN },
-  { name: 'MultiSpike + minVMem -1 (relu(NaN) = NaN: the clip keeps NaN)', make: lif({ minVMem: -1 }), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN },
-  { name: 'tauSyn 3 (NaN stays in i_syn too)', make: lif({ tauSyn: 3 }), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN, i: NaN },
-  { name: 'spikeFn null (output is the membrane)', make: lif({ spikeFn: null }), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN },
+  {
+    name: 'SingleSpike + MembraneSubtract',
+    make: lif({ spikeFn: SingleSpike }),
+    value: NaN,
+    out: [0, 0, 0, 0],
+    v: NaN,
+  },
+  {
+    name: 'MaxSpike(2) + MembraneSubtract',
+    make: lif({ spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }) }),
+    value: NaN,
+    out: [NaN, NaN, NaN, NaN],
+    v: NaN,
+  },
+  {
+    name: 'MultiSpike + MembraneReset',
+    make: lif({ resetFn: new MembraneReset() }),
+    value: NaN,
+    out: [NaN, NaN, NaN, NaN],
+    v: NaN,
+  },
+  {
+    name: 'SingleSpike + MembraneReset(0.2)',
+    make: lif({ spikeFn: SingleSpike, resetFn: new MembraneReset({ resetValue: 0.2 }) }),
+    value: NaN,
+    out: [0, 0, 0, 0],
+    v: NaN,
+  },
+  {
+    name: 'MultiSpike + minVMem -1 (relu(NaN) = NaN: the clip keeps NaN)',
+    make: lif({ minVMem: -1 }),
+    value: NaN,
+    out: [NaN, NaN, NaN, NaN],
+    v: NaN,
+  },
+  {
+    name: 'tauSyn 3 (NaN stays in i_syn too)',
+    make: lif({ tauSyn: 3 }),
+    value: NaN,
+    out: [NaN, NaN, NaN, NaN],
+    v: NaN,
+    i: NaN,
+  },
+  {
+    name: 'spikeFn null (output is the membrane)',
+    make: lif({ spikeFn: null }),
+    value: NaN,
+    out: [NaN, NaN, NaN, NaN],
+    v: NaN,
+  },
   { name: 'ExpLeak', make: () => new ExpLeak({ tauMem: 10 }), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN },
   { name: 'IAF', make: () => new IAF(), value: NaN, out: [NaN, NaN, NaN, NaN], v: NaN },
   // +Inf
-  { name: 'MultiSpike + MembraneSubtract (Inf spikes, then Inf - Inf = NaN)', make: lif(), value: Infinity, out: [Infinity, NaN, NaN, NaN], v: NaN },
-  { name: 'SingleSpike + MembraneSubtract (Inf - θ = Inf: one spike per step forever)', make: lif({ spikeFn: SingleSpike }), value: Infinity, out: [1, 1, 1, 1], v: Infinity },
-  { name: 'MaxSpike(2) + MembraneSubtract (min(Inf, 2) = 2, Inf - 2θ = Inf)', make: lif({ spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }) }), value: Infinity, out: [2, 2, 2, 2], v: Infinity },
-  { name: 'MultiSpike + MembraneReset (Inf·0 = NaN)', make: lif({ resetFn: new MembraneReset() }), value: Infinity, out: [Infinity, NaN, NaN, NaN], v: NaN },
-  { name: 'SingleSpike + MembraneReset (Inf·0 = NaN, then no spikes)', make: lif({ spikeFn: SingleSpike, resetFn: new MembraneReset() }), value: Infinity, out: [1, 0, 0, 0], v: NaN },
-  { name: 'tauSyn 3, SingleSpike (Inf stays in i_syn and v_mem)', make: lif({ tauSyn: 3, spikeFn: SingleSpike }), value: Infinity, out: [1, 1, 1, 1], v: Infinity, i: Infinity },
-  { name: 'ExpLeak', make: () => new ExpLeak({ tauMem: 10 }), value: Infinity, out: [Infinity, Infinity, Infinity, Infinity], v: Infinity },
-  { name: 'IAF, SingleSpike', make: () => new IAF({ spikeFn: SingleSpike }), value: Infinity, out: [1, 1, 1, 1], v: Infinity },
+  {
+    name: 'MultiSpike + MembraneSubtract (Inf spikes, then Inf - Inf = NaN)',
+    make: lif(),
+    value: Infinity,
+    out: [Infinity, NaN, NaN, NaN],
+    v: NaN,
+  },
+  {
+    name: 'SingleSpike + MembraneSubtract (Inf - θ = Inf: one spike per step forever)',
+    make: lif({ spikeFn: SingleSpike }),
+    value: Infinity,
+    out: [1, 1, 1, 1],
+    v: Infinity,
+  },
+  {
+    name: 'MaxSpike(2) + MembraneSubtract (min(Inf, 2) = 2, Inf - 2θ = Inf)',
+    make: lif({ spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }) }),
+    value: Infinity,
+    out: [2, 2, 2, 2],
+    v: Infinity,
+  },
+  {
+    name: 'MultiSpike + MembraneReset (Inf·0 = NaN)',
+    make: lif({ resetFn: new MembraneReset() }),
+    value: Infinity,
+    out: [Infinity, NaN, NaN, NaN],
+    v: NaN,
+  },
+  {
+    name: 'SingleSpike + MembraneReset (Inf·0 = NaN, then no spikes)',
+    make: lif({ spikeFn: SingleSpike, resetFn: new MembraneReset() }),
+    value: Infinity,
+    out: [1, 0, 0, 0],
+    v: NaN,
+  },
+  {
+    name: 'tauSyn 3, SingleSpike (Inf stays in i_syn and v_mem)',
+    make: lif({ tauSyn: 3, spikeFn: SingleSpike }),
+    value: Infinity,
+    out: [1, 1, 1, 1],
+    v: Infinity,
+    i: Infinity,
+  },
+  {
+    name: 'ExpLeak',
+    make: () => new ExpLeak({ tauMem: 10 }),
+    value: Infinity,
+    out: [Infinity, Infinity, Infinity, Infinity],
+    v: Infinity,
+  },
+  {
+    name: 'IAF, SingleSpike',
+    make: () => new IAF({ spikeFn: SingleSpike }),
+    value: Infinity,
+    out: [1, 1, 1, 1],
+    v: Infinity,
+  },
   // -Inf
-  { name: 'MultiSpike + MembraneSubtract ([u > 0]·trunc(-Inf) = 0·-Inf = NaN)', make: lif(), value: -Infinity, out: [NaN, NaN, NaN, NaN], v: NaN },
-  { name: 'SingleSpike + MembraneSubtract (-Inf - 0·θ = -Inf)', make: lif({ spikeFn: SingleSpike }), value: -Infinity, out: [0, 0, 0, 0], v: -Infinity },
-  { name: 'MultiSpike + minVMem -1 (NaN spikes, NaN state)', make: lif({ minVMem: -1 }), value: -Infinity, out: [NaN, NaN, NaN, NaN], v: NaN },
-  { name: 'ExpLeak', make: () => new ExpLeak({ tauMem: 10 }), value: -Infinity, out: [-Infinity, -Infinity, -Infinity, -Infinity], v: -Infinity },
+  {
+    name: 'MultiSpike + MembraneSubtract ([u > 0]·trunc(-Inf) = 0·-Inf = NaN)',
+    make: lif(),
+    value: -Infinity,
+    out: [NaN, NaN, NaN, NaN],
+    v: NaN,
+  },
+  {
+    name: 'SingleSpike + MembraneSubtract (-Inf - 0·θ = -Inf)',
+    make: lif({ spikeFn: SingleSpike }),
+    value: -Infinity,
+    out: [0, 0, 0, 0],
+    v: -Infinity,
+  },
+  {
+    name: 'MultiSpike + minVMem -1 (NaN spikes, NaN state)',
+    make: lif({ minVMem: -1 }),
+    value: -Infinity,
+    out: [NaN, NaN, NaN, NaN],
+    v: NaN,
+  },
+  {
+    name: 'ExpLeak',
+    make: () => new ExpLeak({ tauMem: 10 }),
+    value: -Infinity,
+    out: [-Infinity, -Infinity, -Infinity, -Infinity],
+    v: -Infinity,
+  },
 ];
 
 describe('non-finite input propagates like sinabs (IEEE rules applied to the sinabs formulas)', function () {
   describe('a non-finite input at t = 0 in neuron 0 of (B, T, N) = (1, 4, 2)', function () {
     for (const c of cases) {
       it(`${c.value} into ${c.name}: outputs [${c.out.join(', ')}], v_mem ${c.v}${c.i !== undefined ? `, i_syn ${c.i}` : ''}; neuron 1 untouched`, function () {
-        const layer = c.make(), ref = c.make();
+        const layer = c.make(),
+          ref = c.make();
         const out = layer.forward(input(c.value));
         const refOut = ref.forward(input(0.25));
         expectNumbers(col(out, 0), c.out, 'neuron 0 outputs');
@@ -108,10 +238,18 @@ describe('non-finite input propagates like sinabs (IEEE rules applied to the sin
         if (c.i !== undefined) expectNumbers([layer.iSyn!.toArray()[0]!], [c.i], 'neuron 0 i_syn');
         // neuron 1 is bit-identical to a run without the non-finite value
         expectBits(Float32Array.from(col(out, 1)), Float32Array.from(col(refOut, 1)), 'neuron 1 outputs');
-        expectBits(Float32Array.of(layer.vMem!.toArray()[1]!), Float32Array.of(ref.vMem!.toArray()[1]!), 'neuron 1 v_mem');
+        expectBits(
+          Float32Array.of(layer.vMem!.toArray()[1]!),
+          Float32Array.of(ref.vMem!.toArray()[1]!),
+          'neuron 1 v_mem',
+        );
         // firingRate = mean of the output: NaN if any output is NaN, else +Inf if any is +Inf
         const o = out.toArray();
-        const want = o.some(Number.isNaN) ? NaN : o.includes(Infinity) ? Infinity : o.reduce((a, b) => a + b, 0) / o.length;
+        const want = o.some(Number.isNaN)
+          ? NaN
+          : o.includes(Infinity)
+            ? Infinity
+            : o.reduce((a, b) => a + b, 0) / o.length;
         if (Number.isFinite(want)) expect(layer.firingRate).to.be.closeTo(want, 1e-6);
         else expectNumbers([layer.firingRate!], [want], 'firingRate');
       });
@@ -121,7 +259,8 @@ describe('non-finite input propagates like sinabs (IEEE rules applied to the sin
       // a huge finite negative input is clipped to the same state: the runs must agree bit for bit
       const a = new LIF({ tauMem: 10, spikeFn: SingleSpike, minVMem: -1 });
       const b = new LIF({ tauMem: 10, spikeFn: SingleSpike, minVMem: -1 });
-      const oa = a.forward(input(-Infinity)), ob = b.forward(input(-1e30));
+      const oa = a.forward(input(-Infinity)),
+        ob = b.forward(input(-1e30));
       expectBits(oa.toFloat32Array(), ob.toFloat32Array(), 'outputs');
       expectBits(a.vMem!.toFloat32Array(), b.vMem!.toFloat32Array(), 'v_mem');
       expect(a.vMem!.toArray().every(Number.isFinite)).to.equal(true);
@@ -130,7 +269,8 @@ describe('non-finite input propagates like sinabs (IEEE rules applied to the sin
     it('ExpLeak with minVMem -1 and -Inf: the output (before the clip) is -Inf at t = 0, the state is clipped to -1, later outputs are finite', function () {
       const a = new ExpLeak({ tauMem: 10, minVMem: -1 });
       const b = new ExpLeak({ tauMem: 10, minVMem: -1 });
-      const oa = a.forward(input(-Infinity)), ob = b.forward(input(-1e30));
+      const oa = a.forward(input(-Infinity)),
+        ob = b.forward(input(-1e30));
       expect(col(oa, 0)[0]).to.equal(-Infinity);
       expectBits(oa.toFloat32Array(), ob.toFloat32Array(), 'outputs after t = 0', (k) => k === 0);
       expectBits(a.vMem!.toFloat32Array(), b.vMem!.toFloat32Array(), 'v_mem');
@@ -148,31 +288,42 @@ describe('non-finite input propagates like sinabs (IEEE rules applied to the sin
         const x = values(120, 7);
         const xn = x.slice();
         xn[at(1, 5, 3)] = NaN;
-        const a = new LIF(opts), r = new LIF(opts);
+        const a = new LIF(opts),
+          r = new LIF(opts);
         const oa = a.forward(Tensor.from(xn, shape)).toFloat32Array();
         const or = r.forward(Tensor.from(x, shape)).toFloat32Array();
         const hit = (k: number): boolean => {
-          const n = k % 6, t = Math.floor(k / 6) % 10, b = Math.floor(k / 60);
+          const n = k % 6,
+            t = Math.floor(k / 6) % 10,
+            b = Math.floor(k / 60);
           return b === 1 && n === 3 && t >= 5;
         };
         expectBits(oa, or, 'outputs outside the NaN neuron', hit);
         for (let t = 5; t < 10; ++t) expectNumbers([oa[at(1, t, 3)]!], [after], `output (1, ${t}, 3)`);
-        const va = a.vMem!.toFloat32Array(), vr = r.vMem!.toFloat32Array();
+        const va = a.vMem!.toFloat32Array(),
+          vr = r.vMem!.toFloat32Array();
         expectBits(va, vr, 'v_mem outside the NaN neuron', (k) => k === 6 + 3);
         expect(va[6 + 3]).to.be.NaN;
         // the next call carries the NaN in that neuron only
-        const ob = a.forward(Tensor.from(x, shape)).toFloat32Array(), orb = r.forward(Tensor.from(x, shape)).toFloat32Array();
+        const ob = a.forward(Tensor.from(x, shape)).toFloat32Array(),
+          orb = r.forward(Tensor.from(x, shape)).toFloat32Array();
         expectBits(ob, orb, 'second call outside the NaN neuron', (k) => Math.floor(k / 60) === 1 && k % 6 === 3);
         // resetStates clears it
-        a.resetStates(); r.resetStates();
-        expectBits(a.forward(Tensor.from(x, shape)).toFloat32Array(), r.forward(Tensor.from(x, shape)).toFloat32Array(), 'after resetStates');
+        a.resetStates();
+        r.resetStates();
+        expectBits(
+          a.forward(Tensor.from(x, shape)).toFloat32Array(),
+          r.forward(Tensor.from(x, shape)).toFloat32Array(),
+          'after resetStates',
+        );
       });
     }
   });
 
   describe('non-finite states (loadStateDict accepts them; parameters must be finite)', function () {
     it('a NaN in a loaded v_mem propagates in that neuron only; a +Inf with SingleSpike spikes every step', function () {
-      const l = new LIF({ tauMem: 10, spikeFn: SingleSpike }), r = new LIF({ tauMem: 10, spikeFn: SingleSpike });
+      const l = new LIF({ tauMem: 10, spikeFn: SingleSpike }),
+        r = new LIF({ tauMem: 10, spikeFn: SingleSpike });
       const x = Tensor.from(values(18, 3), [1, 6, 3]);
       r.forward(x);
       const sd = r.stateDict();
@@ -180,10 +331,23 @@ describe('non-finite input propagates like sinabs (IEEE rules applied to the sin
       v[0] = NaN;
       v[1] = Infinity;
       l.loadStateDict({ ...sd, v_mem: Tensor.from(v, [1, 3]) });
-      const o = l.forward(x).toArray(), ro = r.forward(x).toArray();
-      expectNumbers(o.filter((_, k) => k % 3 === 0), [0, 0, 0, 0, 0, 0], 'neuron 0 (NaN state, SingleSpike: no spikes)');
-      expectNumbers(o.filter((_, k) => k % 3 === 1), [1, 1, 1, 1, 1, 1], 'neuron 1 (+Inf state: one spike per step)');
-      expectNumbers(o.filter((_, k) => k % 3 === 2), ro.filter((_, k) => k % 3 === 2), 'neuron 2 untouched');
+      const o = l.forward(x).toArray(),
+        ro = r.forward(x).toArray();
+      expectNumbers(
+        o.filter((_, k) => k % 3 === 0),
+        [0, 0, 0, 0, 0, 0],
+        'neuron 0 (NaN state, SingleSpike: no spikes)',
+      );
+      expectNumbers(
+        o.filter((_, k) => k % 3 === 1),
+        [1, 1, 1, 1, 1, 1],
+        'neuron 1 (+Inf state: one spike per step)',
+      );
+      expectNumbers(
+        o.filter((_, k) => k % 3 === 2),
+        ro.filter((_, k) => k % 3 === 2),
+        'neuron 2 untouched',
+      );
       expectNumbers(l.vMem!.toArray().slice(0, 2), [NaN, Infinity], 'v_mem');
     });
     it('non-finite parameters are rejected with a RangeError (constructor and loadStateDict)', function () {
@@ -191,8 +355,14 @@ describe('non-finite input propagates like sinabs (IEEE rules applied to the sin
       expect(() => new LIF({ tauMem: 10, spikeThreshold: Infinity })).to.throw(RangeError, /spikeThreshold/);
       expect(() => new LIF({ tauMem: 10, minVMem: -Infinity })).to.throw(RangeError, /minVMem/);
       const l = new LIF({ tauMem: 10, minVMem: -1 });
-      expect(() => l.loadStateDict({ ...l.stateDict(), min_v_mem: Tensor.scalar(NaN) })).to.throw(RangeError, /min_v_mem/);
-      expect(() => l.loadStateDict({ ...l.stateDict(), spike_threshold: Tensor.scalar(Infinity) })).to.throw(RangeError, /spike_threshold/);
+      expect(() => l.loadStateDict({ ...l.stateDict(), min_v_mem: Tensor.scalar(NaN) })).to.throw(
+        RangeError,
+        /min_v_mem/,
+      );
+      expect(() => l.loadStateDict({ ...l.stateDict(), spike_threshold: Tensor.scalar(Infinity) })).to.throw(
+        RangeError,
+        /spike_threshold/,
+      );
     });
   });
 
@@ -202,13 +372,24 @@ describe('non-finite input propagates like sinabs (IEEE rules applied to the sin
     const g = Tensor.full([1, 4, 2], 1);
     it('SingleExponential (σ(NaN) = NaN): every input gradient of neuron 0 is NaN, neuron 1 is untouched, tau_mem.grad is NaN only where neuron 0 contributes', function () {
       const mk = (): LIF => new LIF({ tauMem: Tensor.from([6, 9], [2]) });
-      const a = mk(), r = mk();
+      const a = mk(),
+        r = mk();
       a.forward(x(NaN));
       r.forward(x(0.6));
-      const ga = a.backward(g).toArray(), gr = r.backward(g).toArray();
-      expectNumbers(ga.filter((_, k) => k % 2 === 0), [NaN, NaN, NaN, NaN], 'neuron 0 input gradients');
-      expectBits(Float32Array.from(ga.filter((_, k) => k % 2 === 1)), Float32Array.from(gr.filter((_, k) => k % 2 === 1)), 'neuron 1 input gradients');
-      const tg = a.tauMem!.grad!.toArray(), tr = r.tauMem!.grad!.toArray();
+      const ga = a.backward(g).toArray(),
+        gr = r.backward(g).toArray();
+      expectNumbers(
+        ga.filter((_, k) => k % 2 === 0),
+        [NaN, NaN, NaN, NaN],
+        'neuron 0 input gradients',
+      );
+      expectBits(
+        Float32Array.from(ga.filter((_, k) => k % 2 === 1)),
+        Float32Array.from(gr.filter((_, k) => k % 2 === 1)),
+        'neuron 1 input gradients',
+      );
+      const tg = a.tauMem!.grad!.toArray(),
+        tr = r.tauMem!.grad!.toArray();
       expect(tg[0]).to.be.NaN;
       expectBits(Float32Array.of(tg[1]!), Float32Array.of(tr[1]!), 'tau_mem.grad[1]');
     });

@@ -15,17 +15,21 @@ describe('pending calls', function () {
   it('forward after a partial backward: new path, earlier calls keep their adjoint', function () {
     // reference for calls 1 and 2: plain reverse order
     const ref = new LIF(opts);
-    ref.forward(x(1)); ref.forward(x(2));
+    ref.forward(x(1));
+    ref.forward(x(2));
     const ref2 = ref.backward(g(2)).toFloat32Array();
     const ref1 = ref.backward(g(1)).toFloat32Array();
     // reference for call 3: continues from call 2's state with the gradient path cut
     const ref3l = new LIF(opts);
-    ref3l.forward(x(1)); ref3l.forward(x(2)); ref3l.detachStates();
+    ref3l.forward(x(1));
+    ref3l.forward(x(2));
+    ref3l.detachStates();
     ref3l.forward(x(3));
     const ref3 = ref3l.backward(g(3)).toFloat32Array();
 
     const l = new LIF(opts);
-    l.forward(x(1)); l.forward(x(2));
+    l.forward(x(1));
+    l.forward(x(2));
     expect(l.backward(g(2)).toFloat32Array()).to.deep.equal(ref2);
     l.forward(x(3));
     expect(l.pendingCalls).to.equal(2);
@@ -42,11 +46,14 @@ describe('pending calls', function () {
   });
 
   it('backward out may not overwrite the input of an earlier pending call (checked as forward checks it)', function () {
-    const l = new LIF(opts), twin = new LIF(opts);
+    const l = new LIF(opts),
+      twin = new LIF(opts);
     const a = x(1);
     const before = a.toFloat32Array();
-    l.forward(a); l.forward(a);
-    twin.forward(x(1)); twin.forward(x(1));
+    l.forward(a);
+    l.forward(a);
+    twin.forward(x(1));
+    twin.forward(x(1));
     expect(() => l.backward(g(2), { out: a })).to.throw(RangeError, /out is the input of an earlier call/);
     expect(l.pendingCalls, 'nothing consumed').to.equal(2);
     expect(a.toFloat32Array(), 'input untouched').to.deep.equal(before);
@@ -58,7 +65,8 @@ describe('pending calls', function () {
   it('backwardAsync rejects out over an earlier pending input too', async function () {
     const l = new LIF(opts);
     const a = x(1);
-    l.forward(a); l.forward(a);
+    l.forward(a);
+    l.forward(a);
     let err: unknown;
     try {
       await l.backwardAsync(g(2), { out: a });

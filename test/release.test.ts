@@ -12,13 +12,24 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 describe('release check', function () {
   it('packs, installs without a compiler and runs from ESM and CommonJS', function () {
     if (process.env.SPIKELAYERS_RELEASE_CHECK !== '1') {
-      console.log('      skipped: set SPIKELAYERS_RELEASE_CHECK=1 to run the release check (CI does; it takes minutes)');
+      console.log(
+        '      skipped: set SPIKELAYERS_RELEASE_CHECK=1 to run the release check (CI does; it takes minutes)',
+      );
       this.skip();
     }
     this.timeout(40 * 60 * 1000);
-    const r = spawnSync('bash', [path.join(repo, 'scripts/release-check.sh')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync('bash', [path.join(repo, 'scripts/release-check.sh')], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     const out = `${r.stdout}\n${r.stderr}`;
-    console.log(out.split('\n').filter((l) => /release check:|esm:|cjs:|require\(\)|^\s+\d+\s+package\//.test(l)).map((l) => `      ${l.trim()}`).join('\n'));
+    console.log(
+      out
+        .split('\n')
+        .filter((l) => /release check:|esm:|cjs:|require\(\)|^\s+\d+\s+package\//.test(l))
+        .map((l) => `      ${l.trim()}`)
+        .join('\n'),
+    );
     expect(r.status, out.slice(-4000)).to.equal(0);
     expect(out).to.match(/release check: ok/);
     expect(out).to.match(/esm: spikes \d+/);

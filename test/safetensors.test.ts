@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIF, SpikelayersError, Tensor } from '../lib/index.js';
 import {
-  decodeSafetensors, encodeSafetensors, loadSafetensors, parseSafetensors, saveSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  loadSafetensors,
+  parseSafetensors,
+  saveSafetensors,
 } from '../lib/safetensors.js';
 import { uniform, prod } from './support/random.js';
 
@@ -17,7 +21,6 @@ import { uniform, prod } from './support/random.js';
 const values = (n: number, seed: number, lo = -3, hi = 3): Float32Array => uniform(seed, n, lo, hi);
 const rand = (shape: number[], seed: number): Tensor => Tensor.from(values(prod(shape), seed), shape);
 const bitsOf = (a: Float32Array): number[] => Array.from(new Uint32Array(a.slice().buffer));
-const f32bits = (x: number): number => bitsOf(Float32Array.of(x))[0]!;
 
 function expectBits(a: Tensor | undefined, b: Tensor | undefined, what: string): void {
   expect(a, `${what}: present`).to.be.instanceOf(Tensor);
@@ -34,7 +37,11 @@ const u64 = (n: number | bigint): number[] => {
 };
 
 /** A file from a header (a string, or an object to JSON-encode) and data bytes, padded like the reference writer. */
-function file(header: string | object, data: ArrayLike<number> = [], opts: { pad?: boolean; length?: number | bigint } = {}): Uint8Array {
+function file(
+  header: string | object,
+  data: ArrayLike<number> = [],
+  opts: { pad?: boolean; length?: number | bigint } = {},
+): Uint8Array {
   let h = ascii(typeof header === 'string' ? header : JSON.stringify(header));
   if (opts.pad ?? true) while (h.length % 8) h = h.concat([0x20]);
   return Uint8Array.from([...u64(opts.length ?? h.length), ...h, ...Array.from(data)]);
@@ -44,7 +51,13 @@ function le(kind: 'f32' | 'f64' | 'u16', vals: number[]): number[] {
   const size = kind === 'f64' ? 8 : kind === 'f32' ? 4 : 2;
   const b = new Uint8Array(vals.length * size);
   const v = new DataView(b.buffer);
-  vals.forEach((x, k) => (kind === 'f64' ? v.setFloat64(k * 8, x, true) : kind === 'f32' ? v.setFloat32(k * 4, x, true) : v.setUint16(k * 2, x, true)));
+  vals.forEach((x, k) =>
+    kind === 'f64'
+      ? v.setFloat64(k * 8, x, true)
+      : kind === 'f32'
+        ? v.setFloat32(k * 4, x, true)
+        : v.setUint16(k * 2, x, true),
+  );
   return Array.from(b);
 }
 
@@ -84,10 +97,28 @@ describe('safetensors', () => {
         '"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}';
       expect(json.length).to.equal(191);
       const expected = [
-        192, 0, 0, 0, 0, 0, 0, 0, // header length: 191 bytes of JSON + 1 space of padding
-        ...ascii(json), 0x20,
-        0x00, 0x00, 0x80, 0x3e, // b = 0.25
-        0x00, 0x00, 0xc0, 0x3f, 0x00, 0x00, 0x00, 0xc0, // w = [1.5, -2]
+        192,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0, // header length: 191 bytes of JSON + 1 space of padding
+        ...ascii(json),
+        0x20,
+        0x00,
+        0x00,
+        0x80,
+        0x3e, // b = 0.25
+        0x00,
+        0x00,
+        0xc0,
+        0x3f,
+        0x00,
+        0x00,
+        0x00,
+        0xc0, // w = [1.5, -2]
       ];
       expect(Array.from(bytes)).to.deep.equal(expected);
     });
@@ -95,37 +126,48 @@ describe('safetensors', () => {
     it("matches the reference writer's test vectors (serialize, forced alignment, empty, metadata only)", () => {
       // from huggingface/safetensors, safetensors/src/tensor.rs: test_serialization
       expect(Array.from(encodeSafetensors({ 'attn.0': Tensor.from([0, 1, 2, 3, 4, 5], [1, 2, 3]) }))).to.deep.equal([
-        64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100,
-        116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34,
-        58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115,
-        101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63,
+        64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58,
+        34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116,
+        97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63,
         0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
       ]);
       // test_serialization_forced_alignement
       expect(Array.from(encodeSafetensors({ attn0: Tensor.from([0, 1, 2, 3, 4, 5], [1, 1, 2, 3]) }))).to.deep.equal([
-        72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116,
-        121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58,
-        91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102,
-        115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32, 32, 32,
-        32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0,
-        160, 64,
+        72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34,
+        70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97,
+        116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32, 32, 32,
+        32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
       ]);
       // test_empty
-      expect(Array.from(encodeSafetensors({}))).to.deep.equal([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]);
+      expect(Array.from(encodeSafetensors({}))).to.deep.equal([
+        8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32,
+      ]);
       expect(Array.from(encodeSafetensors({}, { framework: 'pt' }))).to.deep.equal([
-        40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95,
-        95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112,
-        116, 34, 125, 125, 32, 32, 32, 32, 32,
+        40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102,
+        114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112, 116, 34, 125, 125, 32, 32, 32, 32, 32,
       ]);
     });
 
     it('orders tensors by name as UTF-8 bytes (not UTF-16 code units), as the reference writer does', () => {
       // UTF-16 order: 'é' (00E9) < '😀' (D83D ...) < 'ｚ' (FF5A); UTF-8 order: C3 < EF (ｚ) < F0 (😀)
-      const bytes = encodeSafetensors({ 'ｚ': Tensor.scalar(2), '😀': Tensor.scalar(3), 'é': Tensor.scalar(1), Z: Tensor.scalar(0) });
+      const bytes = encodeSafetensors({
+        ｚ: Tensor.scalar(2),
+        '😀': Tensor.scalar(3),
+        é: Tensor.scalar(1),
+        Z: Tensor.scalar(0),
+      });
       const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, { data_offsets: number[] }>;
+      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<
+        string,
+        { data_offsets: number[] }
+      >;
       expect(Object.keys(header)).to.deep.equal(['Z', 'é', 'ｚ', '😀']);
-      expect(Object.values(header).map((h) => h.data_offsets)).to.deep.equal([[0, 4], [4, 8], [8, 12], [12, 16]]);
+      expect(Object.values(header).map((h) => h.data_offsets)).to.deep.equal([
+        [0, 4],
+        [4, 8],
+        [8, 12],
+        [12, 16],
+      ]);
       expect(decodeSafetensors(bytes)['😀']!.item()).to.equal(3);
     });
 
@@ -155,7 +197,9 @@ describe('safetensors', () => {
         expectThrow(() => encodeSafetensors(t as Record<string, Tensor>, m as Record<string, string>), TypeError, re);
       const d = Tensor.scalar(1);
       d.dispose();
-      expect(() => encodeSafetensors({ d })).to.throw(SpikelayersError).with.property('code', 'ERR_TENSOR_DISPOSED');
+      expect(() => encodeSafetensors({ d }))
+        .to.throw(SpikelayersError)
+        .with.property('code', 'ERR_TENSOR_DISPOSED');
     });
   });
 
@@ -163,7 +207,11 @@ describe('safetensors', () => {
 
   describe('round trips', () => {
     const special = Tensor.from(
-      new Float32Array(new Uint32Array([0x7fc00000, 0x7fa00001, 0xffc12345, 0x7f800000, 0xff800000, 0x80000000, 0x00000001, 0x7f7fffff]).buffer),
+      new Float32Array(
+        new Uint32Array([
+          0x7fc00000, 0x7fa00001, 0xffc12345, 0x7f800000, 0xff800000, 0x80000000, 0x00000001, 0x7f7fffff,
+        ]).buffer,
+      ),
       [2, 4],
     );
     const dict = (): Record<string, Tensor> => ({
@@ -236,9 +284,27 @@ describe('safetensors', () => {
 
   describe('hand-made files of other dtypes', () => {
     it('F16 is decoded exactly: 1, -2.5, 65504, subnormals, ±0, ±Inf, NaN', () => {
-      const halves = [0x3c00, 0xc100, 0x7bff, 0x0001, 0x03ff, 0x8001, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x3554, 0x0400, 0x7e00];
-      const want = [1, -2.5, 65504, 2 ** -24, 1023 * 2 ** -24, -(2 ** -24), 0, -0, Infinity, -Infinity, 0.3330078125, 2 ** -14];
-      const bytes = file({ h: { dtype: 'F16', shape: [halves.length], data_offsets: [0, halves.length * 2] } }, le('u16', halves));
+      const halves = [
+        0x3c00, 0xc100, 0x7bff, 0x0001, 0x03ff, 0x8001, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x3554, 0x0400, 0x7e00,
+      ];
+      const want = [
+        1,
+        -2.5,
+        65504,
+        2 ** -24,
+        1023 * 2 ** -24,
+        -(2 ** -24),
+        0,
+        -0,
+        Infinity,
+        -Infinity,
+        0.3330078125,
+        2 ** -14,
+      ];
+      const bytes = file(
+        { h: { dtype: 'F16', shape: [halves.length], data_offsets: [0, halves.length * 2] } },
+        le('u16', halves),
+      );
       const got = parseSafetensors(bytes);
       expect(got.dtypes).to.deep.equal({ h: 'F16' });
       const a = got.tensors.h!.toFloat32Array();
@@ -248,11 +314,16 @@ describe('safetensors', () => {
 
     it('every one of the 65536 halves decodes to the float32 of the same value', () => {
       const all = Array.from({ length: 65536 }, (_, k) => k);
-      const a = decodeSafetensors(file({ h: { dtype: 'F16', shape: [256, 256], data_offsets: [0, 131072] } }, le('u16', all))).h!.toFloat32Array();
+      const a = decodeSafetensors(
+        file({ h: { dtype: 'F16', shape: [256, 256], data_offsets: [0, 131072] } }, le('u16', all)),
+      ).h!.toFloat32Array();
       for (let h = 0; h < 65536; ++h) {
-        const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+        const s = h & 0x8000 ? -1 : 1,
+          e = (h >> 10) & 0x1f,
+          m = h & 0x3ff;
         const v = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-        if (!Object.is(a[h], v) && !(Number.isNaN(v) && Number.isNaN(a[h]))) expect.fail(`half 0x${h.toString(16)}: ${a[h]} vs ${v}`);
+        if (!Object.is(a[h], v) && !(Number.isNaN(v) && Number.isNaN(a[h])))
+          expect.fail(`half 0x${h.toString(16)}: ${a[h]} vs ${v}`);
       }
     });
 
@@ -270,10 +341,36 @@ describe('safetensors', () => {
     });
 
     it('F64 is rounded to the nearest float32 (ties to even; overflow to Infinity, underflow to 0)', () => {
-      const vals = [1, -2.5, 0.1, 1 + 2 ** -24, 1 + 3 * 2 ** -24, 1e300, -1e300, 1e-50, 2 ** -149, 3.4028235e38, 3.4028235677973366e38];
+      const vals = [
+        1,
+        -2.5,
+        0.1,
+        1 + 2 ** -24,
+        1 + 3 * 2 ** -24,
+        1e300,
+        -1e300,
+        1e-50,
+        2 ** -149,
+        3.4028235e38,
+        3.4028235677973366e38,
+      ];
       // the last: halfway between the largest float32 and 2^128, whose tie goes to the even 2^128: Infinity
-      const want = [1, -2.5, Math.fround(0.1), 1, 1 + 2 ** -22, Infinity, -Infinity, 0, 2 ** -149, 3.4028234663852886e38, Infinity];
-      const got = parseSafetensors(file({ d: { dtype: 'F64', shape: [vals.length], data_offsets: [0, vals.length * 8] } }, le('f64', vals)));
+      const want = [
+        1,
+        -2.5,
+        Math.fround(0.1),
+        1,
+        1 + 2 ** -22,
+        Infinity,
+        -Infinity,
+        0,
+        2 ** -149,
+        3.4028234663852886e38,
+        Infinity,
+      ];
+      const got = parseSafetensors(
+        file({ d: { dtype: 'F64', shape: [vals.length], data_offsets: [0, vals.length * 8] } }, le('f64', vals)),
+      );
       expect(got.dtypes.d).to.equal('F64');
       expect(got.tensors.d!.toArray()).to.deep.equal(want);
     });
@@ -303,13 +400,34 @@ describe('safetensors', () => {
     it('accepts a header without padding, and with trailing spaces beyond 8-byte alignment', () => {
       const h = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } };
       expect(decodeSafetensors(file(h, le('f32', [2]), { pad: false })).a!.item()).to.equal(2);
-      expect(decodeSafetensors(file(JSON.stringify(h) + ' '.repeat(19), le('f32', [3]), { pad: false })).a!.item()).to.equal(3);
+      expect(
+        decodeSafetensors(file(JSON.stringify(h) + ' '.repeat(19), le('f32', [3]), { pad: false })).a!.item(),
+      ).to.equal(3);
     });
 
     it('refuses other dtypes with a TypeError naming the tensor and the dtype', () => {
-      for (const [dtype, size] of [['I64', 8], ['U8', 1], ['BOOL', 1], ['I32', 4], ['F8_E4M3', 1], ['C64', 8]] as [string, number][]) {
-        const bytes = file({ ok: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, 'layer.steps': { dtype, shape: [2], data_offsets: [4, 4 + 2 * size] } }, new Array(4 + 2 * size).fill(0));
-        expectThrow(() => decodeSafetensors(bytes), TypeError, new RegExp(`tensor 'layer\\.steps' has dtype ${dtype}, which spikelayers does not load \\(it loads F32, F64, F16 and BF16`));
+      for (const [dtype, size] of [
+        ['I64', 8],
+        ['U8', 1],
+        ['BOOL', 1],
+        ['I32', 4],
+        ['F8_E4M3', 1],
+        ['C64', 8],
+      ] as [string, number][]) {
+        const bytes = file(
+          {
+            ok: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+            'layer.steps': { dtype, shape: [2], data_offsets: [4, 4 + 2 * size] },
+          },
+          new Array(4 + 2 * size).fill(0),
+        );
+        expectThrow(
+          () => decodeSafetensors(bytes),
+          TypeError,
+          new RegExp(
+            `tensor 'layer\\.steps' has dtype ${dtype}, which spikelayers does not load \\(it loads F32, F64, F16 and BF16`,
+          ),
+        );
       }
     });
   });
@@ -320,44 +438,200 @@ describe('safetensors', () => {
     const one = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
     const d8 = new Array(8).fill(0);
     const cases: [string, Uint8Array, typeof TypeError | typeof RangeError, RegExp][] = [
-      ['empty file', new Uint8Array(0), RangeError, /0 bytes long, too short for a safetensors file \(at least 8 bytes/],
+      [
+        'empty file',
+        new Uint8Array(0),
+        RangeError,
+        /0 bytes long, too short for a safetensors file \(at least 8 bytes/,
+      ],
       ['7 bytes', new Uint8Array(7), RangeError, /7 bytes long, too short/],
-      ['header length beyond the file', file({ a: one }, d8, { length: 1000 }), RangeError, /header length is 1000 bytes, beyond the end of the file \(\d+ bytes follow the length field\)/],
-      ['header length 2^64 - 1', Uint8Array.from([...u64(2n ** 64n - 1n), ...ascii('{}')]), RangeError, /header length is 18446744073709551615 bytes, more than the limit of 100000000/],
-      ['header length 0', Uint8Array.from(u64(0)), TypeError, /must be a JSON object starting with '\{', but it is empty/],
+      [
+        'header length beyond the file',
+        file({ a: one }, d8, { length: 1000 }),
+        RangeError,
+        /header length is 1000 bytes, beyond the end of the file \(\d+ bytes follow the length field\)/,
+      ],
+      [
+        'header length 2^64 - 1',
+        Uint8Array.from([...u64(2n ** 64n - 1n), ...ascii('{}')]),
+        RangeError,
+        /header length is 18446744073709551615 bytes, more than the limit of 100000000/,
+      ],
+      [
+        'header length 0',
+        Uint8Array.from(u64(0)),
+        TypeError,
+        /must be a JSON object starting with '\{', but it is empty/,
+      ],
       ['header not starting with {', file(' {}'), TypeError, /starting with '\{', but it starts with byte 0x20/],
       ['header a JSON array', file('[1,2]'), TypeError, /starting with '\{', but it starts with byte 0x5b/],
-      ['header not UTF-8', Uint8Array.from([...u64(8), ...ascii('{"'), 0xff, 0xfe, ...ascii('":1}')]), TypeError, /header is not valid UTF-8/],
+      [
+        'header not UTF-8',
+        Uint8Array.from([...u64(8), ...ascii('{"'), 0xff, 0xfe, ...ascii('":1}')]),
+        TypeError,
+        /header is not valid UTF-8/,
+      ],
       ['header not JSON', file('{"a": {"dtype": "F32",'), TypeError, /header is not valid JSON \(/],
       ['JSON followed by garbage', file('{} x'), TypeError, /header is not valid JSON/],
-      ['entry not an object', file({ a: 5 }), TypeError, /tensor 'a' must be an object \{ dtype, shape, data_offsets \}, got number 5/],
+      [
+        'entry not an object',
+        file({ a: 5 }),
+        TypeError,
+        /tensor 'a' must be an object \{ dtype, shape, data_offsets \}, got number 5/,
+      ],
       ['entry an array', file({ a: [1] }), TypeError, /tensor 'a' must be an object .*got an array/],
-      ['missing data_offsets', file({ a: { dtype: 'F32', shape: [2] } }, d8), TypeError, /tensor 'a' lacks the field\(s\) 'data_offsets'/],
-      ['missing dtype and shape', file({ a: { data_offsets: [0, 8] } }, d8), TypeError, /tensor 'a' lacks the field\(s\) 'dtype', 'shape'/],
-      ['extra field', file({ a: { ...one, stride: [1] } }, d8), TypeError, /tensor 'a' has unknown field\(s\) 'stride'/],
-      ['dtype not a string', file({ a: { ...one, dtype: 4 } }, d8), TypeError, /tensor 'a': dtype must be a string such as "F32", got number 4/],
-      ['unknown dtype', file({ a: { ...one, dtype: 'F33' } }, d8), TypeError, /tensor 'a' has dtype 'F33', which is not a safetensors dtype/],
-      ['lower-case dtype', file({ a: { ...one, dtype: 'f32' } }, d8), TypeError, /dtype 'f32', which is not a safetensors dtype/],
-      ['shape not an array', file({ a: { ...one, shape: 2 } }, d8), TypeError, /tensor 'a': shape must be an array of non-negative integers, got 2/],
-      ['negative shape', file({ a: { ...one, shape: [-2] } }, d8), TypeError, /shape must be an array of non-negative integers, got \[-2\]/],
-      ['fractional shape', file({ a: { ...one, shape: [1.5] } }, d8), TypeError, /shape must be an array of non-negative integers/],
-      ['data_offsets of 3', file({ a: { ...one, data_offsets: [0, 4, 8] } }, d8), TypeError, /data_offsets must be \[begin, end\] with non-negative integers, got \[0,4,8\]/],
-      ['negative offset', file({ a: { ...one, data_offsets: [-8, 0] } }, d8), TypeError, /data_offsets must be \[begin, end\]/],
-      ['offsets as strings', file({ a: { ...one, data_offsets: ['0', '8'] } }, d8), TypeError, /data_offsets must be \[begin, end\]/],
-      ['end before begin', file({ a: { ...one, data_offsets: [8, 0] } }, d8), RangeError, /tensor 'a': data_offsets \[8, 0\] end before they begin/],
-      ['shape vs bytes', file({ a: { ...one, shape: [3] } }, d8), RangeError, /tensor 'a': shape \[3\] of F32 needs 12 bytes, but data_offsets \[0, 8\] hold 8/],
-      ['F16 shape vs bytes', file({ a: { dtype: 'F16', shape: [2, 3], data_offsets: [0, 8] } }, d8), RangeError, /shape \[2, 3\] of F16 needs 12 bytes, but data_offsets \[0, 8\] hold 8/],
-      ['offsets beyond the buffer', file({ a: { ...one, data_offsets: [4, 12] } }, d8), RangeError, /tensor 'a' has data_offsets \[4, 12\], beyond the end of the data buffer \(8 bytes\)/],
-      ['overlap', file({ a: one, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8), RangeError, /tensor 'b' \(bytes \[4, 8\)\) overlaps tensor 'a' \(bytes \[0, 8\)\)/],
+      [
+        'missing data_offsets',
+        file({ a: { dtype: 'F32', shape: [2] } }, d8),
+        TypeError,
+        /tensor 'a' lacks the field\(s\) 'data_offsets'/,
+      ],
+      [
+        'missing dtype and shape',
+        file({ a: { data_offsets: [0, 8] } }, d8),
+        TypeError,
+        /tensor 'a' lacks the field\(s\) 'dtype', 'shape'/,
+      ],
+      [
+        'extra field',
+        file({ a: { ...one, stride: [1] } }, d8),
+        TypeError,
+        /tensor 'a' has unknown field\(s\) 'stride'/,
+      ],
+      [
+        'dtype not a string',
+        file({ a: { ...one, dtype: 4 } }, d8),
+        TypeError,
+        /tensor 'a': dtype must be a string such as "F32", got number 4/,
+      ],
+      [
+        'unknown dtype',
+        file({ a: { ...one, dtype: 'F33' } }, d8),
+        TypeError,
+        /tensor 'a' has dtype 'F33', which is not a safetensors dtype/,
+      ],
+      [
+        'lower-case dtype',
+        file({ a: { ...one, dtype: 'f32' } }, d8),
+        TypeError,
+        /dtype 'f32', which is not a safetensors dtype/,
+      ],
+      [
+        'shape not an array',
+        file({ a: { ...one, shape: 2 } }, d8),
+        TypeError,
+        /tensor 'a': shape must be an array of non-negative integers, got 2/,
+      ],
+      [
+        'negative shape',
+        file({ a: { ...one, shape: [-2] } }, d8),
+        TypeError,
+        /shape must be an array of non-negative integers, got \[-2\]/,
+      ],
+      [
+        'fractional shape',
+        file({ a: { ...one, shape: [1.5] } }, d8),
+        TypeError,
+        /shape must be an array of non-negative integers/,
+      ],
+      [
+        'data_offsets of 3',
+        file({ a: { ...one, data_offsets: [0, 4, 8] } }, d8),
+        TypeError,
+        /data_offsets must be \[begin, end\] with non-negative integers, got \[0,4,8\]/,
+      ],
+      [
+        'negative offset',
+        file({ a: { ...one, data_offsets: [-8, 0] } }, d8),
+        TypeError,
+        /data_offsets must be \[begin, end\]/,
+      ],
+      [
+        'offsets as strings',
+        file({ a: { ...one, data_offsets: ['0', '8'] } }, d8),
+        TypeError,
+        /data_offsets must be \[begin, end\]/,
+      ],
+      [
+        'end before begin',
+        file({ a: { ...one, data_offsets: [8, 0] } }, d8),
+        RangeError,
+        /tensor 'a': data_offsets \[8, 0\] end before they begin/,
+      ],
+      [
+        'shape vs bytes',
+        file({ a: { ...one, shape: [3] } }, d8),
+        RangeError,
+        /tensor 'a': shape \[3\] of F32 needs 12 bytes, but data_offsets \[0, 8\] hold 8/,
+      ],
+      [
+        'F16 shape vs bytes',
+        file({ a: { dtype: 'F16', shape: [2, 3], data_offsets: [0, 8] } }, d8),
+        RangeError,
+        /shape \[2, 3\] of F16 needs 12 bytes, but data_offsets \[0, 8\] hold 8/,
+      ],
+      [
+        'offsets beyond the buffer',
+        file({ a: { ...one, data_offsets: [4, 12] } }, d8),
+        RangeError,
+        /tensor 'a' has data_offsets \[4, 12\], beyond the end of the data buffer \(8 bytes\)/,
+      ],
+      [
+        'overlap',
+        file({ a: one, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8),
+        RangeError,
+        /tensor 'b' \(bytes \[4, 8\)\) overlaps tensor 'a' \(bytes \[0, 8\)\)/,
+      ],
       ['same range twice', file({ a: one, b: one }, d8), RangeError, /overlaps tensor/],
-      ['gap at the start', file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8), RangeError, /bytes \[0, 4\) of the data buffer belong to no tensor \(a gap before tensor 'a'\)/],
-      ['gap between', file({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, new Array(12).fill(0)), RangeError, /bytes \[4, 8\) of the data buffer belong to no tensor \(a gap before tensor 'b'\)/],
-      ['trailing bytes', file({ a: one }, new Array(12).fill(0)), RangeError, /the last 4 bytes of the data buffer \(from offset 8 of 12\) belong to no tensor/],
+      [
+        'gap at the start',
+        file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8),
+        RangeError,
+        /bytes \[0, 4\) of the data buffer belong to no tensor \(a gap before tensor 'a'\)/,
+      ],
+      [
+        'gap between',
+        file(
+          {
+            a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+          },
+          new Array(12).fill(0),
+        ),
+        RangeError,
+        /bytes \[4, 8\) of the data buffer belong to no tensor \(a gap before tensor 'b'\)/,
+      ],
+      [
+        'trailing bytes',
+        file({ a: one }, new Array(12).fill(0)),
+        RangeError,
+        /the last 4 bytes of the data buffer \(from offset 8 of 12\) belong to no tensor/,
+      ],
       ['data but no tensors', file({}, [1, 2, 3]), RangeError, /the last 3 bytes of the data buffer/],
-      ['metadata not an object', file({ __metadata__: 'pt' }), TypeError, /'__metadata__' must be an object of strings, got string "pt"/],
-      ['metadata null', file({ __metadata__: null }), TypeError, /'__metadata__' must be an object of strings, got null/],
-      ['non-string metadata value', file({ __metadata__: { format: 'pt', epoch: 3 } }), TypeError, /'__metadata__' value 'epoch' must be a string, got number 3/],
-      ['nested metadata value', file({ __metadata__: { cfg: { a: '1' } } }), TypeError, /value 'cfg' must be a string, got an object/],
+      [
+        'metadata not an object',
+        file({ __metadata__: 'pt' }),
+        TypeError,
+        /'__metadata__' must be an object of strings, got string "pt"/,
+      ],
+      [
+        'metadata null',
+        file({ __metadata__: null }),
+        TypeError,
+        /'__metadata__' must be an object of strings, got null/,
+      ],
+      [
+        'non-string metadata value',
+        file({ __metadata__: { format: 'pt', epoch: 3 } }),
+        TypeError,
+        /'__metadata__' value 'epoch' must be a string, got number 3/,
+      ],
+      [
+        'nested metadata value',
+        file({ __metadata__: { cfg: { a: '1' } } }),
+        TypeError,
+        /value 'cfg' must be a string, got an object/,
+      ],
     ];
     for (const [name, bytes, cls, re] of cases) {
       it(`${name}: ${cls.name}`, () => {
@@ -369,10 +643,24 @@ describe('safetensors', () => {
     it('loadSafetensors names the file; a missing file is a Node ENOENT error; bad input types are TypeErrors', () => {
       const path = join(dir, 'bad.safetensors');
       writeFileSync(path, file({ a: one }, new Array(4).fill(0)));
-      expectThrow(() => loadSafetensors(path), RangeError, new RegExp(`^loadSafetensors: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: tensor 'a' has data_offsets`));
-      expect(() => loadSafetensors(join(dir, 'missing.safetensors'))).to.throw(Error).with.property('code', 'ENOENT');
-      expectThrow(() => decodeSafetensors('{}' as unknown as Uint8Array), TypeError, /bytes must be a Uint8Array \(e\.g\. a Buffer\) or an ArrayBuffer, got string/);
-      expectThrow(() => decodeSafetensors([8, 0, 0, 0, 0, 0, 0, 0] as unknown as Uint8Array), TypeError, /got an array/);
+      expectThrow(
+        () => loadSafetensors(path),
+        RangeError,
+        new RegExp(`^loadSafetensors: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: tensor 'a' has data_offsets`),
+      );
+      expect(() => loadSafetensors(join(dir, 'missing.safetensors')))
+        .to.throw(Error)
+        .with.property('code', 'ENOENT');
+      expectThrow(
+        () => decodeSafetensors('{}' as unknown as Uint8Array),
+        TypeError,
+        /bytes must be a Uint8Array \(e\.g\. a Buffer\) or an ArrayBuffer, got string/,
+      );
+      expectThrow(
+        () => decodeSafetensors([8, 0, 0, 0, 0, 0, 0, 0] as unknown as Uint8Array),
+        TypeError,
+        /got an array/,
+      );
     });
   });
 
@@ -380,21 +668,30 @@ describe('safetensors', () => {
 
   describe('LIF stateDict through a file', () => {
     it('stateDict saved and loaded into a new LIF reproduces the outputs and states exactly', () => {
-      const N = 6, B = 3;
+      const N = 6,
+        B = 3;
       const opts = () => ({ tauSyn: 4, minVMem: -0.5, seed: 5 });
       const a = new LIF({ tauMem: Tensor.from([3, 5, 8, 13, 21, 34], [N]), ...opts(), spikeThreshold: 0.75 });
       a.forward(rand([B, 40, N], 11)); // states now hold values
       const path = join(dir, 'lif.safetensors');
       saveSafetensors(path, a.stateDict(), { format: 'pt', layer: 'LIF' });
       const loaded = loadSafetensors(path);
-      expect(Object.keys(loaded).sort()).to.deep.equal(['i_syn', 'min_v_mem', 'spike_threshold', 'tau_mem', 'tau_syn', 'v_mem']);
+      expect(Object.keys(loaded).sort()).to.deep.equal([
+        'i_syn',
+        'min_v_mem',
+        'spike_threshold',
+        'tau_mem',
+        'tau_syn',
+        'v_mem',
+      ]);
       expect(loaded.v_mem!.shape).to.deep.equal([B, N]);
       expect(loaded.spike_threshold!.shape).to.deep.equal([]);
 
       // a new layer with other values of the same structure
       const b = new LIF({ tauMem: Tensor.full([N], 10), tauSyn: 9, minVMem: -3, spikeThreshold: 2, seed: 5 });
       b.loadStateDict(loaded);
-      const sa = a.stateDict(), sb = b.stateDict();
+      const sa = a.stateDict(),
+        sb = b.stateDict();
       for (const k of Object.keys(sa)) expectBits(sb[k], sa[k], `after load: ${k}`);
       for (let c = 0; c < 3; ++c) {
         const x = rand([B, 25, N], 20 + c);

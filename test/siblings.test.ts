@@ -46,13 +46,23 @@ describe('sibling layers', function () {
   });
 
   for (const [name, make, ref] of [
-    ['LIFSqueeze', () => new LIFSqueeze({ tauMem: 8, tauSyn: 3, batchSize: 3 }), () => new LIF({ tauMem: 8, tauSyn: 3 })],
+    [
+      'LIFSqueeze',
+      () => new LIFSqueeze({ tauMem: 8, tauSyn: 3, batchSize: 3 }),
+      () => new LIF({ tauMem: 8, tauSyn: 3 }),
+    ],
     ['IAFSqueeze', () => new IAFSqueeze({ numTimesteps: 10 }), () => new IAF()],
-    ['ExpLeakSqueeze', () => new ExpLeakSqueeze({ tauMem: 6, batchSize: 3, numTimesteps: 10 }), () => new ExpLeak({ tauMem: 6 })],
+    [
+      'ExpLeakSqueeze',
+      () => new ExpLeakSqueeze({ tauMem: 6, batchSize: 3, numTimesteps: 10 }),
+      () => new ExpLeak({ tauMem: 6 }),
+    ],
   ] as const) {
     it(`${name}: (B*T, ...) input gives the (B, T, ...) results, flattened`, function () {
-      const sq = make(), l = ref();
-      const x = data(3, 3 * 10 * 4, -0.5, 2), g = data(4, 3 * 10 * 4, -1, 1);
+      const sq = make(),
+        l = ref();
+      const x = data(3, 3 * 10 * 4, -0.5, 2),
+        g = data(4, 3 * 10 * 4, -1, 1);
       const y1 = sq.forward(Tensor.from(x, [30, 4]));
       const y2 = l.forward(Tensor.from(x, [3, 10, 4]));
       expect(y1.shape).to.deep.equal([30, 4]);

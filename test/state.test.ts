@@ -33,7 +33,8 @@ function catT(a: Tensor, b: Tensor): Tensor {
   const [B, Ta, ...n] = a.shape as [number, number, ...number[]];
   const Tb = b.shape[1]!;
   const N = prod(n);
-  const da = a.toFloat32Array(), db = b.toFloat32Array();
+  const da = a.toFloat32Array(),
+    db = b.toFloat32Array();
   const r = new Float32Array(B * (Ta + Tb) * N);
   for (let k = 0; k < B; ++k) {
     r.set(da.subarray(k * Ta * N, (k + 1) * Ta * N), k * (Ta + Tb) * N);
@@ -56,10 +57,15 @@ function rowsOf(x: Tensor): number[][] {
 /** max |a - b| <= rtol * max|b| + atol. */
 function expectClose(a: number[], b: number[], what: string, rtol = 1e-5, atol = 1e-7): void {
   expect(a.length, `${what}: length`).to.equal(b.length);
-  let d = 0, m = 0, at = -1;
+  let d = 0,
+    m = 0,
+    at = -1;
   for (let k = 0; k < a.length; ++k) {
     const e = Math.abs(a[k]! - b[k]!);
-    if (!(e <= d)) { d = e; at = k; }
+    if (!(e <= d)) {
+      d = e;
+      at = k;
+    }
     m = Math.max(m, Math.abs(b[k]!));
   }
   expect(d, `${what}: max |diff| ${d} at ${at} (${a[at]} vs ${b[at]}), scale ${m}`).to.be.at.most(rtol * m + atol);
@@ -74,7 +80,8 @@ function ulps(a: number, b: number): number {
   const buf = new DataView(new ArrayBuffer(8));
   buf.setFloat32(0, a);
   buf.setFloat32(4, b);
-  const ia = buf.getInt32(0), ib = buf.getInt32(4);
+  const ia = buf.getInt32(0),
+    ib = buf.getInt32(4);
   return Math.abs(ia - ib);
 }
 const gradOf = (l: LIF, name: string): Tensor | null => l.namedParameters().find(([n]) => n === name)![1].grad;
@@ -85,14 +92,19 @@ describe('state rules (semantics §3.1, §8)', function () {
   describe('state persists across forward calls', function () {
     const configs: [string, LIFOptions, number[]][] = [
       ['defaults, rank 3', { tauMem: 10 }, [2, 10, 3]],
-      ['tauSyn, minVMem, per-neuron tauMem, recordings', { tauMem: Tensor.from([3, 7, 15, 40], [4]), tauSyn: 4, minVMem: -0.3, recordStates: true }, [3, 10, 4]],
+      [
+        'tauSyn, minVMem, per-neuron tauMem, recordings',
+        { tauMem: Tensor.from([3, 7, 15, 40], [4]), tauSyn: 4, minVMem: -0.3, recordStates: true },
+        [3, 10, 4],
+      ],
       ['rank 4, normInput false, threshold 1.5', { tauMem: 6, normInput: false, spikeThreshold: 1.5 }, [2, 10, 2, 3]],
       ['rank 2 (no neuron dims)', { tauMem: 5, tauSyn: 2 }, [4, 10]],
     ];
     for (const [name, opts, shape] of configs) {
       it(`two calls of T=5 equal one call of T=10 exactly (${name})`, function () {
         const x = inp(shape, 1, -0.5, 3);
-        const one = new LIF(opts), two = new LIF(opts);
+        const one = new LIF(opts),
+          two = new LIF(opts);
         const o = one.forward(x);
         const a = two.forward(sliceT(x, 0, 5));
         const b = two.forward(sliceT(x, 5, 10));
@@ -134,11 +146,14 @@ describe('state rules (semantics §3.1, §8)', function () {
   });
 
   describe('neuron-shape change', function () {
-    it('re-zeroes the state: the call equals a fresh layer\'s', function () {
+    it("re-zeroes the state: the call equals a fresh layer's", function () {
       const opts: LIFOptions = { tauMem: 8, tauSyn: 3, recordStates: true, seed: 1 };
       const layer = new LIF(opts);
       layer.forward(inp([2, 6, 4], 1, 0, 3));
-      expect(arr(layer.vMem).some((v) => v !== 0), 'state is non-zero before the change').to.equal(true);
+      expect(
+        arr(layer.vMem).some((v) => v !== 0),
+        'state is non-zero before the change',
+      ).to.equal(true);
       const y = inp([2, 5, 2, 3], 2, -0.5, 3);
       const o = layer.forward(y);
       const fresh = new LIF(opts);
@@ -148,7 +163,11 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(arr(layer.iSyn)).to.deep.equal(arr(fresh.iSyn));
       expect(arr(layer.recordings.vMem)).to.deep.equal(arr(fresh.recordings.vMem));
       // and the gradient of the new call does not depend on the lost state
-      expectSameNumbers(arr(layer.backward(inp([2, 5, 2, 3], 3, -1, 1))), arr(fresh.backward(inp([2, 5, 2, 3], 3, -1, 1))), 'gradInput');
+      expectSameNumbers(
+        arr(layer.backward(inp([2, 5, 2, 3], 3, -1, 1))),
+        arr(fresh.backward(inp([2, 5, 2, 3], 3, -1, 1))),
+        'gradInput',
+      );
     });
     it('a neuron-shape change together with a batch change re-zeroes too', function () {
       const layer = new LIF({ tauMem: 8, seed: 1 });
@@ -162,7 +181,13 @@ describe('state rules (semantics §3.1, §8)', function () {
 
   describe('batch change from 1 copies the single state to every entry', function () {
     it('each entry evolves as a batch-1 layer continued on that entry; input gradients of the first call sum over the copies', function () {
-      const opts: LIFOptions = { tauMem: Tensor.from([4, 9, 20], [3]), tauSyn: 3, minVMem: -0.4, recordStates: true, seed: 2 };
+      const opts: LIFOptions = {
+        tauMem: Tensor.from([4, 9, 20], [3]),
+        tauSyn: 3,
+        minVMem: -0.4,
+        recordStates: true,
+        seed: 2,
+      };
       const x1 = inp([1, 6, 3], 11, -0.5, 3);
       const x2 = inp([4, 5, 3], 12, -0.5, 3);
       const g1 = inp([1, 6, 3], 13, -1, 1);
@@ -180,7 +205,9 @@ describe('state rules (semantics §3.1, §8)', function () {
         expect(arr(row(o2, b)), `spikes of entry ${b}`).to.deep.equal(arr(refOut[b]));
         expect(arr(row(layer.vMem!, b)), `vMem of entry ${b}`).to.deep.equal(arr(refs[b]!.vMem));
         expect(arr(row(layer.iSyn!, b)), `iSyn of entry ${b}`).to.deep.equal(arr(refs[b]!.iSyn));
-        expect(arr(row(layer.recordings.vMem!, b)), `recordings of entry ${b}`).to.deep.equal(arr(refs[b]!.recordings.vMem));
+        expect(arr(row(layer.recordings.vMem!, b)), `recordings of entry ${b}`).to.deep.equal(
+          arr(refs[b]!.recordings.vMem),
+        );
       }
       // backward: the second call per entry as in the references, the first call gets the sum
       const gi2 = layer.backward(g2);
@@ -207,10 +234,12 @@ describe('state rules (semantics §3.1, §8)', function () {
       return l;
     };
     it('is reproducible with a seed (two layers with the same seed agree exactly)', function () {
-      const a = run(5), b = run(5);
+      const a = run(5),
+        b = run(5);
       expect(arr(a.vMem)).to.deep.equal(arr(b.vMem));
       expect(arr(a.iSyn)).to.deep.equal(arr(b.iSyn));
-      const oa = a.forward(inp([2, 3, 5], 23)), ob = b.forward(inp([2, 3, 5], 23));
+      const oa = a.forward(inp([2, 3, 5], 23)),
+        ob = b.forward(inp([2, 3, 5], 23));
       expect(oa.toArray()).to.deep.equal(ob.toArray());
       expect(arr(a.vMem)).to.deep.equal(arr(b.vMem));
     });
@@ -225,7 +254,9 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(arr(mk().vMem)).to.deep.equal(arr(mk().vMem));
     });
     it('different seeds give different selections (it is random, not a fixed mapping)', function () {
-      const rowsA = rowsOf(run(5).vMem!), rowsB = rowsOf(run(6).vMem!), rowsC = rowsOf(run(7).vMem!);
+      const rowsA = rowsOf(run(5).vMem!),
+        rowsB = rowsOf(run(6).vMem!),
+        rowsC = rowsOf(run(7).vMem!);
       const same = (p: number[][], q: number[][]): boolean => JSON.stringify(p) === JSON.stringify(q);
       expect(same(rowsA, rowsB) && same(rowsA, rowsC), 'three seeds all giving the same 7 rows').to.equal(false);
     });
@@ -240,8 +271,12 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(new Set(old.map((r) => JSON.stringify(r))).size, 'old rows are distinct').to.equal(4);
       const o = layer.forward(Tensor.zeros([64, 1, 6]));
       // u = alpha * v0 + (1 - alpha) * 0 (spec §3.2); precondition: below threshold, so no spike and no reset
-      for (const r of old) for (const v of r) expect(Math.abs(alpha * v), 'precondition |alpha v| < threshold').to.be.below(1);
-      expect(o.toArray().every((s) => s === 0), 'no spikes').to.equal(true);
+      for (const r of old)
+        for (const v of r) expect(Math.abs(alpha * v), 'precondition |alpha v| < threshold').to.be.below(1);
+      expect(
+        o.toArray().every((s) => s === 0),
+        'no spikes',
+      ).to.equal(true);
       const expected = old.map((r) => r.map((v) => f(alpha * v)));
       const used = new Set<number>();
       rowsOf(layer.vMem!).forEach((r, b) => {
@@ -253,15 +288,22 @@ describe('state rules (semantics §3.1, §8)', function () {
     });
 
     it('with tauSyn, v_mem and i_syn are resampled with separate indices', function () {
-      const tm = 4, ts = 2;
-      const am = f(Math.exp(-1 / tm)), as = f(Math.exp(-1 / ts));
+      const tm = 4,
+        ts = 2;
+      const am = f(Math.exp(-1 / tm)),
+        as = f(Math.exp(-1 / ts));
       const c = f(1 - am);
       const layer = new LIF({ tauMem: tm, tauSyn: ts, seed: 12 });
       layer.forward(inp([4, 3, 6], 41, -0.4, 0.4));
-      const oldV = rowsOf(layer.vMem!), oldI = rowsOf(layer.iSyn!);
+      const oldV = rowsOf(layer.vMem!),
+        oldI = rowsOf(layer.iSyn!);
       const o = layer.forward(Tensor.zeros([64, 1, 6]));
-      expect(o.toArray().every((s) => s === 0), 'precondition: no spikes').to.equal(true);
-      const newV = rowsOf(layer.vMem!), newI = rowsOf(layer.iSyn!);
+      expect(
+        o.toArray().every((s) => s === 0),
+        'precondition: no spikes',
+      ).to.equal(true);
+      const newV = rowsOf(layer.vMem!),
+        newI = rowsOf(layer.iSyn!);
       const pairs: [number, number][] = [];
       for (let b = 0; b < 64; ++b) {
         // i_t = alpha_s * (i_{t-1} + 0); u = alpha_m * v + c * i_t (each product rounded, spec §3.2)
@@ -271,7 +313,10 @@ describe('state rules (semantics §3.1, §8)', function () {
         if (kv < 0) expect.fail(`new v_mem row ${b} does not come from any old v_mem row`);
         pairs.push([kv, ki]);
       }
-      expect(pairs.some(([kv, ki]) => kv !== ki), 'some new entry takes v_mem and i_syn from different old entries').to.equal(true);
+      expect(
+        pairs.some(([kv, ki]) => kv !== ki),
+        'some new entry takes v_mem and i_syn from different old entries',
+      ).to.equal(true);
       expect(new Set(pairs.map((p) => p[0])).size, 'all old v rows used').to.equal(4);
       expect(new Set(pairs.map((p) => p[1])).size, 'all old i rows used').to.equal(4);
     });
@@ -305,7 +350,8 @@ describe('state rules (semantics §3.1, §8)', function () {
     ];
     for (const [name, st, xs] of cases) {
       it(`the first call equals the lazy layer's (${name}), backward too`, function () {
-        const x = inp(xs, 51, -0.5, 3), g = inp(xs, 52, -1, 1);
+        const x = inp(xs, 51, -0.5, 3),
+          g = inp(xs, 52, -1, 1);
         const pre = new LIF({ tauMem: 10, tauSyn: 3, shape: st, recordStates: true, seed: 1 });
         const lazy = new LIF({ tauMem: 10, tauSyn: 3, recordStates: true, seed: 1 });
         expect(pre.forward(x).toArray()).to.deep.equal(lazy.forward(x).toArray());
@@ -351,10 +397,17 @@ describe('state rules (semantics §3.1, §8)', function () {
     it('resetStates({randomize: true, valueRanges: {v_mem: [2, 3]}}) fills v_mem in [2, 3) and i_syn in the default [0, 1)', function () {
       const l = new LIF({ ...opts, shape: [50, 20] });
       l.resetStates({ randomize: true, valueRanges: { v_mem: [2, 3] } });
-      const v = arr(l.vMem), i = arr(l.iSyn);
+      const v = arr(l.vMem),
+        i = arr(l.iSyn);
       expect(l.shape).to.deep.equal([50, 20]);
-      expect(v.every((x) => x >= 2 && x < 3), 'v_mem in [2, 3)').to.equal(true);
-      expect(i.every((x) => x >= 0 && x < 1), 'i_syn in [0, 1)').to.equal(true);
+      expect(
+        v.every((x) => x >= 2 && x < 3),
+        'v_mem in [2, 3)',
+      ).to.equal(true);
+      expect(
+        i.every((x) => x >= 0 && x < 1),
+        'i_syn in [0, 1)',
+      ).to.equal(true);
       // uniform: spread over the range, not constant
       expect(Math.min(...v)).to.be.below(2.1);
       expect(Math.max(...v)).to.be.above(2.9);
@@ -380,15 +433,18 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(arr(l.vMem)).to.deep.equal(arr(other.vMem));
     });
     it('detachStates() keeps the values, discards pending calls, and the next call equals the undetached one', function () {
-      const l = warm(), twin = warm();
-      const v = arr(l.vMem), i = arr(l.iSyn);
+      const l = warm(),
+        twin = warm();
+      const v = arr(l.vMem),
+        i = arr(l.iSyn);
       expect(l.pendingCalls).to.equal(2);
       l.detachStates();
       expect(arr(l.vMem)).to.deep.equal(v);
       expect(arr(l.iSyn)).to.deep.equal(i);
       expect(l.shape).to.deep.equal([3, 4]);
       expect(l.pendingCalls).to.equal(0);
-      const x = inp([3, 5, 4], 65, -0.5, 3), g = inp([3, 5, 4], 66, -1, 1);
+      const x = inp([3, 5, 4], 65, -0.5, 3),
+        g = inp([3, 5, 4], 66, -1, 1);
       expect(l.forward(x).toArray()).to.deep.equal(twin.forward(x).toArray());
       expect(l.pendingCalls).to.equal(1);
       // the last call's own backward is the same; the graph stops there
@@ -401,8 +457,14 @@ describe('state rules (semantics §3.1, §8)', function () {
       const l = new LIF({ ...opts, minVMem: -1 });
       l.forward(inp([3, 5, 4], 61, 0, 3));
       l.backward(inp([3, 5, 4], 67, -1, 1));
-      expect(arr(l.tauMem!.grad).some((v) => v !== 0), 'tau_mem.grad non-zero').to.equal(true);
-      expect(arr(l.tauSyn!.grad).some((v) => v !== 0), 'tau_syn.grad non-zero').to.equal(true);
+      expect(
+        arr(l.tauMem!.grad).some((v) => v !== 0),
+        'tau_mem.grad non-zero',
+      ).to.equal(true);
+      expect(
+        arr(l.tauSyn!.grad).some((v) => v !== 0),
+        'tau_syn.grad non-zero',
+      ).to.equal(true);
       l.forward(inp([3, 5, 4], 62, 0, 3));
       const v = arr(l.vMem);
       l.zeroGrad();
@@ -416,22 +478,33 @@ describe('state rules (semantics §3.1, §8)', function () {
     });
     it('grads accumulate across backward calls until zeroGrad()', function () {
       const mk = (): LIF => new LIF({ tauMem: Tensor.from([5, 9, 14, 30], [4]), seed: 1 });
-      const x1 = inp([3, 5, 4], 71, 0, 3), x2 = inp([3, 5, 4], 72, 0, 3);
-      const g1 = inp([3, 5, 4], 73, -1, 1), g2 = inp([3, 5, 4], 74, -1, 1);
+      const x1 = inp([3, 5, 4], 71, 0, 3),
+        x2 = inp([3, 5, 4], 72, 0, 3);
+      const g1 = inp([3, 5, 4], 73, -1, 1),
+        g2 = inp([3, 5, 4], 74, -1, 1);
       const a = mk();
-      a.forward(x1); a.backward(g1);
+      a.forward(x1);
+      a.backward(g1);
       const first = arr(a.tauMem!.grad);
       a.detachStates();
       const st = a.stateDict();
-      a.forward(x2); a.backward(g2);
+      a.forward(x2);
+      a.backward(g2);
       const b = mk();
       b.loadStateDict(st);
-      b.forward(x2); b.backward(g2);
+      b.forward(x2);
+      b.backward(g2);
       const second = arr(b.tauMem!.grad);
-      expectClose(arr(a.tauMem!.grad), first.map((v, k) => v + second[k]!), 'accumulated grad', 1e-6);
+      expectClose(
+        arr(a.tauMem!.grad),
+        first.map((v, k) => v + second[k]!),
+        'accumulated grad',
+        1e-6,
+      );
       a.zeroGrad();
       a.loadStateDict(st);
-      a.forward(x2); a.backward(g2);
+      a.forward(x2);
+      a.backward(g2);
       expectSameNumbers(arr(a.tauMem!.grad), second, 'after zeroGrad the grad starts from zero');
     });
   });
@@ -450,7 +523,10 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(arr(sliceT(r.iSyn!, 5, 6))).to.deep.equal(arr(l.iSyn));
       // post-clip: nothing below minVMem
       expect(arr(r.vMem).every((v) => v >= f(-0.2))).to.equal(true);
-      expect(arr(r.vMem).some((v) => v === f(-0.2)), 'some values clipped (precondition)').to.equal(true);
+      expect(
+        arr(r.vMem).some((v) => v === f(-0.2)),
+        'some values clipped (precondition)',
+      ).to.equal(true);
       // step by step: a layer run one step per call has the recorded state after each call
       const s = new LIF(opts);
       for (let t = 0; t < 6; ++t) {
@@ -485,7 +561,11 @@ describe('state rules (semantics §3.1, §8)', function () {
     it('equals the mean of the output (including multi-spike counts)', function () {
       const l = new LIF({ tauMem: 3, normInput: false });
       expect(l.firingRate, 'before the first forward').to.equal(null);
-      for (const [shape, seed, hi] of [[[2, 7, 5], 91, 4], [[3, 4, 2, 2], 92, 1.2], [[1, 9, 5], 93, 0.1]] as [number[], number, number][]) {
+      for (const [shape, seed, hi] of [
+        [[2, 7, 5], 91, 4],
+        [[3, 4, 2, 2], 92, 1.2],
+        [[1, 9, 5], 93, 0.1],
+      ] as [number[], number, number][]) {
         const o = l.forward(inp(shape, seed, -1, hi));
         const a = o.toArray();
         const mean = a.reduce((s, v) => s + v, 0) / a.length;
@@ -531,14 +611,21 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(l2.alphaSyn).to.equal(null);
     });
     const rt: [string, LIFOptions, LIFOptions][] = [
-      ['taus', { tauMem: Tensor.from([4, 9, 20], [3]), tauSyn: 3, minVMem: -0.5, spikeThreshold: 1.5, recordStates: true },
-        { tauMem: Tensor.from([30, 2, 7], [3]), tauSyn: 8, minVMem: -2, spikeThreshold: 1, recordStates: true }],
-      ['trainAlphas', { tauMem: Tensor.from([4, 9, 20], [3]), tauSyn: 3, trainAlphas: true, spikeThreshold: 0.7 },
-        { tauMem: Tensor.from([30, 2, 7], [3]), tauSyn: 8, trainAlphas: true }],
+      [
+        'taus',
+        { tauMem: Tensor.from([4, 9, 20], [3]), tauSyn: 3, minVMem: -0.5, spikeThreshold: 1.5, recordStates: true },
+        { tauMem: Tensor.from([30, 2, 7], [3]), tauSyn: 8, minVMem: -2, spikeThreshold: 1, recordStates: true },
+      ],
+      [
+        'trainAlphas',
+        { tauMem: Tensor.from([4, 9, 20], [3]), tauSyn: 3, trainAlphas: true, spikeThreshold: 0.7 },
+        { tauMem: Tensor.from([30, 2, 7], [3]), tauSyn: 8, trainAlphas: true },
+      ],
     ];
     for (const [name, oa, ob] of rt) {
       it(`round trip between two layers reproduces outputs exactly (${name})`, function () {
-        const a = new LIF(oa), b = new LIF(ob);
+        const a = new LIF(oa),
+          b = new LIF(ob);
         a.forward(inp([2, 6, 3], 101, -0.5, 3));
         b.forward(inp([5, 2, 3], 102, -0.5, 3)); // b has some other state first
         b.loadStateDict(a.stateDict());
@@ -547,7 +634,8 @@ describe('state rules (semantics §3.1, §8)', function () {
         expect(b.forward(x).toArray(), 'spikes').to.deep.equal(a.forward(x).toArray());
         expect(arr(b.vMem)).to.deep.equal(arr(a.vMem));
         expect(arr(b.iSyn)).to.deep.equal(arr(a.iSyn));
-        const sa = a.stateDict(), sb = b.stateDict();
+        const sa = a.stateDict(),
+          sb = b.stateDict();
         expect(Object.keys(sb)).to.deep.equal(Object.keys(sa));
         for (const k of Object.keys(sa)) expect(arr(sb[k]), k).to.deep.equal(arr(sa[k]));
         if (oa.recordStates) expect(arr(b.recordings.vMem)).to.deep.equal(arr(a.recordings.vMem));
@@ -570,16 +658,23 @@ describe('state rules (semantics §3.1, §8)', function () {
         const expAlpha = f(Math.exp(f(-1 / f(tau))));
         const a = new LIF({ tauMem: tau, tauSyn: tau, trainAlphas: true });
         const t = new LIF({ tauMem: tau, tauSyn: tau });
-        for (const [what, v] of [['alphaMemCalculated (alphas)', a.alphaMemCalculated.item()], ['alphaSynCalculated (alphas)', a.alphaSynCalculated!.item()],
-          ['alphaMemCalculated (taus)', t.alphaMemCalculated.item()], ['alphaSynCalculated (taus)', t.alphaSynCalculated!.item()],
-          ['alphaMem parameter', a.alphaMem!.item()]] as [string, number][]) {
+        for (const [what, v] of [
+          ['alphaMemCalculated (alphas)', a.alphaMemCalculated.item()],
+          ['alphaSynCalculated (alphas)', a.alphaSynCalculated!.item()],
+          ['alphaMemCalculated (taus)', t.alphaMemCalculated.item()],
+          ['alphaSynCalculated (taus)', t.alphaSynCalculated!.item()],
+          ['alphaMem parameter', a.alphaMem!.item()],
+        ] as [string, number][]) {
           expect(v, what).to.equal(f(v));
           // kernels.md: exp on the host in double, rounded to float; may differ by 1 ulp from torch's float32 exp
           expect(ulps(v, expAlpha), `${what} = ${v}, float32 exp gives ${expAlpha}`).to.be.at.most(1);
         }
         const alpha = a.alphaMem!.item();
         const expTau = f(-1 / f(Math.log(alpha)));
-        for (const [what, v] of [['tauMemCalculated', a.tauMemCalculated.item()], ['tauSynCalculated', a.tauSynCalculated!.item()]] as [string, number][]) {
+        for (const [what, v] of [
+          ['tauMemCalculated', a.tauMemCalculated.item()],
+          ['tauSynCalculated', a.tauSynCalculated!.item()],
+        ] as [string, number][]) {
           expect(v, what).to.equal(f(v));
           expect(ulps(v, expTau), `${what} = ${v}, float32 -1/log(alpha) gives ${expTau}`).to.be.at.most(1);
         }
@@ -588,7 +683,7 @@ describe('state rules (semantics §3.1, §8)', function () {
         expect(t.tauSynCalculated!.item()).to.equal(f(tau));
       });
     }
-    it('tau 10 with trainAlphas recomputes to 10.000000953674316 (the spec\'s example)', function () {
+    it("tau 10 with trainAlphas recomputes to 10.000000953674316 (the spec's example)", function () {
       expect(new LIF({ tauMem: 10, trainAlphas: true }).tauMemCalculated.item()).to.equal(10.000000953674316);
     });
     it('no tauSyn: alphaSynCalculated and tauSynCalculated are null', function () {
@@ -602,7 +697,9 @@ describe('state rules (semantics §3.1, §8)', function () {
       const l = new LIF({ tauMem: Tensor.from([2, 4, 8, 16, 32, 64], [2, 3]), trainAlphas: true });
       expect(l.alphaMem!.shape).to.deep.equal([2, 3]);
       expect(l.tauMemCalculated.shape).to.deep.equal([2, 3]);
-      l.alphaMem!.toArray().forEach((v, k) => expect(ulps(v, f(Math.exp(f(-1 / [2, 4, 8, 16, 32, 64][k]!))))).to.be.at.most(1));
+      l.alphaMem!.toArray().forEach((v, k) =>
+        expect(ulps(v, f(Math.exp(f(-1 / [2, 4, 8, 16, 32, 64][k]!))))).to.be.at.most(1),
+      );
     });
     it('with trainAlphas the forward uses alpha (same spikes as the tau layer when alpha = exp(-1/tau) exactly)', function () {
       const x = inp([2, 9, 3], 111, -0.5, 3);
@@ -614,7 +711,12 @@ describe('state rules (semantics §3.1, §8)', function () {
       const g = inp([2, 9, 3], 112, -1, 1);
       expectSameNumbers(arr(a.backward(g)), arr(t.backward(g)), 'gradInput');
       const am = f(Math.exp(-1 / 4));
-      expectClose(arr(t.tauMem!.grad), [f(a.alphaMem!.grad!.item() * am / 16)], 'tau_mem.grad = alpha_mem.grad * alpha / tau^2', 1e-5);
+      expectClose(
+        arr(t.tauMem!.grad),
+        [f((a.alphaMem!.grad!.item() * am) / 16)],
+        'tau_mem.grad = alpha_mem.grad * alpha / tau^2',
+        1e-5,
+      );
       expect(a.tauMem).to.equal(null);
     });
   });
@@ -641,12 +743,17 @@ describe('state rules (semantics §3.1, §8)', function () {
     it('trainAlphas: alpha_mem, alpha_syn, min_v_mem, spike_threshold', function () {
       const l = new LIF({ tauMem: 10, tauSyn: 3, minVMem: -1, trainAlphas: true });
       const p = l.parameters();
-      expect(l.namedParameters().map(([n]) => n)).to.deep.equal(['alpha_mem', 'alpha_syn', 'min_v_mem', 'spike_threshold']);
+      expect(l.namedParameters().map(([n]) => n)).to.deep.equal([
+        'alpha_mem',
+        'alpha_syn',
+        'min_v_mem',
+        'spike_threshold',
+      ]);
       expect(p[0]).to.equal(l.alphaMem);
       expect(p[1]).to.equal(l.alphaSyn);
       expect(p.map((t) => t.requiresGrad)).to.deep.equal([true, true, false, false]);
     });
-    it('after backward only the trainable parameters have grads, of the parameter\'s shape', function () {
+    it("after backward only the trainable parameters have grads, of the parameter's shape", function () {
       const l = new LIF({ tauMem: Tensor.from([5, 10, 20], [3, 1]), tauSyn: 3, minVMem: -1 });
       l.forward(inp([2, 6, 3, 2], 121, -0.5, 3));
       l.backward(inp([2, 6, 3, 2], 122, -1, 1));
@@ -667,7 +774,11 @@ describe('state rules (semantics §3.1, §8)', function () {
       expect(l.pendingCalls).to.equal(2);
       // the first call's gradient shape does not fit: backward is for the most recent call
       let err: unknown;
-      try { l.backward(Tensor.zeros([2, 4, 3])); } catch (e) { err = e; }
+      try {
+        l.backward(Tensor.zeros([2, 4, 3]));
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.be.instanceOf(RangeError);
       expect(l.pendingCalls).to.equal(2);
       expect(l.backward(Tensor.zeros([2, 7, 3])).shape).to.deep.equal([2, 7, 3]);
@@ -678,11 +789,16 @@ describe('state rules (semantics §3.1, §8)', function () {
     for (const [name, opts] of [
       ['defaults', { tauMem: 6 }],
       ['tauSyn, per-neuron tauMem, minVMem', { tauMem: Tensor.from([3, 8, 25], [3]), tauSyn: 2, minVMem: -0.3 }],
-      ['trainAlphas, MembraneSubtract through many spikes', { tauMem: 5, tauSyn: 3, trainAlphas: true, normInput: false }],
+      [
+        'trainAlphas, MembraneSubtract through many spikes',
+        { tauMem: 5, tauSyn: 3, trainAlphas: true, normInput: false },
+      ],
     ] as [string, LIFOptions][]) {
       it(`two calls backwarded in reverse order equal one call's backward (${name})`, function () {
-        const x = inp([2, 10, 3], 141, -0.5, 3), g = inp([2, 10, 3], 142, -1, 1);
-        const one = new LIF(opts), two = new LIF(opts);
+        const x = inp([2, 10, 3], 141, -0.5, 3),
+          g = inp([2, 10, 3], 142, -1, 1);
+        const one = new LIF(opts),
+          two = new LIF(opts);
         one.forward(x);
         const gi = one.backward(g);
         two.forward(sliceT(x, 0, 4));
@@ -696,17 +812,24 @@ describe('state rules (semantics §3.1, §8)', function () {
         }
       });
     }
-    it('a gradient on the second call only reaches the first call\'s input through the carried state', function () {
+    it("a gradient on the second call only reaches the first call's input through the carried state", function () {
       const x = inp([2, 10, 3], 151, -0.5, 3);
-      const gOnly2 = Tensor.from([...new Array(2 * 10 * 3)].map((_, k) => (Math.floor(k / 3) % 10 >= 5 ? 1 : 0)), [2, 10, 3]);
-      const one = new LIF({ tauMem: 6, tauSyn: 3 }), two = new LIF({ tauMem: 6, tauSyn: 3 });
+      const gOnly2 = Tensor.from(
+        [...new Array(2 * 10 * 3)].map((_, k) => (Math.floor(k / 3) % 10 >= 5 ? 1 : 0)),
+        [2, 10, 3],
+      );
+      const one = new LIF({ tauMem: 6, tauSyn: 3 }),
+        two = new LIF({ tauMem: 6, tauSyn: 3 });
       one.forward(x);
       const gi = one.backward(gOnly2);
       two.forward(sliceT(x, 0, 5));
       two.forward(sliceT(x, 5, 10));
       two.backward(sliceT(gOnly2, 5, 10));
       const ga = two.backward(Tensor.zeros([2, 5, 3]));
-      expect(arr(ga).some((v) => v !== 0), 'first call gets a gradient').to.equal(true);
+      expect(
+        arr(ga).some((v) => v !== 0),
+        'first call gets a gradient',
+      ).to.equal(true);
       expectClose(arr(ga), arr(sliceT(gi, 0, 5)), 'first call gradInput', 1e-5);
     });
   });

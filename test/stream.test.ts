@@ -13,7 +13,8 @@ import { uniform, prod } from './support/random.js';
 // ---- helpers ----------------------------------------------------------------------------------
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
-const rand = (shape: number[], seed: number, device = 'cpu'): Tensor => Tensor.from(values(prod(shape), seed), shape, { device });
+const rand = (shape: number[], seed: number, device = 'cpu'): Tensor =>
+  Tensor.from(values(prod(shape), seed), shape, { device });
 
 /** Elements [t0, t1) along axis 1 of a (B, T, ...) tensor. */
 function sliceT(x: Tensor, t0: number, t1: number): Tensor {
@@ -50,18 +51,28 @@ function split(x: Tensor, sizes: number[]): Tensor[] {
   }
   return out;
 }
-const sizesOf = (T: number, c: number): number[] => [...Array<number>(Math.floor(T / c)).fill(c), ...(T % c ? [T % c] : [])];
+const sizesOf = (T: number, c: number): number[] => [
+  ...Array<number>(Math.floor(T / c)).fill(c),
+  ...(T % c ? [T % c] : []),
+];
 
 function expectBits(a: Tensor | null | undefined, b: Tensor | null | undefined, what: string): void {
   expect(a, `${what}: present`).to.be.instanceOf(Tensor);
   expect(b, `${what}: present`).to.be.instanceOf(Tensor);
   expect(a!.shape, `${what}: shape`).to.deep.equal(b!.shape);
-  const x = new Uint32Array(a!.toFloat32Array().buffer), y = new Uint32Array(b!.toFloat32Array().buffer);
-  for (let k = 0; k < x.length; ++k) if (x[k] !== y[k]) expect.fail(`${what}: element ${k} differs (${a!.toFloat32Array()[k]} vs ${b!.toFloat32Array()[k]})`);
+  const x = new Uint32Array(a!.toFloat32Array().buffer),
+    y = new Uint32Array(b!.toFloat32Array().buffer);
+  for (let k = 0; k < x.length; ++k)
+    if (x[k] !== y[k])
+      expect.fail(`${what}: element ${k} differs (${a!.toFloat32Array()[k]} vs ${b!.toFloat32Array()[k]})`);
 }
 
 /** Runs chunks through layerStream inside pipeline() and collects the outputs. */
-async function streamAll(layer: StreamableLayer, chunks: unknown[], options?: Parameters<typeof layerStream>[1]): Promise<Tensor[]> {
+async function streamAll(
+  layer: StreamableLayer,
+  chunks: unknown[],
+  options?: Parameters<typeof layerStream>[1],
+): Promise<Tensor[]> {
   const outs: Tensor[] = [];
   await pipeline(Readable.from(chunks), layerStream(layer, options), async (src: AsyncIterable<Tensor>) => {
     for await (const t of src) outs.push(t);
@@ -78,9 +89,14 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection');
 }
 
-const B = 2, T = 200, NEURONS = [3, 4];
+const B = 2,
+  T = 200,
+  NEURONS = [3, 4];
 const configs: [string, LIFOptions][] = [
-  ['LIF with tauSyn (per-neuron tauMem, minVMem)', { tauMem: Tensor.from([4, 9, 17, 30], [4]), tauSyn: 5, minVMem: -0.4 }],
+  [
+    'LIF with tauSyn (per-neuron tauMem, minVMem)',
+    { tauMem: Tensor.from([4, 9, 17, 30], [4]), tauSyn: 5, minVMem: -0.4 },
+  ],
   ['LIF without tauSyn', { tauMem: 10 }],
 ];
 const schedules: [string, number[]][] = [
@@ -94,7 +110,10 @@ const schedules: [string, number[]][] = [
 class Probe implements StreamableLayer {
   started = 0;
   evalCalls = 0;
-  constructor(readonly inner: LIF, readonly opts: { delayMs?: number; failAt?: number } = {}) {}
+  constructor(
+    readonly inner: LIF,
+    readonly opts: { delayMs?: number; failAt?: number } = {},
+  ) {}
   async forwardAsync(x: Tensor): Promise<Tensor> {
     const k = this.started++;
     if (this.opts.delayMs) await sleep(this.opts.delayMs);
@@ -120,8 +139,14 @@ describe('layerStream / layerIterate', () => {
         whole = ref.forward(x);
         wholeV = ref.vMem!;
         wholeI = ref.iSyn;
-        expect(whole.toArray().some((s) => s > 0), 'the input makes spikes').to.equal(true);
-        expect(whole.toArray().some((s) => s === 0), 'and silences').to.equal(true);
+        expect(
+          whole.toArray().some((s) => s > 0),
+          'the input makes spikes',
+        ).to.equal(true);
+        expect(
+          whole.toArray().some((s) => s === 0),
+          'and silences',
+        ).to.equal(true);
       });
 
       for (const [sname, sizes] of schedules) {
@@ -178,7 +203,10 @@ describe('layerStream / layerIterate', () => {
     expect(outs.length).to.equal(2);
     expectBits(catT(outs), whole, 'spikes');
     const viaStream = await streamAll(new LIF({ tauMem: 6 }), chunks);
-    expect(viaStream.map((o) => o.shape)).to.deep.equal([[1, 20, 4], [1, 40, 4]]);
+    expect(viaStream.map((o) => o.shape)).to.deep.equal([
+      [1, 20, 4],
+      [1, 40, 4],
+    ]);
   });
 
   it('inputs are left untouched, and outputs are new tensors', async () => {
@@ -222,7 +250,11 @@ describe('layerStream / layerIterate', () => {
       expect(stream.writableHighWaterMark).to.equal(limit);
       expect(stream.readableHighWaterMark).to.equal(limit);
       const total = 40;
-      let writesRefused = 0, written = 0, consumed = 0, maxAhead = 0, maxWrittenAhead = 0;
+      let writesRefused = 0,
+        written = 0,
+        consumed = 0,
+        maxAhead = 0,
+        maxWrittenAhead = 0;
 
       const producer = (async () => {
         for (let k = 0; k < total; ++k) {
@@ -276,15 +308,48 @@ describe('layerStream / layerIterate', () => {
   describe('errors', () => {
     const good = (seed: number, shape = [1, 10, 8]): Tensor => rand(shape, seed);
     const badChunks: [string, () => unknown[], typeof Error, RegExp][] = [
-      ['not a Tensor', () => [good(1), 'frame', good(2)], TypeError, /^layerStream: chunk 1 must be a Tensor, got string$/],
-      ['a Float32Array', () => [new Float32Array(8)], TypeError, /^layerStream: chunk 0 must be a Tensor, got Float32Array$/],
-      ['rank 1', () => [good(1), Tensor.zeros([8])], RangeError, /^layerStream: chunk 1 must have rank >= 2, \(B, T, \.\.\.neurons\); got shape \[8\]$/],
-      ['another neuron shape', () => [good(1), good(2), good(3, [1, 10, 9])], RangeError,
-        /^layerStream: chunk 2 has neuron shape \[9\] \(shape \[1, 10, 9\]\), but the stream's first chunk had \[8\]: every chunk must have shape \[1, T, 8\], only T may change$/],
-      ['another neuron rank', () => [good(1), good(2, [1, 10, 2, 4])], RangeError, /chunk 1 has neuron shape \[2, 4\] .* had \[8\]/],
-      ['another batch size', () => [good(1), good(2, [2, 10, 8])], RangeError,
-        /^layerStream: chunk 1 has batch size 2 \(shape \[2, 10, 8\]\), but the stream's first chunk had 1: every chunk must have shape \[1, T, 8\], only T may change$/],
-      ['a zero batch first', () => [Tensor.zeros([0, 10, 8])], RangeError, /chunk 0 has shape \[0, 10, 8\]: the batch size and neuron dimensions must be >= 1/],
+      [
+        'not a Tensor',
+        () => [good(1), 'frame', good(2)],
+        TypeError,
+        /^layerStream: chunk 1 must be a Tensor, got string$/,
+      ],
+      [
+        'a Float32Array',
+        () => [new Float32Array(8)],
+        TypeError,
+        /^layerStream: chunk 0 must be a Tensor, got Float32Array$/,
+      ],
+      [
+        'rank 1',
+        () => [good(1), Tensor.zeros([8])],
+        RangeError,
+        /^layerStream: chunk 1 must have rank >= 2, \(B, T, \.\.\.neurons\); got shape \[8\]$/,
+      ],
+      [
+        'another neuron shape',
+        () => [good(1), good(2), good(3, [1, 10, 9])],
+        RangeError,
+        /^layerStream: chunk 2 has neuron shape \[9\] \(shape \[1, 10, 9\]\), but the stream's first chunk had \[8\]: every chunk must have shape \[1, T, 8\], only T may change$/,
+      ],
+      [
+        'another neuron rank',
+        () => [good(1), good(2, [1, 10, 2, 4])],
+        RangeError,
+        /chunk 1 has neuron shape \[2, 4\] .* had \[8\]/,
+      ],
+      [
+        'another batch size',
+        () => [good(1), good(2, [2, 10, 8])],
+        RangeError,
+        /^layerStream: chunk 1 has batch size 2 \(shape \[2, 10, 8\]\), but the stream's first chunk had 1: every chunk must have shape \[1, T, 8\], only T may change$/,
+      ],
+      [
+        'a zero batch first',
+        () => [Tensor.zeros([0, 10, 8])],
+        RangeError,
+        /chunk 0 has shape \[0, 10, 8\]: the batch size and neuron dimensions must be >= 1/,
+      ],
     ];
     for (const [name, chunks, cls, re] of badChunks) {
       it(`${name}: pipeline() rejects with a ${cls.name}, after the good chunks before it were emitted`, async () => {
@@ -325,7 +390,12 @@ describe('layerStream / layerIterate', () => {
       expect(probe.started).to.equal(3);
       // a LIF's own rejection passes through unchanged
       const lif = new LIF({ tauMem: 5 });
-      const e2 = await rejection(streamAll({ forwardAsync: (x: Tensor) => lif.forwardAsync(x, { out: Tensor.zeros([1]) }), eval: () => lif.eval() }, [good(1)]));
+      const e2 = await rejection(
+        streamAll(
+          { forwardAsync: (x: Tensor) => lif.forwardAsync(x, { out: Tensor.zeros([1]) }), eval: () => lif.eval() },
+          [good(1)],
+        ),
+      );
       expect(e2).to.be.instanceOf(RangeError);
       expect(e2.message).to.match(/forwardAsync: out must have the input's shape/);
     });
@@ -341,10 +411,19 @@ describe('layerStream / layerIterate', () => {
       await it2.next();
       expect((await rejection(it2.next())).message).to.match(/^layerIterate: chunk 1 has neuron shape \[7\]/);
 
-      expect(() => layerIterate(new LIF({ tauMem: 5 }), 5 as unknown as Tensor[])).to.throw(TypeError, 'layerIterate: source must be an iterable or async iterable of Tensors, got number');
+      expect(() => layerIterate(new LIF({ tauMem: 5 }), 5 as unknown as Tensor[])).to.throw(
+        TypeError,
+        'layerIterate: source must be an iterable or async iterable of Tensors, got number',
+      );
       expect(() => layerIterate(new LIF({ tauMem: 5 }), null as unknown as Tensor[])).to.throw(TypeError, /got null/);
-      expect(() => layerIterate({} as StreamableLayer, [])).to.throw(TypeError, 'layerIterate: layer must have forwardAsync() and eval() methods (a layer such as a LIF), got Object');
-      expect(() => layerIterate(new LIF({ tauMem: 5 }), [], { highWaterMark: 2 } as object)).to.throw(TypeError, "layerIterate: unknown option 'highWaterMark' (expected 'eval')");
+      expect(() => layerIterate({} as StreamableLayer, [])).to.throw(
+        TypeError,
+        'layerIterate: layer must have forwardAsync() and eval() methods (a layer such as a LIF), got Object',
+      );
+      expect(() => layerIterate(new LIF({ tauMem: 5 }), [], { highWaterMark: 2 } as object)).to.throw(
+        TypeError,
+        "layerIterate: unknown option 'highWaterMark' (expected 'eval')",
+      );
     });
 
     it('layerIterate: breaking out of the loop closes the source', async () => {
@@ -355,14 +434,32 @@ describe('layerStream / layerIterate', () => {
 
     it('bad arguments of layerStream throw at once', () => {
       const lif = new LIF({ tauMem: 5 });
-      expect(() => layerStream(null as unknown as StreamableLayer)).to.throw(TypeError, 'layerStream: layer must be a layer such as a LIF, got null');
-      expect(() => layerStream({ forwardAsync() {} } as unknown as StreamableLayer)).to.throw(TypeError, /must have forwardAsync\(\) and eval\(\) methods/);
-      expect(() => layerStream(lif, { highWaterMark: 0 })).to.throw(RangeError, 'layerStream: highWaterMark must be a positive integer, got 0');
+      expect(() => layerStream(null as unknown as StreamableLayer)).to.throw(
+        TypeError,
+        'layerStream: layer must be a layer such as a LIF, got null',
+      );
+      expect(() => layerStream({ forwardAsync() {} } as unknown as StreamableLayer)).to.throw(
+        TypeError,
+        /must have forwardAsync\(\) and eval\(\) methods/,
+      );
+      expect(() => layerStream(lif, { highWaterMark: 0 })).to.throw(
+        RangeError,
+        'layerStream: highWaterMark must be a positive integer, got 0',
+      );
       expect(() => layerStream(lif, { highWaterMark: 2.5 })).to.throw(RangeError, /got 2\.5/);
       expect(() => layerStream(lif, { highWaterMark: Infinity })).to.throw(RangeError, /got Infinity/);
-      expect(() => layerStream(lif, { highWaterMark: '4' as unknown as number })).to.throw(TypeError, 'layerStream: highWaterMark must be a positive integer, got string');
-      expect(() => layerStream(lif, { eval: 1 as unknown as boolean })).to.throw(TypeError, 'layerStream: eval must be a boolean, got number');
-      expect(() => layerStream(lif, { objectMode: false } as object)).to.throw(TypeError, "layerStream: unknown option 'objectMode' (expected 'highWaterMark', 'eval')");
+      expect(() => layerStream(lif, { highWaterMark: '4' as unknown as number })).to.throw(
+        TypeError,
+        'layerStream: highWaterMark must be a positive integer, got string',
+      );
+      expect(() => layerStream(lif, { eval: 1 as unknown as boolean })).to.throw(
+        TypeError,
+        'layerStream: eval must be a boolean, got number',
+      );
+      expect(() => layerStream(lif, { objectMode: false } as object)).to.throw(
+        TypeError,
+        "layerStream: unknown option 'objectMode' (expected 'highWaterMark', 'eval')",
+      );
       expect(() => layerStream(lif, 4 as unknown as object)).to.throw(TypeError, /options must be an object/);
       expect(lif.training, 'nothing changed on a failed call').to.equal(true);
     });
@@ -447,14 +544,23 @@ describe('layer.stream() / layer.iterate()', function () {
       });
     const gather = (outs: Float32Array[]): Float32Array => {
       const y = new Float32Array(2 * 30 * 5);
-      outs.forEach((o, k) => { for (let b = 0; b < 2; ++b) y.set(o.subarray(b * 50, (b + 1) * 50), (b * 30 + k * 10) * 5); });
+      outs.forEach((o, k) => {
+        for (let b = 0; b < 2; ++b) y.set(o.subarray(b * 50, (b + 1) * 50), (b * 30 + k * 10) * 5);
+      });
       return y;
     };
     const viaStream: Float32Array[] = [];
-    await pipeline(Readable.from(chunks()), new LIF({ tauMem: 6, tauSyn: 3 }).stream(), new Writable({
-      objectMode: true,
-      write(t: Tensor, _e, cb) { viaStream.push(t.toFloat32Array()); cb(); },
-    }));
+    await pipeline(
+      Readable.from(chunks()),
+      new LIF({ tauMem: 6, tauSyn: 3 }).stream(),
+      new Writable({
+        objectMode: true,
+        write(t: Tensor, _e, cb) {
+          viaStream.push(t.toFloat32Array());
+          cb();
+        },
+      }),
+    );
     const viaIter: Float32Array[] = [];
     for await (const t of new LIF({ tauMem: 6, tauSyn: 3 }).iterate(chunks())) viaIter.push(t.toFloat32Array());
     expect(Array.from(gather(viaStream))).to.deep.equal(Array.from(whole));

@@ -235,7 +235,9 @@ describe('Tensor', function () {
             expect(e.message).to.include(info.cuda.reason);
             if (info.cuda.code) expect(e.code).to.equal(info.cuda.code);
           }
-          expect(e.message.length, 'a reason follows the device name').to.be.greaterThan(`device '${dev}' cannot be used: `.length + 10);
+          expect(e.message.length, 'a reason follows the device name').to.be.greaterThan(
+            `device '${dev}' cannot be used: `.length + 10,
+          );
         }
       });
     }

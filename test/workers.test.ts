@@ -20,13 +20,20 @@ const SCENARIO_ENV = 'SPIKELAYERS_WORKERS_SCENARIO';
 // ---- the computation (identical in every thread) -----------------------------------------------
 
 const values = (n: number, seed: number, lo = -0.5, hi = 2.5): Float32Array => uniform(seed, n, lo, hi);
-const inp = (shape: number[], seed: number, lo?: number, hi?: number): Tensor => Tensor.from(values(prod(shape), seed, lo, hi), shape);
+const inp = (shape: number[], seed: number, lo?: number, hi?: number): Tensor =>
+  Tensor.from(values(prod(shape), seed, lo, hi), shape);
 
 const CONFIGS: (() => LIFOptions)[] = [
   () => ({ tauMem: 10 }),
   () => ({ tauMem: Tensor.from([4, 9, 17, 30], [4, 1]), tauSyn: 3, minVMem: -0.4, recordStates: true }),
   () => ({ tauMem: 6, spikeFn: SingleSpike, resetFn: new MembraneReset({ resetValue: 0.1 }), trainAlphas: true }),
-  () => ({ tauMem: 15, tauSyn: 5, spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }), normInput: false, spikeThreshold: 2 }),
+  () => ({
+    tauMem: 15,
+    tauSyn: 5,
+    spikeFn: new MaxSpike({ maxNumSpikesPerBin: 2 }),
+    normInput: false,
+    spikeThreshold: 2,
+  }),
 ];
 
 interface Job {
@@ -83,13 +90,17 @@ async function runJob(job: Job): Promise<Float32Array> {
 /** First differing element, or -1 (bitwise: -0 differs from 0, NaN equals the same NaN). */
 function firstDiff(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length),
+    y = new Uint32Array(b.buffer, b.byteOffset, b.length);
   for (let k = 0; k < x.length; ++k) if (x[k] !== y[k]) return k;
   return -1;
 }
 function assertSame(a: Float32Array, b: Float32Array, what: string): void {
   const k = firstDiff(a, b);
-  if (k >= 0) throw new Error(`${what}: not bit-identical (length ${a.length} vs ${b.length}, first difference at ${k}: ${a[k]} vs ${b[k]})`);
+  if (k >= 0)
+    throw new Error(
+      `${what}: not bit-identical (length ${a.length} vs ${b.length}, first difference at ${k}: ${a[k]} vs ${b[k]})`,
+    );
 }
 
 // ---- worker side ---------------------------------------------------------------------------------
@@ -111,7 +122,11 @@ function workerMain(): void {
       );
     } else if (m.cmd === 'jobs') {
       Promise.all(m.jobs.map(runJob)).then(
-        (rs) => port.postMessage({ id: m.id, results: rs }, rs.map((r) => r.buffer as ArrayBuffer)),
+        (rs) =>
+          port.postMessage(
+            { id: m.id, results: rs },
+            rs.map((r) => r.buffer as ArrayBuffer),
+          ),
         (e: unknown) => port.postMessage({ id: m.id, error: String((e as Error)?.stack ?? e) }),
       );
     } else if (m.cmd === 'spin') {
@@ -234,10 +249,17 @@ const SCENARIOS: Record<string, () => Promise<Record<string, unknown>>> = {
 
   /** 4 workers run sync and async loops at once while the main thread runs its own: all bit-identical to main-thread sync runs. */
   async concurrent() {
-    const jobs: Job[][] = [0, 1, 2, 3].map((k) => [JOB(k, 10 + k), JOB((k + 1) % 4, 20 + k, true), JOB((k + 2) % 4, 30 + k, true)]);
+    const jobs: Job[][] = [0, 1, 2, 3].map((k) => [
+      JOB(k, 10 + k),
+      JOB((k + 1) % 4, 20 + k, true),
+      JOB((k + 2) % 4, 30 + k, true),
+    ]);
     const ws = jobs.map(() => new W());
     const mainJobs = [JOB(0, 40, true), JOB(3, 41, true)];
-    const [fromWorkers, fromMain] = await Promise.all([Promise.all(ws.map((w, k) => w.jobs(jobs[k]!))), Promise.all(mainJobs.map(runJob))]);
+    const [fromWorkers, fromMain] = await Promise.all([
+      Promise.all(ws.map((w, k) => w.jobs(jobs[k]!))),
+      Promise.all(mainJobs.map(runJob)),
+    ]);
     let compared = 0;
     for (let k = 0; k < ws.length; ++k) {
       for (let j = 0; j < jobs[k]!.length; ++j) {
@@ -245,7 +267,8 @@ const SCENARIOS: Record<string, () => Promise<Record<string, unknown>>> = {
         ++compared;
       }
     }
-    for (let j = 0; j < mainJobs.length; ++j) assertSame(fromMain[j]!, await runJob({ ...mainJobs[j]!, async: false }), `main job ${j}`);
+    for (let j = 0; j < mainJobs.length; ++j)
+      assertSame(fromMain[j]!, await runJob({ ...mainJobs[j]!, async: false }), `main job ${j}`);
     await Promise.all(ws.map((w) => w.finish()));
     return { workers: ws.length, compared: compared + mainJobs.length };
   },
@@ -254,8 +277,10 @@ const SCENARIOS: Record<string, () => Promise<Record<string, unknown>>> = {
   async 'terminate-busy'() {
     const ref = await runJob(JOB(2, 3));
     for (let r = 0; r < 5; ++r) {
-      const spinner = new W(), flooder = new W();
-      const s = spinner.waitFor('spinning'), f = flooder.waitFor('flooding');
+      const spinner = new W(),
+        flooder = new W();
+      const s = spinner.waitFor('spinning'),
+        f = flooder.waitFor('flooding');
       spinner.w.postMessage({ cmd: 'spin' });
       flooder.w.postMessage({ cmd: 'flood', n: 24 });
       await Promise.all([s, f]);
@@ -270,7 +295,14 @@ const SCENARIOS: Record<string, () => Promise<Record<string, unknown>>> = {
   /** Many async calls in flight on many layers at once, in the main thread and in 2 workers. */
   async 'many-async'() {
     const L = 24;
-    const plan = (k: number): Job => ({ cfg: k % 4, seed: 100 + k, steps: 4, async: true, W: 4 + (k % 3) * 4, T: 8 + (k % 5) });
+    const plan = (k: number): Job => ({
+      cfg: k % 4,
+      seed: 100 + k,
+      steps: 4,
+      async: true,
+      W: 4 + (k % 3) * 4,
+      T: 8 + (k % 5),
+    });
     const ws = [new W(), new W()];
     const workerJobs = ws.map((_, w) => Array.from({ length: 8 }, (_, k) => plan(1000 + 8 * w + k)));
     const [mainR, workerR] = await Promise.all([
@@ -320,7 +352,8 @@ function runChild(name: string, timeoutMs: number): Promise<ChildResult> {
       env: { ...process.env, [SCENARIO_ENV]: name },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
@@ -339,19 +372,38 @@ if (!isMainThread && (workerData as { spikelayersWorker?: boolean } | null)?.spi
   describe('worker_threads', function () {
     this.timeout(120000);
     const cases: [string, string][] = [
-      ['worker-first', 'the addon loads first in workers that end or are terminated (10 rounds), then in the main thread: results bit-identical'],
-      ['main-first', 'the main thread keeps working, bit-identical, while workers load and unload the addon (10 rounds)'],
-      ['concurrent', '4 workers with sync and async loops at once, plus the main thread: all bit-identical to main-thread sync runs'],
-      ['terminate-busy', 'terminating workers in a sync kernel loop or with async kernel calls in flight (5 rounds): no crash, main thread unaffected'],
-      ['many-async', '40 layers with async calls in flight at once in the main thread and 2 workers: bit-identical to sync runs'],
+      [
+        'worker-first',
+        'the addon loads first in workers that end or are terminated (10 rounds), then in the main thread: results bit-identical',
+      ],
+      [
+        'main-first',
+        'the main thread keeps working, bit-identical, while workers load and unload the addon (10 rounds)',
+      ],
+      [
+        'concurrent',
+        '4 workers with sync and async loops at once, plus the main thread: all bit-identical to main-thread sync runs',
+      ],
+      [
+        'terminate-busy',
+        'terminating workers in a sync kernel loop or with async kernel calls in flight (5 rounds): no crash, main thread unaffected',
+      ],
+      [
+        'many-async',
+        '40 layers with async calls in flight at once in the main thread and 2 workers: bit-identical to sync runs',
+      ],
     ];
     for (const [name, title] of cases) {
       it(`${title} [${name}]`, async function () {
         const r = await runChild(name, 100000);
         const tail = (s: string): string => s.split('\n').slice(-25).join('\n');
-        const how = r.signal ? `was killed by ${r.signal}${r.signal === 'SIGKILL' ? ' (timeout?)' : ' (a crash in native code)'}` : `exited with code ${r.code}`;
+        const how = r.signal
+          ? `was killed by ${r.signal}${r.signal === 'SIGKILL' ? ' (timeout?)' : ' (a crash in native code)'}`
+          : `exited with code ${r.code}`;
         if (r.signal !== null || r.code !== 0)
-          expect.fail(`scenario '${name}' ${how} after ${r.ms.toFixed(0)} ms\n--- stderr ---\n${tail(r.stderr)}\n--- stdout ---\n${tail(r.stdout)}\n(rerun: ${SCENARIO_ENV}=${name} node --expose-gc ${SELF})`);
+          expect.fail(
+            `scenario '${name}' ${how} after ${r.ms.toFixed(0)} ms\n--- stderr ---\n${tail(r.stderr)}\n--- stdout ---\n${tail(r.stdout)}\n(rerun: ${SCENARIO_ENV}=${name} node --expose-gc ${SELF})`,
+          );
         const line = r.stdout.trim().split('\n').pop() ?? '';
         const info = JSON.parse(line) as { ok?: boolean };
         expect(info.ok).to.equal(true);

@@ -5,7 +5,11 @@
  * NumPy broadcasting against the state shape (B, ...neuronShape) aligned from the right.
  * Returns null for a single-element parameter. Throws a RangeError when it does not broadcast.
  */
-export function broadcastMap(pShape: readonly number[], neuronShape: readonly number[], what: string): Int32Array | null {
+export function broadcastMap(
+  pShape: readonly number[],
+  neuronShape: readonly number[],
+  what: string,
+): Int32Array | null {
   const size = pShape.reduce((a, b) => a * b, 1);
   if (size === 1) return null;
   const R = neuronShape.length;
@@ -19,7 +23,8 @@ export function broadcastMap(pShape: readonly number[], neuronShape: readonly nu
   }
   const off = R - p.length;
   for (let k = 0; k < p.length; ++k) {
-    const pd = p[k]!, nd = neuronShape[off + k]!;
+    const pd = p[k]!,
+      nd = neuronShape[off + k]!;
     if (pd !== 1 && pd !== nd)
       throw new RangeError(
         `${what} of shape [${pShape.join(', ')}] does not broadcast against the state shape [B, ${neuronShape.join(', ')}] ` +
@@ -36,7 +41,8 @@ export function broadcastMap(pShape: readonly number[], neuronShape: readonly nu
     s *= p[k]!;
   }
   for (let n = 0; n < N; ++n) {
-    let rem = n, idx = 0;
+    let rem = n,
+      idx = 0;
     for (let k = R - 1; k >= 0; --k) {
       const nd = neuronShape[k]!;
       const c = rem % nd;

@@ -29,20 +29,40 @@ export function stepCustomSpikes(call: KernelCall, sf: CustomSpikeFn, device: st
   const hostArgs = { alphaMem: toHost(call.alphaMem), alphaSyn: call.alphaSyn ? toHost(call.alphaSyn) : undefined };
   let v: Float32Array = toHost(call.v0);
   let i: Float32Array | undefined = call.i0 ? toHost(call.i0) : undefined;
-  const xt = new Float32Array(BN), u = new Float32Array(BN), st = new Float32Array(BN);
+  const xt = new Float32Array(BN),
+    u = new Float32Array(BN),
+    st = new Float32Array(BN);
   const scratch = new Float32Array(BN);
   for (let t = 0; t < T; ++t) {
     for (let b = 0; b < B; ++b) xt.set(x.subarray((b * T + t) * N, (b * T + t + 1) * N), b * N);
     const step = {
-      ...call, ...hostArgs, emulate: false, T: 1, x: xt, v0: v, i0: i, out: scratch,
-      v1: new Float32Array(BN), i1: i ? new Float32Array(BN) : undefined, ckV: undefined, ckI: undefined,
+      ...call,
+      ...hostArgs,
+      emulate: false,
+      T: 1,
+      x: xt,
+      v0: v,
+      i0: i,
+      out: scratch,
+      v1: new Float32Array(BN),
+      i1: i ? new Float32Array(BN) : undefined,
+      ckV: undefined,
+      ckI: undefined,
     };
     // u_t from the state (the spike kind here is irrelevant: only uOut is used) ...
-    runForward({ ...step, spike: K.spike.multi, v1: new Float32Array(BN), i1: i ? new Float32Array(BN) : undefined, uOut: u });
+    runForward({
+      ...step,
+      spike: K.spike.multi,
+      v1: new Float32Array(BN),
+      i1: i ? new Float32Array(BN) : undefined,
+      uOut: u,
+    });
     // ... the user's spikes ...
     const s = checkResult(sf.forward(u.slice(), call.theta), BN, 'LIF', 'spikeFn.forward', 'spike counts');
     if (s.length !== BN)
-      throw new RangeError(`LIF: spikeFn.forward returned ${s.length} values, expected ${BN} (one per neuron of the batch)`);
+      throw new RangeError(
+        `LIF: spikeFn.forward returned ${s.length} values, expected ${BN} (one per neuron of the batch)`,
+      );
     for (let q = 0; q < BN; ++q) st[q] = Number(s[q]);
     // ... then reset and clip with those spikes.
     runForward({ ...step, spike: K.spike.given, spikesGiven: st });
@@ -62,11 +82,17 @@ export function customSigma(call: KernelCall, fn: CustomSurrogateFn, device: str
   const BN = B * N;
   const uS = alloc(device, B * T * N);
   runForward({
-    ...call, out: alloc(device, B * T * N), v1: alloc(device, BN), i1: call.hasSyn ? alloc(device, BN) : undefined,
-    uOut: uS, ckV: undefined, ckI: undefined,
+    ...call,
+    out: alloc(device, B * T * N),
+    v1: alloc(device, BN),
+    i1: call.hasSyn ? alloc(device, BN) : undefined,
+    uOut: uS,
+    ckV: undefined,
+    ckI: undefined,
   });
   const u = toHost(uS);
   const s = checkResult(fn(u, call.theta), u.length, what, 'surrogateGradFn', 'values');
-  if (s.length !== u.length) throw new RangeError(`${what}: surrogateGradFn returned ${s.length} values, expected ${u.length}`);
+  if (s.length !== u.length)
+    throw new RangeError(`${what}: surrogateGradFn returned ${s.length} values, expected ${u.length}`);
   return place(device, s instanceof Float32Array ? s : Float32Array.from(s));
 }

@@ -31,7 +31,18 @@ export interface IAFOptions {
 /** IAF as a LIF variant: no leak (alpha_mem = 1), no input normalisation. */
 export const IAF_VARIANT: LayerVariant = {
   kind: 'IAF',
-  options: ['spikeThreshold', 'spikeFn', 'resetFn', 'surrogateGradFn', 'tauSyn', 'minVMem', 'shape', 'recordStates', 'device', 'seed'],
+  options: [
+    'spikeThreshold',
+    'spikeFn',
+    'resetFn',
+    'surrogateGradFn',
+    'tauSyn',
+    'minVMem',
+    'shape',
+    'recordStates',
+    'device',
+    'seed',
+  ],
   example: '',
   leak: false,
   spikes: true,

@@ -15,9 +15,11 @@ export function runForward(args: NativeForwardArgs): number {
 
 /** runForward on the libuv thread pool. */
 export function runForwardAsync(args: NativeForwardArgs): Promise<number> {
-  return native().lifForwardAsync(args).catch((e: unknown) => {
-    throw fromNative(e);
-  });
+  return native()
+    .lifForwardAsync(args)
+    .catch((e: unknown) => {
+      throw fromNative(e);
+    });
 }
 
 /** Runs a backward. */
@@ -31,7 +33,9 @@ export function runBackward(args: NativeBackwardArgs): void {
 
 /** runBackward on the libuv thread pool. */
 export function runBackwardAsync(args: NativeBackwardArgs): Promise<void> {
-  return native().lifBackwardAsync(args).catch((e: unknown) => {
-    throw fromNative(e);
-  });
+  return native()
+    .lifBackwardAsync(args)
+    .catch((e: unknown) => {
+      throw fromNative(e);
+    });
 }

@@ -15,8 +15,18 @@ import { Tensor, checkTensor, describe } from '../tensor.js';
 import { customSigma, stepCustomSpikes } from './custom.js';
 import { runBackward, runBackwardAsync, runForward, runForwardAsync } from './kernel.js';
 import {
-  callShape, finalStates, forwardArgs, lowerBackward, lowerForward, lowerScalars, readOut, recordingsOf, startAdjoints,
-  type CallShape, type KernelCall, type KernelOutputs,
+  callShape,
+  finalStates,
+  forwardArgs,
+  lowerBackward,
+  lowerForward,
+  lowerScalars,
+  readOut,
+  recordingsOf,
+  startAdjoints,
+  type CallShape,
+  type KernelCall,
+  type KernelOutputs,
 } from './lowering.js';
 import type { BackwardOptions, ForwardOptions, LIFOptions, Recordings, ResetStatesOptions } from './options.js';
 import { readLayerOptions, readResetOptions } from './options.js';
@@ -91,7 +101,11 @@ export class LIF extends Module {
     this.#rng = new Rng(c.seed);
     const names: StateName[] = this.#params.hasSynapse ? ['v_mem', 'i_syn'] : ['v_mem'];
     this.#state = new NeuronState(names, c.shape, c.device);
-    for (const n of names) this.registerBuffer(n, this.#state.slot(n, () => this.device));
+    for (const n of names)
+      this.registerBuffer(
+        n,
+        this.#state.slot(n, () => this.device),
+      );
   }
 
   /** sinabs' class name: the variant's kind (LIF, IAF or ExpLeak). */
@@ -175,7 +189,8 @@ export class LIF extends Module {
 
   /** Re-seeds the generator used for batch resampling and randomised resets. */
   manualSeed(seed: number): this {
-    if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new TypeError(`manualSeed: seed must be an integer, got ${describe(seed)}`);
+    if (typeof seed !== 'number' || !Number.isInteger(seed))
+      throw new TypeError(`manualSeed: seed must be an integer, got ${describe(seed)}`);
     this.#rng.seed(seed);
     return this;
   }
@@ -219,7 +234,8 @@ export class LIF extends Module {
     this.#recordings = moved;
   }
   protected override extraRepr(): string {
-    const fmt = (t: Tensor | null): string => (t === null ? 'None' : t.size === 1 ? String(t.item()) : `Tensor[${t.shape.join(', ')}]`);
+    const fmt = (t: Tensor | null): string =>
+      t === null ? 'None' : t.size === 1 ? String(t.item()) : `Tensor[${t.shape.join(', ')}]`;
     const parts: string[] = [];
     const leak = this.#variant.leak;
     if (leak) parts.push(`tau_mem=${fmt(this.tauMemCalculated)}`);
@@ -238,21 +254,38 @@ export class LIF extends Module {
     const outTensor = readOut(opts, what);
     if (outTensor) {
       if (!sameShape(outTensor.shape, shape.inputShape))
-        throw new RangeError(`${what}: out must have the input's shape [${shape.inputShape.join(', ')}], got [${outTensor.shape.join(', ')}]`);
-      if (outTensor.device !== dev) throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
+        throw new RangeError(
+          `${what}: out must have the input's shape [${shape.inputShape.join(', ')}], got [${outTensor.shape.join(', ')}]`,
+        );
+      if (outTensor.device !== dev)
+        throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
       if (outTensor._storage() === x._storage()) throw new RangeError(`${what}: out must not be the input tensor`);
       if (this.#tape.holdsInput(outTensor._storage()))
-        throw new RangeError(`${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`);
+        throw new RangeError(
+          `${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`,
+        );
     }
     const p = this.#params;
     const mem = p.decay('mem', shape.neuronShape, dev, this.trainAlphas);
     const syn = p.hasSynapse ? p.decay('syn', shape.neuronShape, dev, this.trainAlphas) : null;
-    const scalars = lowerScalars(this.spikeFn, this.resetFn, this.surrogateGradFn, p.thresholdValue(), p.minVValue(), this.normInput, p.hasSynapse);
+    const scalars = lowerScalars(
+      this.spikeFn,
+      this.resetFn,
+      this.surrogateGradFn,
+      p.thresholdValue(),
+      p.minVValue(),
+      this.normInput,
+      p.hasSynapse,
+    );
     // the state preparation (sinabs' rules) makes new arrays: the layer changes only on commit
     const start = this.#state.start(shape.B, shape.neuronShape, this.#tape.stateLinked(), this.#rng, dev);
     const { call, outputs } = lowerForward(scalars, shape, { mem, syn }, x._storage(), start.values, {
-      training, recordStates: this.recordStates, out: outTensor ? outTensor._storage() : null, device: dev,
-      emulate: _cudaLaunchEmulation(), K: kernelConstants().checkpointInterval,
+      training,
+      recordStates: this.recordStates,
+      out: outTensor ? outTensor._storage() : null,
+      device: dev,
+      emulate: _cudaLaunchEmulation(),
+      K: kernelConstants().checkpointInterval,
     });
     if (call.spike === kernelConstants().spike.given) stepCustomSpikes(call, this.spikeFn as CustomSpikeFn, dev);
     return { shape, call, outputs, start, training, mem, syn, outTensor };
@@ -269,7 +302,15 @@ export class LIF extends Module {
       if (arr) this.#recordings[k] = Tensor._adopt(arr, inputShape, dev);
     if (p.training) {
       this.#tape.push({
-        B, T, N, inputShape, call: p.call, link: p.start.link, carry: null, memGrad: p.mem.grad, synGrad: p.syn?.grad ?? null,
+        B,
+        T,
+        N,
+        inputShape,
+        call: p.call,
+        link: p.start.link,
+        carry: null,
+        memGrad: p.mem.grad,
+        synGrad: p.syn?.grad ?? null,
         customSurrogate: typeof this.surrogateGradFn === 'function' ? this.surrogateGradFn : null,
       });
     } else {
@@ -323,24 +364,41 @@ export class LIF extends Module {
   #prepareBackward(gradOutput: unknown, opts: BackwardOptions | undefined, what: string): PreparedBackward {
     const dev = this.device;
     const g = checkTensor(gradOutput, `${what}: gradOutput`);
-    if (g.device !== dev) throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${dev}; move one with .to()`);
+    if (g.device !== dev)
+      throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${dev}; move one with .to()`);
     const rec = this.#tape.top();
     if (!rec)
-      throw codedError(ErrorCodes.NOTHING_PENDING, `${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`);
+      throw codedError(
+        ErrorCodes.NOTHING_PENDING,
+        `${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`,
+      );
     if (!sameShape(g.shape, rec.inputShape))
-      throw new RangeError(`${what}: gradOutput must have the shape of the pending call's output [${rec.inputShape.join(', ')}], got [${g.shape.join(', ')}]`);
+      throw new RangeError(
+        `${what}: gradOutput must have the shape of the pending call's output [${rec.inputShape.join(', ')}], got [${g.shape.join(', ')}]`,
+      );
     const outTensor = readOut(opts, what);
     if (outTensor) {
-      if (outTensor.device !== dev) throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
+      if (outTensor.device !== dev)
+        throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
       if (!sameShape(outTensor.shape, rec.inputShape))
-        throw new RangeError(`${what}: out must have shape [${rec.inputShape.join(', ')}], got [${outTensor.shape.join(', ')}]`);
+        throw new RangeError(
+          `${what}: out must have shape [${rec.inputShape.join(', ')}], got [${outTensor.shape.join(', ')}]`,
+        );
       if (this.#tape.holdsInput(outTensor._storage(), rec))
-        throw new RangeError(`${what}: out is the input of an earlier call still waiting for its backward; writing into it would corrupt that backward`);
+        throw new RangeError(
+          `${what}: out is the input of an earlier call still waiting for its backward; writing into it would corrupt that backward`,
+        );
     }
     const c = rec.call;
-    const sigma = rec.customSurrogate && c.spike !== kernelConstants().spike.none ? customSigma(c, rec.customSurrogate, dev, what) : undefined;
+    const sigma =
+      rec.customSurrogate && c.spike !== kernelConstants().spike.none
+        ? customSigma(c, rec.customSurrogate, dev, what)
+        : undefined;
     const gradIn = outTensor ? outTensor._storage() : alloc(dev, rec.B * rec.T * rec.N);
-    const args = lowerBackward(c, rec.carry, g._storage(), gradIn, sigma, { device: dev, emulate: _cudaLaunchEmulation() });
+    const args = lowerBackward(c, rec.carry, g._storage(), gradIn, sigma, {
+      device: dev,
+      emulate: _cudaLaunchEmulation(),
+    });
     return { rec, args, outTensor };
   }
 

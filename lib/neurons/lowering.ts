@@ -1,8 +1,23 @@
 // Lowering: a layer's configuration, parameters and a call's shape become the arguments of the
 // native kernels (binding.d.ts). Pure functions: they allocate the call's arrays and change
 // nothing else.
-import type { NativeArray, NativeBackwardArgs, NativeCommonArgs, NativeForwardArgs, ResetKind, SpikeKind, SurrogateKind } from '#binding';
-import { MaxSpike, MultiSpike, SingleSpike, type ResetFnSpec, type SpikeFnSpec, type SurrogateSpec } from '../activations.js';
+import type {
+  NativeArray,
+  NativeBackwardArgs,
+  NativeCommonArgs,
+  NativeForwardArgs,
+  ResetKind,
+  SpikeKind,
+  SurrogateKind,
+} from '#binding';
+import {
+  MaxSpike,
+  MultiSpike,
+  SingleSpike,
+  type ResetFnSpec,
+  type SpikeFnSpec,
+  type SurrogateSpec,
+} from '../activations.js';
 import { kernelConstants } from '../kinds.js';
 import { alloc, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
@@ -52,14 +67,17 @@ export function lowerScalars(
   hasSyn: boolean,
 ): KernelScalars {
   const K = kernelConstants();
-  let spike: SpikeKind, maxSpikes = Infinity;
+  let spike: SpikeKind,
+    maxSpikes = Infinity;
   const sf = spikeFn;
   if (sf === null) spike = K.spike.none;
   else if (sf === MultiSpike || sf instanceof MultiSpike) spike = K.spike.multi;
   else if (sf === SingleSpike || sf instanceof SingleSpike) spike = K.spike.single;
   else if (sf instanceof MaxSpike) ({ spike, maxSpikes } = sf._native());
   else spike = K.spike.given;
-  let reset = K.reset.none, thetaSub = theta, resetValue = 0;
+  let reset = K.reset.none,
+    thetaSub = theta,
+    resetValue = 0;
   if (sf !== null) ({ reset, thetaSub, resetValue } = resetFn._native(theta));
   let surr = K.surrogate.given;
   const surrParams = new Float32Array(10);
@@ -68,7 +86,20 @@ export function lowerScalars(
     surr = s.surr;
     surrParams.set(s.params);
   }
-  return { spike, reset, surr, theta, maxSpikes, thetaSub, resetValue, minV: minV ?? 0, hasMin: minV !== null, normInput, hasSyn, surrParams };
+  return {
+    spike,
+    reset,
+    surr,
+    theta,
+    maxSpikes,
+    thetaSub,
+    resetValue,
+    minV: minV ?? 0,
+    hasMin: minV !== null,
+    normInput,
+    hasSyn,
+    surrParams,
+  };
 }
 
 /** The shape of a call over input (B, T, ...neurons). */
@@ -83,13 +114,17 @@ export interface CallShape {
 /** Checks a forward's input against the layer's device and sinabs' layout; throws naming `what`. */
 export function callShape(input: unknown, device: string, what: string): { x: Tensor; shape: CallShape } {
   const x = checkTensor(input, `${what}: input`);
-  if (x.device !== device) throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${device}; move one with .to()`);
+  if (x.device !== device)
+    throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${device}; move one with .to()`);
   const shape = x.shape;
-  if (shape.length < 2) throw new RangeError(`${what}: input must have rank >= 2, (B, T, ...neurons); got shape [${shape.join(', ')}]`);
+  if (shape.length < 2)
+    throw new RangeError(`${what}: input must have rank >= 2, (B, T, ...neurons); got shape [${shape.join(', ')}]`);
   const [B, T, ...neuronShape] = shape as [number, number, ...number[]];
   if (B === 0) throw new RangeError(`${what}: input batch size B must be >= 1, got shape [${shape.join(', ')}]`);
-  if (T === 0) throw new RangeError(`${what}: input must have at least one time step (T >= 1), got shape [${shape.join(', ')}]`);
-  if (neuronShape.some((d) => d === 0)) throw new RangeError(`${what}: input neuron dimensions must be >= 1, got shape [${shape.join(', ')}]`);
+  if (T === 0)
+    throw new RangeError(`${what}: input must have at least one time step (T >= 1), got shape [${shape.join(', ')}]`);
+  if (neuronShape.some((d) => d === 0))
+    throw new RangeError(`${what}: input neuron dimensions must be >= 1, got shape [${shape.join(', ')}]`);
   const N = neuronShape.reduce((a, b) => a * b, 1);
   return { x, shape: { B, T, N, neuronShape, inputShape: shape } };
 }
@@ -111,10 +146,16 @@ export function lowerForward(
 ): { call: KernelCall; outputs: KernelOutputs } {
   const { B, T, N } = shape;
   const dev = o.device;
-  const E = B * T * N, BN = B * N;
+  const E = B * T * N,
+    BN = B * N;
   const nCk = Math.ceil(T / o.K);
   const call: KernelCall = {
-    B, T, N, ...s, K: o.K, emulate: o.emulate,
+    B,
+    T,
+    N,
+    ...s,
+    K: o.K,
+    emulate: o.emulate,
     alphaMem: decay.mem.arr,
     alphaSyn: decay.syn?.arr,
     x,

@@ -97,15 +97,31 @@ export interface LayerConfig {
 }
 
 /** Checks `resetStates` options. */
-export function readResetOptions(opts: unknown): { randomize: boolean; ranges: NonNullable<ResetStatesOptions['valueRanges']> } {
-  const o = checkOptions<ResetStatesOptions>(opts, ['randomize', 'valueRanges'], 'resetStates', true, '{ randomize: true }');
+export function readResetOptions(opts: unknown): {
+  randomize: boolean;
+  ranges: NonNullable<ResetStatesOptions['valueRanges']>;
+} {
+  const o = checkOptions<ResetStatesOptions>(
+    opts,
+    ['randomize', 'valueRanges'],
+    'resetStates',
+    true,
+    '{ randomize: true }',
+  );
   const randomize = readBool(o.randomize, 'resetStates: randomize', false);
   const ranges = o.valueRanges;
   if (ranges === undefined) return { randomize, ranges: {} };
-  if (ranges === null || typeof ranges !== 'object') throw new TypeError('resetStates: valueRanges must be an object such as { v_mem: [0, 1] }');
+  if (ranges === null || typeof ranges !== 'object')
+    throw new TypeError('resetStates: valueRanges must be an object such as { v_mem: [0, 1] }');
   for (const [k, r] of Object.entries(ranges)) {
-    if (k !== 'v_mem' && k !== 'i_syn') throw new TypeError(`resetStates: valueRanges has an unknown state '${k}' (expected 'v_mem' or 'i_syn')`);
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)) || r[0] > r[1])
+    if (k !== 'v_mem' && k !== 'i_syn')
+      throw new TypeError(`resetStates: valueRanges has an unknown state '${k}' (expected 'v_mem' or 'i_syn')`);
+    if (
+      !Array.isArray(r) ||
+      r.length !== 2 ||
+      !r.every((x) => typeof x === 'number' && Number.isFinite(x)) ||
+      r[0] > r[1]
+    )
       throw new RangeError(`resetStates: valueRanges.${k} must be [low, high] with finite numbers and low <= high`);
   }
   return { randomize, ranges };
@@ -127,17 +143,35 @@ export function readLayerOptions(options: unknown, variant: LayerVariant): Layer
     throw new TypeError(`LIF: seed must be an integer, got ${describe(o.seed)}`);
   const device = resolveDevice(o.device, 'LIF: device');
   const tauMem = variant.leak ? readTensor(o.tauMem, 'LIF: tauMem', positive, 'a finite positive number') : null;
-  const tauSyn = o.tauSyn === undefined || o.tauSyn === null ? null : readTensor(o.tauSyn, 'LIF: tauSyn', positive, 'a finite positive number');
-  const threshold = o.spikeThreshold === undefined ? 1 : readScalar(o.spikeThreshold, 'LIF: spikeThreshold', positive, 'a finite positive number');
-  const minVMem = o.minVMem === undefined || o.minVMem === null ? null : readScalar(o.minVMem, 'LIF: minVMem', () => true, 'a finite number');
+  const tauSyn =
+    o.tauSyn === undefined || o.tauSyn === null
+      ? null
+      : readTensor(o.tauSyn, 'LIF: tauSyn', positive, 'a finite positive number');
+  const threshold =
+    o.spikeThreshold === undefined
+      ? 1
+      : readScalar(o.spikeThreshold, 'LIF: spikeThreshold', positive, 'a finite positive number');
+  const minVMem =
+    o.minVMem === undefined || o.minVMem === null
+      ? null
+      : readScalar(o.minVMem, 'LIF: minVMem', () => true, 'a finite number');
   let shape: number[] | null = null;
   if (o.shape !== undefined && o.shape !== null) {
     const n = checkShape(o.shape, 'LIF: shape');
-    if (o.shape.length < 1 || n === 0) throw new RangeError('LIF: shape must include the batch dimension and have no zero dimension, e.g. [B, C]');
+    if (o.shape.length < 1 || n === 0)
+      throw new RangeError('LIF: shape must include the batch dimension and have no zero dimension, e.g. [B, C]');
     shape = o.shape.slice();
   }
   return {
-    tauMem, tauSyn, minVMem, trainAlphas, normInput, recordStates, shape, device, seed: o.seed,
+    tauMem,
+    tauSyn,
+    minVMem,
+    trainAlphas,
+    normInput,
+    recordStates,
+    shape,
+    device,
+    seed: o.seed,
     threshold: variant.spikes ? threshold : null,
     spikeFn: variant.spikes ? readSpikeFn(o.spikeFn) : null,
     resetFn: readResetFn(o.resetFn),
@@ -148,9 +182,18 @@ export function readLayerOptions(options: unknown, variant: LayerVariant): Layer
 function readSpikeFn(v: unknown): SpikeFnSpec | null {
   if (v === undefined) return MultiSpike;
   if (v === null) return null;
-  if (v === MultiSpike || v === SingleSpike || v instanceof MultiSpike || v instanceof SingleSpike || v instanceof MaxSpike) return v as SpikeFnSpec;
+  if (
+    v === MultiSpike ||
+    v === SingleSpike ||
+    v instanceof MultiSpike ||
+    v instanceof SingleSpike ||
+    v instanceof MaxSpike
+  )
+    return v as SpikeFnSpec;
   if (typeof v === 'object' && typeof (v as CustomSpikeFn).forward === 'function') return v as CustomSpikeFn;
-  throw new TypeError(`LIF: spikeFn must be MultiSpike, SingleSpike, a MaxSpike instance, an object with forward(vMem, threshold), or null; got ${describe(v)}`);
+  throw new TypeError(
+    `LIF: spikeFn must be MultiSpike, SingleSpike, a MaxSpike instance, an object with forward(vMem, threshold), or null; got ${describe(v)}`,
+  );
 }
 
 function readResetFn(v: unknown): ResetFnSpec {
@@ -162,7 +205,11 @@ function readResetFn(v: unknown): ResetFnSpec {
 function readSurrogate(v: unknown): SurrogateSpec {
   if (v === undefined) return new SingleExponential();
   if (SURROGATE_CLASSES.includes(v as never))
-    throw new TypeError(`LIF: surrogateGradFn must be a surrogate instance, e.g. new ${(v as { name: string }).name}(), not the class`);
+    throw new TypeError(
+      `LIF: surrogateGradFn must be a surrogate instance, e.g. new ${(v as { name: string }).name}(), not the class`,
+    );
   if (typeof v === 'function' || SURROGATE_CLASSES.some((c) => v instanceof c)) return v as SurrogateSpec;
-  throw new TypeError(`LIF: surrogateGradFn must be a surrogate instance (e.g. new SingleExponential()) or a function (vMem, threshold) => sigma, got ${describe(v)}`);
+  throw new TypeError(
+    `LIF: surrogateGradFn must be a surrogate instance (e.g. new SingleExponential()) or a function (vMem, threshold) => sigma, got ${describe(v)}`,
+  );
 }

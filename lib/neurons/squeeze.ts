@@ -15,13 +15,19 @@ export interface SqueezeOptions {
   numTimesteps?: number;
 }
 
+// TypeScript requires `any[]` constructor arguments for a mixin base (TS2545).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type LayerCtor = new (...args: any[]) => LIF;
 
-function squeezeOptions(name: string, options: unknown): { rest: Record<string, unknown>; batchSize: number | null; numTimesteps: number | null } {
+function squeezeOptions(
+  name: string,
+  options: unknown,
+): { rest: Record<string, unknown>; batchSize: number | null; numTimesteps: number | null } {
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new TypeError(`${name}: expected an options object with batchSize or numTimesteps`);
   const { batchSize, numTimesteps, ...rest } = options as Record<string, unknown> & SqueezeOptions;
-  const b = readCount(batchSize, `${name}: batchSize`, null), t = readCount(numTimesteps, `${name}: numTimesteps`, null);
+  const b = readCount(batchSize, `${name}: batchSize`, null),
+    t = readCount(numTimesteps, `${name}: numTimesteps`, null);
   if (b === null && t === null) throw new TypeError(`${name}: batchSize or numTimesteps is required`);
   return { rest, batchSize: b, numTimesteps: t };
 }
@@ -35,6 +41,7 @@ export interface SqueezeMembers {
 }
 
 /** Adds (B*T, ...neurons) input handling to a layer class. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- mixin constructor type (TS2545)
 function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (new (...args: any[]) => SqueezeMembers) {
   return class extends Base {
     /** The batch size, or null when inferred from numTimesteps. */
@@ -42,11 +49,17 @@ function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (n
     /** The number of steps, or null when inferred from batchSize. */
     numTimesteps: number | null;
 
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a mixin constructor must take any[] (TS2545)
     constructor(...args: any[]) {
       const { rest, batchSize, numTimesteps } = squeezeOptions(name, args[0]);
       super(rest);
       this.batchSize = batchSize;
       this.numTimesteps = numTimesteps;
+    }
+
+    /** sinabs' class name, e.g. 'IAFSqueeze' (what toString and network errors print). */
+    override get typeName(): string {
+      return name;
     }
 
     /** (B*T, ...neurons) -> (B, T, ...neurons), sharing the data. */
@@ -60,13 +73,17 @@ function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (n
         B = this.batchSize;
         T = M / B;
         if (this.numTimesteps !== null && T !== this.numTimesteps)
-          throw new RangeError(`${what}: first dimension ${M} is not batchSize ${B} x numTimesteps ${this.numTimesteps}`);
+          throw new RangeError(
+            `${what}: first dimension ${M} is not batchSize ${B} x numTimesteps ${this.numTimesteps}`,
+          );
       } else {
         T = this.numTimesteps!;
         B = M / T;
       }
       if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1)
-        throw new RangeError(`${what}: first dimension ${M} is not a multiple of ${this.batchSize !== null ? `batchSize ${this.batchSize}` : `numTimesteps ${this.numTimesteps}`}`);
+        throw new RangeError(
+          `${what}: first dimension ${M} is not a multiple of ${this.batchSize !== null ? `batchSize ${this.batchSize}` : `numTimesteps ${this.numTimesteps}`}`,
+        );
       return Tensor._adopt(x._storage(), [B, T, ...shape.slice(1)], x.device);
     }
 

@@ -21,7 +21,12 @@ export type StateValues = Partial<Record<StateName, Storage>>;
 export type Link =
   | { kind: 'start' }
   | { kind: 'carry' }
-  | { kind: 'resample'; /** batch entry of the previous state, per new batch entry, per state */ idx: Partial<Record<StateName, Int32Array>> };
+  | {
+      kind: 'resample';
+      /** batch entry of the previous state, per new batch entry, per state */ idx: Partial<
+        Record<StateName, Int32Array>
+      >;
+    };
 
 /** Where a call starts from. */
 export interface StartState {
@@ -80,7 +85,11 @@ export class NeuronState {
     const values: StateValues = {};
     if (!this.initialised || !st || !sameShape(st.slice(1), neuronShape)) {
       for (const n of this.names) values[n] = alloc(device, B * N, true);
-      return { values, link: { kind: 'start' }, recreated: this.initialised && st !== null && !sameShape(st.slice(1), neuronShape) };
+      return {
+        values,
+        link: { kind: 'start' },
+        recreated: this.initialised && st !== null && !sameShape(st.slice(1), neuronShape),
+      };
     }
     if (st[0] !== B) {
       const Bold = st[0]!;
@@ -160,7 +169,9 @@ export class NeuronState {
     for (const n of this.names.slice(1)) {
       const o = values.get(n);
       if (o && o.value.size && !sameShape(o.value.shape, p.value.shape))
-        throw new RangeError(`loadStateDict: '${p.key}' [${p.value.shape.join(', ')}] and '${o.key}' [${o.value.shape.join(', ')}] must have the same shape`);
+        throw new RangeError(
+          `loadStateDict: '${p.key}' [${p.value.shape.join(', ')}] and '${o.key}' [${o.value.shape.join(', ')}] must have the same shape`,
+        );
     }
   }
 

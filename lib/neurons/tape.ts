@@ -25,7 +25,10 @@ export interface PendingCall {
 
 /** Whether `v` is a tensor storage (host array or device buffer). */
 function isStorage(v: unknown): v is Storage {
-  return v instanceof Float32Array || (typeof v === 'object' && v !== null && typeof (v as { download?: unknown }).download === 'function');
+  return (
+    v instanceof Float32Array ||
+    (typeof v === 'object' && v !== null && typeof (v as { download?: unknown }).download === 'function')
+  );
 }
 
 /** Copies every storage field of `obj` (except host-only arguments) to `device`, in place. */

@@ -38,7 +38,16 @@ export interface Conv2dOptions {
 }
 
 const KEYS = [
-  'inChannels', 'outChannels', 'kernelSize', 'stride', 'padding', 'bias', 'dilation', 'groups', 'device', 'seed',
+  'inChannels',
+  'outChannels',
+  'kernelSize',
+  'stride',
+  'padding',
+  'bias',
+  'dilation',
+  'groups',
+  'device',
+  'seed',
 ] as const;
 
 interface Conv2dPending {
@@ -52,8 +61,16 @@ interface Conv2dPending {
 
 /** The geometry of one call, in the native argument names. */
 interface Geom {
-  N: number; C: number; H: number; W: number;
-  kH: number; kW: number; sH: number; sW: number; pH: number; pW: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
 }
 
 /**
@@ -94,14 +111,18 @@ export class Conv2d extends Module {
     const p = readPair(o.padding, 'Conv2d: padding', 0, 0);
     const d = readPair(o.dilation, 'Conv2d: dilation', 1, 1);
     if (d[0] !== 1 || d[1] !== 1)
-      throw new RangeError(`Conv2d: dilation must be 1 (dilated convolutions are not supported), got [${d.join(', ')}]`);
+      throw new RangeError(
+        `Conv2d: dilation must be 1 (dilated convolutions are not supported), got [${d.join(', ')}]`,
+      );
     const groups = readInt(o.groups, 'Conv2d: groups', 1, 1);
-    if (groups !== 1) throw new RangeError(`Conv2d: groups must be 1 (grouped convolutions are not supported), got ${groups}`);
+    if (groups !== 1)
+      throw new RangeError(`Conv2d: groups must be 1 (grouped convolutions are not supported), got ${groups}`);
     const hasBias = readBool(o.bias, 'Conv2d: bias', true);
     const seed = o.seed === undefined ? undefined : readInt(o.seed, 'Conv2d: seed', undefined, 0, 2 ** 32 - 1);
     const device = resolveDevice(o.device, 'Conv2d: device');
     const fanIn = C * k[0] * k[1];
-    if (O * fanIn > 2 ** 32 - 1) throw new RangeError(`Conv2d: the weight would have ${O * fanIn} elements, more than 2^32 - 1`);
+    if (O * fanIn > 2 ** 32 - 1)
+      throw new RangeError(`Conv2d: the weight would have ${O * fanIn} elements, more than 2^32 - 1`);
     this.inChannels = C;
     this.outChannels = O;
     this.kernelSize = Object.freeze(k);
@@ -158,7 +179,9 @@ export class Conv2d extends Module {
   }
 
   #geom(shape: readonly number[], what: string): Geom {
-    const [kH, kW] = this.kernelSize, [sH, sW] = this.stride, [pH, pW] = this.padding;
+    const [kH, kW] = this.kernelSize,
+      [sH, sW] = this.stride,
+      [pH, pW] = this.padding;
     const expect = `(N, ${this.inChannels}, H, W) with H + ${2 * pH} >= ${kH} and W + ${2 * pW} >= ${kW}`;
     if (shape.length !== 4 || shape[1] !== this.inChannels || shape[2]! + 2 * pH < kH || shape[3]! + 2 * pW < kW)
       throw new RangeError(`${what}: input must have shape ${expect}, got [${shape.join(', ')}]`);
@@ -172,10 +195,15 @@ export class Conv2d extends Module {
     const g = this.#geom(x.shape, what);
     if (x.device !== this.device)
       throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${this.device}; move one with .to()`);
-    const O = this.outChannels, HW = ho(g) * wo(g), rows = g.N * HW, ck = g.C * g.kH * g.kW;
+    const O = this.outChannels,
+      HW = ho(g) * wo(g),
+      rows = g.N * HW,
+      ck = g.C * g.kH * g.kW;
     const outShape = [g.N, O, ho(g), wo(g)];
     if (rows * ck > 2 ** 32 - 1 || rows * O > 2 ** 32 - 1)
-      throw new RangeError(`${what}: input [${x.shape.join(', ')}] is too large (the unfolded input would have ${rows * ck} elements, more than 2^32 - 1)`);
+      throw new RangeError(
+        `${what}: input [${x.shape.join(', ')}] is too large (the unfolded input would have ${rows * ck} elements, more than 2^32 - 1)`,
+      );
     const dev = this.device;
     const xs = x._storage();
     const cols = alloc(dev, rows * ck);
@@ -184,12 +212,21 @@ export class Conv2d extends Module {
     const nnz = sparseNonzeros(xs);
     try {
       ops.im2col({ ...g, x: xs, cols });
-      const W = this.weight._storage(), b = this.bias?._storage();
+      const W = this.weight._storage(),
+        b = this.bias?._storage();
       if (nnz >= 0) {
         // event-driven: each nonzero of the unfolded input adds its weighted row of W^T
         const wT = new Float32Array(O * ck);
         ops.transpose({ batch: 1, rows: O, cols: ck, src: W, dst: wT });
-        ops.linearSparseForward({ M: rows, N: O, K: ck, x: cols as Float32Array, wT, bias: b as Float32Array | undefined, y: yT as Float32Array });
+        ops.linearSparseForward({
+          M: rows,
+          N: O,
+          K: ck,
+          x: cols as Float32Array,
+          wT,
+          bias: b as Float32Array | undefined,
+          y: yT as Float32Array,
+        });
       } else {
         ops.gemm({ M: rows, N: O, K: ck, transB: true, A: cols, B: W, C: yT, bias: b });
       }
@@ -216,11 +253,15 @@ export class Conv2d extends Module {
     const what = 'Conv2d.backward';
     const dev = this.device;
     const { rec, grad } = this.#pending.top(gradOutput, dev, what);
-    const w = this.weight, b = this.bias;
+    const w = this.weight,
+      b = this.bias;
     const gw = wantsGrad(w, dev, `${what}: weight`);
     const gb = wantsGrad(b, dev, `${what}: bias`);
     const g = this.#geom(rec.inputShape, what);
-    const O = this.outChannels, HW = ho(g) * wo(g), rows = g.N * HW, ck = g.C * g.kH * g.kW;
+    const O = this.outChannels,
+      HW = ho(g) * wo(g),
+      rows = g.N * HW,
+      ck = g.C * g.kH * g.kW;
     const gT = alloc(dev, rows * O);
     const dcols = alloc(dev, rows * ck);
     const dx = alloc(dev, g.N * g.C * g.H * g.W);
@@ -235,7 +276,15 @@ export class Conv2d extends Module {
         ops.im2col({ ...g, x: rec.input, cols });
         const dW = ensureGrad(w, dev)._storage();
         if (rec.nnz >= 0 && ops.sparseAllowed(cols) && ops.sparseAllowed(dW))
-          ops.linearSparseWeightGrad({ M: rows, N: O, K: ck, accumulate: true, x: cols, gradOut: gT as Float32Array, gradWeight: dW });
+          ops.linearSparseWeightGrad({
+            M: rows,
+            N: O,
+            K: ck,
+            accumulate: true,
+            x: cols,
+            gradOut: gT as Float32Array,
+            gradWeight: dW,
+          });
         else ops.gemm({ M: O, N: ck, K: rows, transA: true, accumulate: true, A: gT, B: cols, C: dW });
       }
       if (gb) ops.sumRows({ M: rows, N: O, accumulate: true, src: gT, dst: ensureGrad(b!, dev)._storage() });

@@ -79,7 +79,8 @@ export class Linear extends Module {
     const hasBias = readBool(o.bias, 'Linear: bias', true);
     const seed = o.seed === undefined ? undefined : readInt(o.seed, 'Linear: seed', undefined, 0, 2 ** 32 - 1);
     const device = resolveDevice(o.device, 'Linear: device');
-    if (inF * outF > 2 ** 32 - 1) throw new RangeError(`Linear: inFeatures * outFeatures must be < 2^32, got ${inF * outF}`);
+    if (inF * outF > 2 ** 32 - 1)
+      throw new RangeError(`Linear: inFeatures * outFeatures must be < 2^32, got ${inF * outF}`);
     this.inFeatures = inF;
     this.outFeatures = outF;
     const rng = initGenerator(seed);
@@ -125,7 +126,9 @@ export class Linear extends Module {
   outputShape(inputShape: readonly number[]): number[] {
     const shape = inputShape;
     if (shape.length < 1 || shape[shape.length - 1] !== this.inFeatures)
-      throw new RangeError(`Linear.forward: input must have shape (..., ${this.inFeatures}), got [${shape.join(', ')}]`);
+      throw new RangeError(
+        `Linear.forward: input must have shape (..., ${this.inFeatures}), got [${shape.join(', ')}]`,
+      );
     return [...shape.slice(0, -1), this.outFeatures];
   }
 
@@ -148,9 +151,12 @@ export class Linear extends Module {
       throw new RangeError(`${what}: input must have shape (..., ${this.inFeatures}), got [${shape.join(', ')}]`);
     if (x.device !== this.device)
       throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${this.device}; move one with .to()`);
-    const K = this.inFeatures, N = this.outFeatures, M = x.size / K;
+    const K = this.inFeatures,
+      N = this.outFeatures,
+      M = x.size / K;
     const outShape = [...shape.slice(0, -1), N];
-    if (M * N > 2 ** 32 - 1) throw new RangeError(`${what}: the output [${outShape.join(', ')}] would have more than 2^32 - 1 elements`);
+    if (M * N > 2 ** 32 - 1)
+      throw new RangeError(`${what}: the output [${outShape.join(', ')}] would have more than 2^32 - 1 elements`);
     const xs = x._storage();
     const W = this.weight._storage();
     const b = this.bias?._storage();
@@ -173,7 +179,12 @@ export class Linear extends Module {
     this.#lastPath = sparse ? 'sparse' : 'dense';
     // a snapshot (the CSR index is one): the caller's tensor may be written in place later
     if (this.training)
-      this.#pending.push({ outputShape: outShape, inputShape: shape, input: csr ? null : copyTo(this.device, xs), csr });
+      this.#pending.push({
+        outputShape: outShape,
+        inputShape: shape,
+        input: csr ? null : copyTo(this.device, xs),
+        csr,
+      });
     return Tensor._adopt(y, outShape, this.device);
   }
 
@@ -191,10 +202,13 @@ export class Linear extends Module {
     const wantInput = readInputGrad(options, what);
     const dev = this.device;
     const { rec, grad } = this.#pending.top(gradOutput, dev, what);
-    const w = this.weight, b = this.bias;
+    const w = this.weight,
+      b = this.bias;
     const gw = wantsGrad(w, dev, `${what}: weight`);
     const gb = wantsGrad(b, dev, `${what}: bias`);
-    const K = this.inFeatures, N = this.outFeatures, M = grad.size / N;
+    const K = this.inFeatures,
+      N = this.outFeatures,
+      M = grad.size / N;
     const g = grad._storage();
     let dx: Storage | null = null;
     if (wantInput) {
@@ -204,7 +218,12 @@ export class Linear extends Module {
     if (gw) {
       const dW = ensureGrad(w, dev)._storage();
       const csr = rec.csr;
-      if (csr && csr.cols.length <= LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD * M * K && ops.sparseAllowed(dW) && ops.sparseAllowed(g)) {
+      if (
+        csr &&
+        csr.cols.length <= LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD * M * K &&
+        ops.sparseAllowed(dW) &&
+        ops.sparseAllowed(g)
+      ) {
         ops.linearCsrWeightGrad({ M, N, K, accumulate: true, ...csr, gradOut: g, gradWeight: dW });
         this.#lastWeightGradPath = 'sparse';
       } else {

@@ -39,14 +39,20 @@ export function readLabels(labels: unknown, B: number, C: number, what: string):
   let values: ArrayLike<number>;
   if (labels instanceof Tensor) {
     checkTensor(labels, `${what}: labels`);
-    if (labels.rank !== 1) throw new RangeError(`${what}: labels must be a 1-d tensor of ${B} class indices, got shape ${fmt(labels.shape)}`);
+    if (labels.rank !== 1)
+      throw new RangeError(
+        `${what}: labels must be a 1-d tensor of ${B} class indices, got shape ${fmt(labels.shape)}`,
+      );
     values = labels.toFloat32Array();
   } else if (labels instanceof Int32Array || Array.isArray(labels)) {
     values = labels;
   } else {
-    throw new TypeError(`${what}: labels must be an Int32Array, an array of integers or a Tensor, got ${describe(labels)}`);
+    throw new TypeError(
+      `${what}: labels must be an Int32Array, an array of integers or a Tensor, got ${describe(labels)}`,
+    );
   }
-  if (values.length !== B) throw new RangeError(`${what}: labels must hold one class index per batch row (${B}), got ${values.length}`);
+  if (values.length !== B)
+    throw new RangeError(`${what}: labels must hold one class index per batch row (${B}), got ${values.length}`);
   const out = new Float32Array(B);
   for (let b = 0; b < B; ++b) {
     const v = values[b];

@@ -114,7 +114,7 @@ export abstract class Module implements ModuleLike {
   // ---- hooks (for subclasses) ---------------------------------------------------------------
 
   /** Called by `to()` after parameters and buffers moved: move what else lives on the device. */
-  protected _moveExtra(device: string): void {}
+  protected _moveExtra(_device: string): void {}
 
   /** Called after `loadStateDict` changed this module (e.g. to cut pending gradient paths). */
   protected _afterLoad(): void {}
@@ -124,10 +124,10 @@ export abstract class Module implements ModuleLike {
    * anything is written, with the values keyed by local name (and their full key for messages):
    * checks that involve several entries (e.g. two states of one shape). Throw to reject the load.
    */
-  protected _checkLoad(values: ReadonlyMap<string, { value: Tensor; key: string }>): void {}
+  protected _checkLoad(_values: ReadonlyMap<string, { value: Tensor; key: string }>): void {}
 
   /** Throws when the module cannot change now (e.g. an async call is running). */
-  protected _assertIdle(what: string): void {}
+  protected _assertIdle(_what: string): void {}
 
   /** The text inside the parentheses of `toString()`, e.g. `in_features=2, out_features=3`. */
   protected extraRepr(): string {
@@ -231,8 +231,10 @@ export abstract class Module implements ModuleLike {
       throw new TypeError(`${what}: dict must be an object of Tensors, got ${describe(dict)}`);
     let strict = true;
     if (opts !== undefined) {
-      if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}: options must be an object such as { strict: false }`);
-      for (const k of Object.keys(opts)) if (k !== 'strict') throw new TypeError(`${what}: unknown option '${k}' (expected 'strict')`);
+      if (opts === null || typeof opts !== 'object')
+        throw new TypeError(`${what}: options must be an object such as { strict: false }`);
+      for (const k of Object.keys(opts))
+        if (k !== 'strict') throw new TypeError(`${what}: unknown option '${k}' (expected 'strict')`);
       if (opts.strict !== undefined && typeof opts.strict !== 'boolean')
         throw new TypeError(`${what}: strict must be a boolean, got ${describe(opts.strict)}`);
       strict = opts.strict ?? true;
@@ -271,10 +273,13 @@ export abstract class Module implements ModuleLike {
         required: true,
         prepare: (value, key) => {
           if (!sameShape(value.shape, t.shape))
-            throw new RangeError(`loadStateDict: '${key}' has shape [${value.shape.join(', ')}], expected [${t.shape.join(', ')}]`);
+            throw new RangeError(
+              `loadStateDict: '${key}' has shape [${value.shape.join(', ')}], expected [${t.shape.join(', ')}]`,
+            );
           const data = value.toFloat32Array();
           for (let q = 0; q < data.length; ++q)
-            if (!Number.isFinite(data[q]!)) throw new RangeError(`loadStateDict: '${key}' must be finite, got ${data[q]} at element ${q}`);
+            if (!Number.isFinite(data[q]!))
+              throw new RangeError(`loadStateDict: '${key}' must be finite, got ${data[q]} at element ${q}`);
           e.check?.(data, value.shape, key);
           return () => t._writeHost(data);
         },
@@ -313,7 +318,7 @@ export abstract class Module implements ModuleLike {
   }
 
   /** Called when train()/eval() changes the mode of this module. */
-  protected _onTrainingChange(mode: boolean): void {}
+  protected _onTrainingChange(_mode: boolean): void {}
 
   /** Inference mode: forwards keep nothing for a backward. */
   eval(): this {
@@ -411,12 +416,15 @@ interface LoadTarget {
 /** " (did you mean 'x'?)" for the closest known key, or ''. */
 function hint(key: string, known: string[]): string {
   if (known.length === 0) return ' (the module has no entries)';
-  let best = '', bestD = Infinity;
+  let best = '',
+    bestD = Infinity;
   for (const k of known) {
     const d = editDistance(key, k);
     if (d < bestD) [best, bestD] = [k, d];
   }
-  return bestD <= Math.max(2, key.length / 3) ? ` (did you mean '${best}'?)` : ` (expected one of ${known.map((k) => `'${k}'`).join(', ')})`;
+  return bestD <= Math.max(2, key.length / 3)
+    ? ` (did you mean '${best}'?)`
+    : ` (expected one of ${known.map((k) => `'${k}'`).join(', ')})`;
 }
 
 /** Levenshtein distance. */

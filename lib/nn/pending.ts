@@ -96,7 +96,9 @@ export function wantsGrad(p: Tensor | null, device: string, what: string): p is 
   if (!p || !p.requiresGrad) return false;
   const g = p.grad;
   if (g && (g.disposed || g.device !== device || !sameShape(g.shape, p.shape)))
-    throw new RangeError(`${what}: the existing .grad must be a live tensor of shape [${p.shape.join(', ')}] on ${device}`);
+    throw new RangeError(
+      `${what}: the existing .grad must be a live tensor of shape [${p.shape.join(', ')}] on ${device}`,
+    );
   return true;
 }
 

@@ -40,7 +40,10 @@ abstract class Pool2d extends Module {
     const o = checkOptions<Pool2dOptions>(opts, KEYS, name, false);
     if (o.kernelSize === undefined) throw new TypeError(`${name}: kernelSize is required (an integer or [kH, kW])`);
     this.kernelSize = readPair(o.kernelSize, `${name}: kernelSize`, undefined, 1);
-    this.stride = o.stride === undefined || o.stride === null ? [...this.kernelSize] : readPair(o.stride, `${name}: stride`, undefined, 1);
+    this.stride =
+      o.stride === undefined || o.stride === null
+        ? [...this.kernelSize]
+        : readPair(o.stride, `${name}: stride`, undefined, 1);
     this.#sum = sum;
     this._setDevice(resolveDevice(o.device, `${name}: device`));
   }
@@ -54,15 +57,27 @@ abstract class Pool2d extends Module {
   outputShape(shape: readonly number[], what = `${this.typeName}.forward`): number[] {
     if (shape.length !== 4) throw new RangeError(`${what}: input must have shape (N, C, H, W), got ${fmt(shape)}`);
     const [N, C, H, W] = shape as [number, number, number, number];
-    const [kH, kW] = this.kernelSize, [sH, sW] = this.stride;
+    const [kH, kW] = this.kernelSize,
+      [sH, sW] = this.stride;
     if (N < 1 || C < 1) throw new RangeError(`${what}: input ${fmt(shape)} must have N >= 1 and C >= 1`);
-    if (H < kH || W < kW) throw new RangeError(`${what}: input ${fmt(shape)} is smaller than the kernel [${kH}, ${kW}]`);
+    if (H < kH || W < kW)
+      throw new RangeError(`${what}: input ${fmt(shape)} is smaller than the kernel [${kH}, ${kW}]`);
     return [N, C, Math.floor((H - kH) / sH) + 1, Math.floor((W - kW) / sW) + 1];
   }
 
   #args(shape: readonly number[]) {
     const [N, C, H, W] = shape as [number, number, number, number];
-    return { N, C, H, W, kH: this.kernelSize[0], kW: this.kernelSize[1], sH: this.stride[0], sW: this.stride[1], sum: this.#sum };
+    return {
+      N,
+      C,
+      H,
+      W,
+      kH: this.kernelSize[0],
+      kW: this.kernelSize[1],
+      sH: this.stride[0],
+      sW: this.stride[1],
+      sum: this.#sum,
+    };
   }
 
   /** Pools `input` (N, C, H, W) to (N, C, Ho, Wo); in training mode the call stays pending for `backward`. */
@@ -71,11 +86,18 @@ abstract class Pool2d extends Module {
     const x = checkTensor(input, `${what}: input`);
     checkDevice(x, this.device, `${what}: input`);
     const outShape = this.outputShape(x.shape, what);
-    const y = alloc(this.device, outShape.reduce((a, b) => a * b, 1));
+    const y = alloc(
+      this.device,
+      outShape.reduce((a, b) => a * b, 1),
+    );
     const { n, emulate } = ops();
     n.poolForward({ ...this.#args(x.shape), x: x._storage(), y, emulate });
     if (this.training)
-      this.#pending.push({ inputShape: x.shape, outputShape: outShape, out: this.#sum ? copyTo(this.device, y) : null });
+      this.#pending.push({
+        inputShape: x.shape,
+        outputShape: outShape,
+        out: this.#sum ? copyTo(this.device, y) : null,
+      });
     return Tensor._adopt(y, outShape, this.device);
   }
 
@@ -88,10 +110,21 @@ abstract class Pool2d extends Module {
     if (!rec) throw nothingPending(what);
     const gs = g.shape;
     if (gs.length !== 4 || gs.some((d, k) => d !== rec.outputShape[k]))
-      throw new RangeError(`${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.outputShape)}, got ${fmt(gs)}`);
-    const gradIn = alloc(this.device, rec.inputShape.reduce((a, b) => a * b, 1));
+      throw new RangeError(
+        `${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.outputShape)}, got ${fmt(gs)}`,
+      );
+    const gradIn = alloc(
+      this.device,
+      rec.inputShape.reduce((a, b) => a * b, 1),
+    );
     const { n, emulate } = ops();
-    n.poolBackward({ ...this.#args(rec.inputShape), gradOut: g._storage(), out: rec.out ?? undefined, gradIn, emulate });
+    n.poolBackward({
+      ...this.#args(rec.inputShape),
+      gradOut: g._storage(),
+      out: rec.out ?? undefined,
+      gradIn,
+      emulate,
+    });
     this.#pending.pop();
     return Tensor._adopt(gradIn, rec.inputShape, this.device);
   }
@@ -111,15 +144,13 @@ abstract class Pool2d extends Module {
   protected override _onZeroGrad(): void {
     this.#pending = [];
   }
-  protected override _onTrainingChange(mode: boolean): void {
-    if (!mode) this.#pending = [];
-  }
   protected override _moveExtra(device: string): void {
     for (const r of this.#pending) if (r.out) r.out = copyTo(device, r.out);
   }
 
   protected override extraRepr(): string {
-    const k = this.kernelSize, s = this.stride;
+    const k = this.kernelSize,
+      s = this.stride;
     const pair = (p: [number, number]) => (p[0] === p[1] ? `${p[0]}` : `(${p[0]}, ${p[1]})`);
     return `kernel_size=${pair(k)}, stride=${pair(s)}, padding=0`;
   }

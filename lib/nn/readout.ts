@@ -52,18 +52,22 @@ abstract class TimeReadout extends Module {
 
   #geometry(shape: number[], what: string): Omit<PendingReadout, 'arg'> {
     if (this.batchSize === null) {
-      if (shape.length < 2) throw new RangeError(`${what}: input must have shape (B, T, ...features), got ${fmt(shape)}`);
+      if (shape.length < 2)
+        throw new RangeError(`${what}: input must have shape (B, T, ...features), got ${fmt(shape)}`);
       const [B, T] = shape as [number, number];
       const feat = shape.slice(2);
       const F = feat.reduce((a, b) => a * b, 1);
-      if (B < 1 || T < 1 || F < 1) throw new RangeError(`${what}: input ${fmt(shape)} must have B, T and features >= 1`);
+      if (B < 1 || T < 1 || F < 1)
+        throw new RangeError(`${what}: input ${fmt(shape)} must have B, T and features >= 1`);
       return { inputShape: shape, outputShape: [B, ...feat], B, T, F };
     }
     const B = this.batchSize;
     if (shape.length < 1) throw new RangeError(`${what}: input must have shape (B*T, ...features), got ${fmt(shape)}`);
     const rows = shape[0]!;
     if (rows < 1 || rows % B !== 0)
-      throw new RangeError(`${what}: the first dimension ${rows} of input ${fmt(shape)} must be a positive multiple of batchSize ${B}`);
+      throw new RangeError(
+        `${what}: the first dimension ${rows} of input ${fmt(shape)} must be a positive multiple of batchSize ${B}`,
+      );
     const feat = shape.slice(1);
     const F = feat.reduce((a, b) => a * b, 1);
     if (F < 1) throw new RangeError(`${what}: input ${fmt(shape)} has no features`);
@@ -84,7 +88,16 @@ abstract class TimeReadout extends Module {
     const y = alloc(this.device, geo.B * geo.F);
     const arg = this.#mode === 1 ? alloc(this.device, geo.B * geo.F) : null;
     const { n, emulate } = ops();
-    n.timeForward({ B: geo.B, T: geo.T, F: geo.F, mode: this.#mode, x: x._storage(), y, arg: arg ?? undefined, emulate });
+    n.timeForward({
+      B: geo.B,
+      T: geo.T,
+      F: geo.F,
+      mode: this.#mode,
+      x: x._storage(),
+      y,
+      arg: arg ?? undefined,
+      emulate,
+    });
     if (this.training) this.#pending.push({ ...geo, arg });
     return Tensor._adopt(y, geo.outputShape, this.device);
   }
@@ -98,10 +111,21 @@ abstract class TimeReadout extends Module {
     if (!rec) throw nothingPending(what);
     const gs = g.shape;
     if (gs.length !== rec.outputShape.length || gs.some((d, k) => d !== rec.outputShape[k]))
-      throw new RangeError(`${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.outputShape)}, got ${fmt(gs)}`);
+      throw new RangeError(
+        `${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.outputShape)}, got ${fmt(gs)}`,
+      );
     const gradIn = alloc(this.device, rec.B * rec.T * rec.F);
     const { n, emulate } = ops();
-    n.timeBackward({ B: rec.B, T: rec.T, F: rec.F, mode: this.#mode, gradOut: g._storage(), arg: rec.arg ?? undefined, gradIn, emulate });
+    n.timeBackward({
+      B: rec.B,
+      T: rec.T,
+      F: rec.F,
+      mode: this.#mode,
+      gradOut: g._storage(),
+      arg: rec.arg ?? undefined,
+      gradIn,
+      emulate,
+    });
     this.#pending.pop();
     return Tensor._adopt(gradIn, rec.inputShape, this.device);
   }

@@ -245,7 +245,9 @@ export class Sequential extends Module implements ShapeAware {
       try {
         if (i === 0 && !wantInput) {
           if ((c as { _takesBackwardOptions?: boolean })._takesBackwardOptions === true)
-            (c as unknown as { backward(g: Tensor, o: InputGradOptions): Tensor | null }).backward(g, { inputGrad: false });
+            (c as unknown as { backward(g: Tensor, o: InputGradOptions): Tensor | null }).backward(g, {
+              inputGrad: false,
+            });
           else c.backward(g);
           return null;
         }

@@ -20,7 +20,8 @@ export function nothingPending(what: string): RangeError {
 
 /** Throws unless `t` is on `device`. */
 export function checkDevice(t: Tensor, device: string, what: string): void {
-  if (t.device !== device) throw new TypeError(`${what} is on ${t.device} but the layer is on ${device}; move one with .to()`);
+  if (t.device !== device)
+    throw new TypeError(`${what} is on ${t.device} but the layer is on ${device}; move one with .to()`);
 }
 
 export const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;

@@ -37,16 +37,22 @@ const KEYS = ['lr', 'betas', 'beta1', 'beta2', 'eps', 'weightDecay', 'min'] as c
 
 function parse(opts: unknown, what: string, wdDefault: number): AdamHyper {
   const o = checkOptions<AdamOptions>(opts, KEYS, what);
-  let b1: unknown = o.beta1, b2: unknown = o.beta2;
+  let b1: unknown = o.beta1,
+    b2: unknown = o.beta2;
   if (o.betas !== undefined) {
-    if (o.beta1 !== undefined || o.beta2 !== undefined) throw new TypeError(`${what}: give either betas or beta1/beta2, not both`);
-    if (!Array.isArray(o.betas) || o.betas.length !== 2) throw new TypeError(`${what}: betas must be a pair [beta1, beta2]`);
+    if (o.beta1 !== undefined || o.beta2 !== undefined)
+      throw new TypeError(`${what}: give either betas or beta1/beta2, not both`);
+    if (!Array.isArray(o.betas) || o.betas.length !== 2)
+      throw new TypeError(`${what}: betas must be a pair [beta1, beta2]`);
     [b1, b2] = o.betas;
   }
-  const beta = (v: unknown, name: string, d: number) => readNumber(v, `${what}: ${name}`, d, { min: 0, max: 1, maxExclusive: true });
+  const beta = (v: unknown, name: string, d: number) =>
+    readNumber(v, `${what}: ${name}`, d, { min: 0, max: 1, maxExclusive: true });
   const min = o.min;
   if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min) || min === Infinity))
-    throw (typeof min !== 'number' ? TypeError : RangeError)(`${what}: min must be a number below +Infinity, got ${String(min)}`);
+    throw (typeof min !== 'number' ? TypeError : RangeError)(
+      `${what}: min must be a number below +Infinity, got ${String(min)}`,
+    );
   return {
     lr: readLr(o.lr, what, 1e-3),
     beta1: beta(b1, o.betas ? 'betas[0]' : 'beta1', 0.9),
@@ -105,9 +111,21 @@ abstract class AdamBase extends OptimizerBase {
       const v = stateTensor(s.expAvgSq as Tensor | undefined, p);
       const step = ((s.step as number | undefined) ?? 0) + 1;
       n.adamStep({
-        n: p.size, p: p._storage(), g: g._storage(), m: m._storage(), v: v._storage(),
-        lr: h.lr, weightDecay: h.weightDecay, beta1: h.beta1, beta2: h.beta2, eps: h.eps, step,
-        decoupled: this.#decoupled, hasMin: h.min !== -Infinity, min: h.min === -Infinity ? 0 : h.min, emulate,
+        n: p.size,
+        p: p._storage(),
+        g: g._storage(),
+        m: m._storage(),
+        v: v._storage(),
+        lr: h.lr,
+        weightDecay: h.weightDecay,
+        beta1: h.beta1,
+        beta2: h.beta2,
+        eps: h.eps,
+        step,
+        decoupled: this.#decoupled,
+        hasMin: h.min !== -Infinity,
+        min: h.min === -Infinity ? 0 : h.min,
+        emulate,
       });
       this.state.set(k, { step, expAvg: m, expAvgSq: v });
     });
@@ -121,7 +139,11 @@ abstract class AdamBase extends OptimizerBase {
   }
   protected setHyper(h: Record<string, number | boolean>): void {
     const { min, ...rest } = h as Record<string, number>;
-    this.#h = parse({ ...rest, ...(min === -Infinity ? {} : { min }) }, `${this.#name}.loadStateDict: paramGroups[0]`, 0);
+    this.#h = parse(
+      { ...rest, ...(min === -Infinity ? {} : { min }) },
+      `${this.#name}.loadStateDict: paramGroups[0]`,
+      0,
+    );
   }
 }
 

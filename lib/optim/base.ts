@@ -35,7 +35,10 @@ export interface OptimizerStateDict {
 
 /** The parameters to optimize: the Tensors of `params` with `requiresGrad` (duplicates rejected). */
 export function checkParams(params: unknown, what: string): Tensor[] {
-  if (!Array.isArray(params)) throw new TypeError(`${what}: params must be an array of Tensors (e.g. layer.parameters()), got ${describe(params)}`);
+  if (!Array.isArray(params))
+    throw new TypeError(
+      `${what}: params must be an array of Tensors (e.g. layer.parameters()), got ${describe(params)}`,
+    );
   const seen = new Set<Tensor>();
   params.forEach((p, k) => {
     checkTensor(p, `${what}: params[${k}]`);
@@ -54,10 +57,14 @@ export function readLr(v: unknown, what: string, dflt?: number): number {
 export function gradOf(p: Tensor, k: number, what: string): Tensor | null {
   const g = p.grad;
   if (g === null || g === undefined) return null;
-  if (!(g instanceof Tensor) || g.disposed) throw new TypeError(`${what}: the .grad of parameter ${k} must be a live Tensor`);
+  if (!(g instanceof Tensor) || g.disposed)
+    throw new TypeError(`${what}: the .grad of parameter ${k} must be a live Tensor`);
   if (!sameShape(g.shape, p.shape))
-    throw new RangeError(`${what}: the .grad of parameter ${k} has shape [${g.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`);
-  if (g.device !== p.device) throw new TypeError(`${what}: the .grad of parameter ${k} is on ${g.device}, the parameter on ${p.device}`);
+    throw new RangeError(
+      `${what}: the .grad of parameter ${k} has shape [${g.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`,
+    );
+  if (g.device !== p.device)
+    throw new TypeError(`${what}: the .grad of parameter ${k} is on ${g.device}, the parameter on ${p.device}`);
   return g;
 }
 
@@ -96,8 +103,11 @@ export abstract class OptimizerBase implements Optimizer {
   zeroGrad(opts?: ZeroGradOptions): void {
     let setToNone = true;
     if (opts !== undefined) {
-      if (opts === null || typeof opts !== 'object') throw new TypeError(`${this.#name}.zeroGrad: options must be an object such as { setToNone: false }`);
-      for (const k of Object.keys(opts)) if (k !== 'setToNone') throw new TypeError(`${this.#name}.zeroGrad: unknown option '${k}' (expected 'setToNone')`);
+      if (opts === null || typeof opts !== 'object')
+        throw new TypeError(`${this.#name}.zeroGrad: options must be an object such as { setToNone: false }`);
+      for (const k of Object.keys(opts))
+        if (k !== 'setToNone')
+          throw new TypeError(`${this.#name}.zeroGrad: unknown option '${k}' (expected 'setToNone')`);
       if (opts.setToNone !== undefined && typeof opts.setToNone !== 'boolean')
         throw new TypeError(`${this.#name}.zeroGrad: setToNone must be a boolean, got ${describe(opts.setToNone)}`);
       setToNone = opts.setToNone ?? true;
@@ -120,7 +130,8 @@ export abstract class OptimizerBase implements Optimizer {
 
   loadStateDict(dict: OptimizerStateDict): void {
     const what = `${this.#name}.loadStateDict`;
-    if (dict === null || typeof dict !== 'object') throw new TypeError(`${what}: dict must be an object from stateDict(), got ${describe(dict)}`);
+    if (dict === null || typeof dict !== 'object')
+      throw new TypeError(`${what}: dict must be an object from stateDict(), got ${describe(dict)}`);
     const { state, paramGroups } = dict;
     if (state === null || typeof state !== 'object') throw new TypeError(`${what}: 'state' must be an object`);
     if (!Array.isArray(paramGroups) || paramGroups.length !== 1)
@@ -128,18 +139,22 @@ export abstract class OptimizerBase implements Optimizer {
     const group = paramGroups[0]!;
     const ids = group.params;
     if (!Array.isArray(ids) || ids.length !== this.params.length)
-      throw new RangeError(`${what}: paramGroups[0].params must list ${this.params.length} parameters, got ${Array.isArray(ids) ? ids.length : describe(ids)}`);
+      throw new RangeError(
+        `${what}: paramGroups[0].params must list ${this.params.length} parameters, got ${Array.isArray(ids) ? ids.length : describe(ids)}`,
+      );
     const hyper = this.hyper();
     for (const [key, v] of Object.entries(group)) {
       if (key === 'params') continue;
       if (!(key in hyper)) throw new TypeError(`${what}: unknown hyperparameter 'paramGroups[0].${key}'`);
-      if (typeof v !== typeof hyper[key]) throw new TypeError(`${what}: 'paramGroups[0].${key}' must be a ${typeof hyper[key]}, got ${describe(v)}`);
+      if (typeof v !== typeof hyper[key])
+        throw new TypeError(`${what}: 'paramGroups[0].${key}' must be a ${typeof hyper[key]}, got ${describe(v)}`);
     }
     const keys = this.stateKeys();
     const next = new Map<number, Record<string, Tensor | number>>();
     for (const [sk, entry] of Object.entries(state)) {
       const k = Number(sk);
-      if (!Number.isInteger(k) || k < 0 || k >= this.params.length) throw new RangeError(`${what}: state key '${sk}' is not a parameter index in [0, ${this.params.length})`);
+      if (!Number.isInteger(k) || k < 0 || k >= this.params.length)
+        throw new RangeError(`${what}: state key '${sk}' is not a parameter index in [0, ${this.params.length})`);
       const p = this.params[k]!;
       if (entry === null || typeof entry !== 'object') throw new TypeError(`${what}: 'state.${sk}' must be an object`);
       const out: Record<string, Tensor | number> = {};
@@ -148,15 +163,20 @@ export abstract class OptimizerBase implements Optimizer {
         const full = `state.${sk}.${name}`;
         if (v === undefined) throw new TypeError(`${what}: missing '${full}'`);
         if (kind === 'count') {
-          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RangeError(`${what}: '${full}' must be a non-negative integer, got ${String(v)}`);
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+            throw new RangeError(`${what}: '${full}' must be a non-negative integer, got ${String(v)}`);
           out[name] = v;
         } else {
           const t = checkTensor(v, `${what}: '${full}'`);
-          if (!sameShape(t.shape, p.shape)) throw new RangeError(`${what}: '${full}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+          if (!sameShape(t.shape, p.shape))
+            throw new RangeError(
+              `${what}: '${full}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`,
+            );
           out[name] = t.to(p.device);
         }
       }
-      for (const name of Object.keys(entry)) if (!(name in keys)) throw new TypeError(`${what}: unexpected key '${`state.${sk}.${name}`}'`);
+      for (const name of Object.keys(entry))
+        if (!(name in keys)) throw new TypeError(`${what}: unexpected key '${`state.${sk}.${name}`}'`);
       next.set(k, out);
     }
     // every check passed: write

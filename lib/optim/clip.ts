@@ -13,7 +13,8 @@ import { ops } from '../nn/tensor-ops.js';
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
   const what = 'clipGradNorm';
-  if (!Array.isArray(params)) throw new TypeError(`${what}: params must be an array of Tensors, got ${describe(params)}`);
+  if (!Array.isArray(params))
+    throw new TypeError(`${what}: params must be an array of Tensors, got ${describe(params)}`);
   const max = readNumber(maxNorm, `${what}: maxNorm`, undefined, { min: 0 });
   const grads: Tensor[] = [];
   params.forEach((p, k) => {

@@ -40,7 +40,9 @@ function parse(opts: unknown, what: string): SgdHyper {
     nesterov: readBool(o.nesterov, `${what}: nesterov`, false),
   };
   if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0))
-    throw new RangeError(`${what}: nesterov needs momentum > 0 and dampening 0, got momentum ${h.momentum}, dampening ${h.dampening}`);
+    throw new RangeError(
+      `${what}: nesterov needs momentum > 0 and dampening 0, got momentum ${h.momentum}, dampening ${h.dampening}`,
+    );
   return h;
 }
 
@@ -87,9 +89,18 @@ export class SGD extends OptimizerBase {
         s.momentumBuffer = buf;
       }
       n.sgdStep({
-        n: p.size, p: p._storage(), g: g._storage(), buf: buf?._storage(), first,
-        lr: h.lr, weightDecay: h.weightDecay, momentum: h.momentum, dampening: h.dampening, nesterov: h.nesterov,
-        hasMin: false, emulate,
+        n: p.size,
+        p: p._storage(),
+        g: g._storage(),
+        buf: buf?._storage(),
+        first,
+        lr: h.lr,
+        weightDecay: h.weightDecay,
+        momentum: h.momentum,
+        dampening: h.dampening,
+        nesterov: h.nesterov,
+        hasMin: false,
+        emulate,
       });
     });
   }

@@ -51,8 +51,10 @@ void dispatch_backward(const LifKernelArgs& a, F&& f) {
       switch (a.surr) {
         case SurrKind::SingleExponential:
           return with_syn(a.hasSyn, f, sk, rk, SurrTag<SurrKind::SingleExponential>{});
-        case SurrKind::Heaviside: return with_syn(a.hasSyn, f, sk, rk, SurrTag<SurrKind::Heaviside>{});
-        case SurrKind::Gaussian: return with_syn(a.hasSyn, f, sk, rk, SurrTag<SurrKind::Gaussian>{});
+        case SurrKind::Heaviside:
+          return with_syn(a.hasSyn, f, sk, rk, SurrTag<SurrKind::Heaviside>{});
+        case SurrKind::Gaussian:
+          return with_syn(a.hasSyn, f, sk, rk, SurrTag<SurrKind::Gaussian>{});
         case SurrKind::MultiGaussian:
           return with_syn(a.hasSyn, f, sk, rk, SurrTag<SurrKind::MultiGaussian>{});
         case SurrKind::PeriodicExponential:

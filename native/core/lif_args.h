@@ -28,22 +28,22 @@ struct LifKernelArgs {
   const float* alphaSyn = nullptr;
   int64_t alphaSynStride = 0;
 
-  const float* x = nullptr;       // input (B, T, N)
-  const float* v0 = nullptr;      // initial membrane (B, N)
-  const float* i0 = nullptr;      // initial synaptic current (B, N), hasSyn only
+  const float* x = nullptr;   // input (B, T, N)
+  const float* v0 = nullptr;  // initial membrane (B, N)
+  const float* i0 = nullptr;  // initial synaptic current (B, N), hasSyn only
 
   // forward outputs
-  float* out = nullptr;           // spikes (B, T, N)
+  float* out = nullptr;                // spikes (B, T, N)
   const float* spikesGiven = nullptr;  // SpikeKind::Given: spikes to replay (B, T, N)
-  float* v1 = nullptr;            // final membrane (B, N)
-  float* i1 = nullptr;            // final synaptic current (B, N)
-  float* recV = nullptr;          // recordings (B, T, N) or null
+  float* v1 = nullptr;                 // final membrane (B, N)
+  float* i1 = nullptr;                 // final synaptic current (B, N)
+  float* recV = nullptr;               // recordings (B, T, N) or null
   float* recI = nullptr;
-  float* uOut = nullptr;          // pre-spike membrane (B, T, N) or null
-  float* ckV = nullptr;           // checkpoints (B, nCk, N) or null
+  float* uOut = nullptr;  // pre-spike membrane (B, T, N) or null
+  float* ckV = nullptr;   // checkpoints (B, nCk, N) or null
   float* ckI = nullptr;
   int64_t K = kCheckpointInterval;  // checkpoint interval
-  double spikeSum = 0.0;          // sum of all outputs (firing rate), forward result
+  double spikeSum = 0.0;            // sum of all outputs (firing rate), forward result
 
   // backward
   const float* gradOut = nullptr;     // dL/d out (B, T, N)

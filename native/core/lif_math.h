@@ -76,9 +76,9 @@ SL_HD float exp_neg(float x) {
   const float kLog2e = 1.44269504088896341f;
   const float kLn2Hi = 0.693359375f;
   const float kLn2Lo = -2.12194440e-4f;
-  const bool tiny = x < -87.3f;  // exp(-87.3) ~ FLT_MIN
+  const bool tiny = x < -87.3f;            // exp(-87.3) ~ FLT_MIN
   float xc = (tiny || x != x) ? 0.0f : x;  // NaN: no float-to-int conversion of NaN below
-  xc = (xc > 0.0f) ? 0.0f : xc;  // domain is x <= 0; NaN propagates below
+  xc = (xc > 0.0f) ? 0.0f : xc;            // domain is x <= 0; NaN propagates below
   float n = floorf(xc * kLog2e + 0.5f);
   float r = xc - n * kLn2Hi;
   r = r - n * kLn2Lo;

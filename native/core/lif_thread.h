@@ -15,7 +15,8 @@ namespace sl {
 constexpr int kThreadsPerBlock = 128;
 // Longest checkpoint interval the thread kernels support (their replay buffers are this long).
 constexpr int kMaxChunk = 32;
-static_assert(kCheckpointInterval <= kMaxChunk, "the default checkpoint interval must fit the GPU kernels' chunk");
+static_assert(kCheckpointInterval <= kMaxChunk,
+              "the default checkpoint interval must fit the GPU kernels' chunk");
 // Steps of input loaded ahead of the forward recurrence.
 constexpr int kLoadAhead = 4;
 
@@ -111,7 +112,8 @@ SL_HD void forward_thread(const LifKernelArgs& a, int64_t block, int64_t thread,
 }
 
 template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
-SL_HD void backward_thread(const LifKernelArgs& a, int64_t block, int64_t thread, int64_t blockDim) {
+SL_HD void backward_thread(const LifKernelArgs& a, int64_t block, int64_t thread,
+                           int64_t blockDim) {
   ThreadNeuron tn;
   if (!thread_neuron<SYN>(a, block, thread, blockDim, tn)) return;
   const int64_t N = a.N, T = a.T, K = a.K;
@@ -178,8 +180,8 @@ SL_HD void backward_thread(const LifKernelArgs& a, int64_t block, int64_t thread
 }
 
 // Sum of a (B, N) array over the batch, per neuron, in a fixed order, in double.
-SL_HD void reduce_batch_thread(const double* part, int64_t B, int64_t N, double* out,
-                               int64_t block, int64_t thread, int64_t blockDim) {
+SL_HD void reduce_batch_thread(const double* part, int64_t B, int64_t N, double* out, int64_t block,
+                               int64_t thread, int64_t blockDim) {
   const int64_t n = global_index(block, thread, blockDim);
   if (n >= N) return;
   double s = 0.0;

@@ -139,7 +139,8 @@ SL_HD void pool_forward_thread(const PoolArgs& a, int64_t idx) {
   double s = 0.0;
   for (int64_t p = 0; p < a.kH; ++p)
     for (int64_t q = 0; q < a.kW; ++q) s += static_cast<double>(xp[p * a.W + q]);
-  a.y[idx] = a.sum ? static_cast<float>(s) : static_cast<float>(s / static_cast<double>(a.kH * a.kW));
+  a.y[idx] =
+      a.sum ? static_cast<float>(s) : static_cast<float>(s / static_cast<double>(a.kH * a.kW));
 }
 
 // First and last window index (inclusive) covering position y along one axis.
@@ -168,7 +169,8 @@ SL_HD void pool_backward_thread(const PoolArgs& a, int64_t idx) {
         g += static_cast<double>(a.gradOut[o]);
       }
     }
-  a.gradIn[idx] = a.sum ? static_cast<float>(g) : static_cast<float>(g / static_cast<double>(a.kH * a.kW));
+  a.gradIn[idx] =
+      a.sum ? static_cast<float>(g) : static_cast<float>(g / static_cast<double>(a.kH * a.kW));
 }
 
 // ---- readouts over time ---------------------------------------------------------------------
@@ -246,14 +248,16 @@ SL_HD void cross_entropy_thread(const LossArgs& a, double* part, int64_t row) {
   const double lse = m + SL_OPS_LOG(s);
   const float lf = a.b[row];
   // labels were checked by the caller; an invalid one reads nothing and gives NaN
-  const bool valid = lf >= 0.0f && lf < static_cast<float>(a.C) && lf == static_cast<float>(static_cast<int64_t>(lf));
+  const bool valid = lf >= 0.0f && lf < static_cast<float>(a.C) &&
+                     lf == static_cast<float>(static_cast<int64_t>(lf));
   const int64_t label = valid ? static_cast<int64_t>(lf) : -1;
   const double invB = 1.0 / static_cast<double>(a.B);
   for (int64_t c = 0; c < a.C; ++c) {
     const double sm = SL_OPS_EXP(static_cast<double>(z[c]) - m) / s;
     g[c] = static_cast<float>((sm - (c == label ? 1.0 : 0.0)) * invB);
   }
-  part[row] = valid ? lse - static_cast<double>(z[label]) : static_cast<double>(bits_to_float(0x7fc00000));
+  part[row] =
+      valid ? lse - static_cast<double>(z[label]) : static_cast<double>(bits_to_float(0x7fc00000));
 }
 
 // ---- vectors --------------------------------------------------------------------------------
@@ -308,8 +312,10 @@ SL_HD void adam_thread(const OptArgs& a, int64_t k) {
   if (k >= a.n) return;
   float p = a.p[k];
   float g = a.g[k];
-  if (a.decoupled) p = p * a.decay;
-  else if (a.weightDecay != 0.0f) g = g + a.weightDecay * p;
+  if (a.decoupled)
+    p = p * a.decay;
+  else if (a.weightDecay != 0.0f)
+    g = g + a.weightDecay * p;
   const float m = lerp_f(a.m[k], g, a.oneMinusBeta1);
   const float v = a.beta2 * a.v[k] + a.oneMinusBeta2 * (g * g);
   a.m[k] = m;
@@ -342,16 +348,26 @@ inline int64_t op_work(const OpCall& c) {
 // Thread `idx` of a call of kind K.
 template <OpKind K>
 SL_HD void op_thread(const OpCall& c, int64_t idx) {
-  if constexpr (K == OpKind::PoolForward) pool_forward_thread(c.pool, idx);
-  else if constexpr (K == OpKind::PoolBackward) pool_backward_thread(c.pool, idx);
-  else if constexpr (K == OpKind::TimeForward) time_forward_thread(c.time, idx);
-  else if constexpr (K == OpKind::TimeBackward) time_backward_thread(c.time, idx);
-  else if constexpr (K == OpKind::Mse) mse_thread(c.loss, c.part, c.nPart, idx);
-  else if constexpr (K == OpKind::CrossEntropy) cross_entropy_thread(c.loss, c.part, idx);
-  else if constexpr (K == OpKind::SumSquares) sum_squares_thread(c.vec, c.part, c.nPart, idx);
-  else if constexpr (K == OpKind::Scale) scale_thread(c.vec, idx);
-  else if constexpr (K == OpKind::Sgd) sgd_thread(c.opt, idx);
-  else adam_thread(c.opt, idx);
+  if constexpr (K == OpKind::PoolForward)
+    pool_forward_thread(c.pool, idx);
+  else if constexpr (K == OpKind::PoolBackward)
+    pool_backward_thread(c.pool, idx);
+  else if constexpr (K == OpKind::TimeForward)
+    time_forward_thread(c.time, idx);
+  else if constexpr (K == OpKind::TimeBackward)
+    time_backward_thread(c.time, idx);
+  else if constexpr (K == OpKind::Mse)
+    mse_thread(c.loss, c.part, c.nPart, idx);
+  else if constexpr (K == OpKind::CrossEntropy)
+    cross_entropy_thread(c.loss, c.part, idx);
+  else if constexpr (K == OpKind::SumSquares)
+    sum_squares_thread(c.vec, c.part, c.nPart, idx);
+  else if constexpr (K == OpKind::Scale)
+    scale_thread(c.vec, idx);
+  else if constexpr (K == OpKind::Sgd)
+    sgd_thread(c.opt, idx);
+  else
+    adam_thread(c.opt, idx);
 }
 
 // Calls fn(std::integral_constant<OpKind, K>) for the call's kind.

@@ -76,9 +76,9 @@ SL_HD int64_t syn_blocks_for(int64_t work, int64_t perBlock) {
 // with S > 1 it writes its partial sums to a workspace (S, M, N), and gemm_reduce_thread sums
 // them in split order and applies accumulate and bias.
 constexpr int kGemmBM = 64, kGemmBN = 64, kGemmBK = 16;
-constexpr int kGemmThreads = 256;   // 16 x 16
+constexpr int kGemmThreads = 256;  // 16 x 16
 constexpr int kGemmTM = 4, kGemmTN = 4;
-constexpr int kGemmStride = 65;     // shared-memory row length (64 + 1 against bank conflicts)
+constexpr int kGemmStride = 65;  // shared-memory row length (64 + 1 against bank conflicts)
 // Split-K: aim for this many work items, with at least kGemmMinSplitKTiles K tiles per split and
 // at most kGemmMaxSplits splits. Fixed numbers: the split (and so every result) never depends
 // on the device or the thread count.
@@ -171,8 +171,8 @@ SL_HD void gemm_load_tile(const GemmArgs& a, const GemmTile& tile, int64_t kt, i
   }
 }
 
-// Phase 2 of K tile kt (after every thread's phase 1): acc[i][j] += As[k][ty + 16 i] * Bs[k][tx + 16 j]
-// for k = 0 .. (valid rows of the tile) - 1, ascending.
+// Phase 2 of K tile kt (after every thread's phase 1): acc[i][j] += As[k][ty + 16 i] * Bs[k][tx +
+// 16 j] for k = 0 .. (valid rows of the tile) - 1, ascending.
 SL_HD void gemm_accumulate_tile(const GemmArgs& a, int64_t kt, int tid,
                                 const float (*As)[kGemmStride], const float (*Bs)[kGemmStride],
                                 float acc[kGemmTM][kGemmTN]) {
@@ -217,16 +217,18 @@ SL_HD void gemm_store(const GemmArgs& a, const GemmPlan& p, const GemmTile& tile
     for (int j = 0; j < kGemmTN; ++j) {
       const int64_t n = tile.n0 + tx + 16 * j;
       if (n >= a.N) break;
-      if (part) part[m * a.N + n] = acc[i][j];
-      else a.C[m * a.N + n] = gemm_finish(a, m, n, acc[i][j]);
+      if (part)
+        part[m * a.N + n] = acc[i][j];
+      else
+        a.C[m * a.N + n] = gemm_finish(a, m, n, acc[i][j]);
     }
   }
 }
 
 // Split-K only: element e = m * N + n of C from the partial sums, in split order (1-D grid of
 // kSynThreads-thread blocks, grid-stride).
-SL_HD void gemm_reduce_thread(const GemmArgs& a, const GemmPlan& p, const float* work, int64_t block,
-                              int64_t thread, int64_t blockDim, int64_t gridDim) {
+SL_HD void gemm_reduce_thread(const GemmArgs& a, const GemmPlan& p, const float* work,
+                              int64_t block, int64_t thread, int64_t blockDim, int64_t gridDim) {
   const int64_t MN = a.M * a.N;
   for (int64_t e = block * blockDim + thread; e < MN; e += gridDim * blockDim) {
     float acc = work[e];
@@ -253,10 +255,12 @@ SL_HD bool conv_index32(const ConvGeom& g) {
 
 // im2col: element e of cols (row r = e / cols, column q = e % cols).
 template <class I>
-SL_HD void im2col_thread(const Im2colArgs& p, int64_t block, int64_t thread, int64_t blockDim, int64_t gridDim) {
+SL_HD void im2col_thread(const Im2colArgs& p, int64_t block, int64_t thread, int64_t blockDim,
+                         int64_t gridDim) {
   const ConvGeom& g = p.g;
   const I C = static_cast<I>(g.C), H = static_cast<I>(g.H), W = static_cast<I>(g.W);
-  const I kH = static_cast<I>(g.kH), kW = static_cast<I>(g.kW), sH = static_cast<I>(g.sH), sW = static_cast<I>(g.sW);
+  const I kH = static_cast<I>(g.kH), kW = static_cast<I>(g.kW), sH = static_cast<I>(g.sH),
+          sW = static_cast<I>(g.sW);
   const I pH = static_cast<I>(g.pH), pW = static_cast<I>(g.pW);
   const I Ho = static_cast<I>(conv_ho(g)), Wo = static_cast<I>(conv_wo(g)), nc = C * kH * kW;
   const int64_t total = g.N * conv_ho(g) * conv_wo(g) * g.C * g.kH * g.kW;
@@ -274,10 +278,12 @@ SL_HD void im2col_thread(const Im2colArgs& p, int64_t block, int64_t thread, int
 
 // col2im: element e of dx (n, c, y, x), gathered from every column entry that im2col fills from it.
 template <class I>
-SL_HD void col2im_thread(const Im2colArgs& p, int64_t block, int64_t thread, int64_t blockDim, int64_t gridDim) {
+SL_HD void col2im_thread(const Im2colArgs& p, int64_t block, int64_t thread, int64_t blockDim,
+                         int64_t gridDim) {
   const ConvGeom& g = p.g;
   const I C = static_cast<I>(g.C), H = static_cast<I>(g.H), W = static_cast<I>(g.W);
-  const I kH = static_cast<I>(g.kH), kW = static_cast<I>(g.kW), sH = static_cast<I>(g.sH), sW = static_cast<I>(g.sW);
+  const I kH = static_cast<I>(g.kH), kW = static_cast<I>(g.kW), sH = static_cast<I>(g.sH),
+          sW = static_cast<I>(g.sW);
   const I pH = static_cast<I>(g.pH), pW = static_cast<I>(g.pW);
   const I Ho = static_cast<I>(conv_ho(g)), Wo = static_cast<I>(conv_wo(g)), nc = C * kH * kW;
   const int64_t total = g.N * g.C * g.H * g.W;
@@ -303,7 +309,8 @@ SL_HD void col2im_thread(const Im2colArgs& p, int64_t block, int64_t thread, int
 }
 
 // sumRows: column j = e.
-SL_HD void sum_rows_thread(const SumRowsArgs& p, int64_t block, int64_t thread, int64_t blockDim, int64_t gridDim) {
+SL_HD void sum_rows_thread(const SumRowsArgs& p, int64_t block, int64_t thread, int64_t blockDim,
+                           int64_t gridDim) {
   for (int64_t j = block * blockDim + thread; j < p.N; j += gridDim * blockDim) {
     double s = 0.0;
     for (int64_t i = 0; i < p.M; ++i) s += static_cast<double>(p.src[i * p.N + j]);
@@ -332,7 +339,8 @@ SL_HD TransposeTile transpose_tile(const TransposeArgs& p, int64_t t) {
 }
 
 // Phase 1: tile[ty + 8 k][tx] = src[b][r0 + ty + 8 k][c0 + tx].
-SL_HD void transpose_load(const TransposeArgs& p, const TransposeTile& t, int tid, float (*tile)[kTrStride]) {
+SL_HD void transpose_load(const TransposeArgs& p, const TransposeTile& t, int tid,
+                          float (*tile)[kTrStride]) {
   const int tx = tid % kTrTile, ty = tid / kTrTile;
   const float* src = p.src + t.b * p.rows * p.cols;
   SL_UNROLL
@@ -343,7 +351,8 @@ SL_HD void transpose_load(const TransposeArgs& p, const TransposeTile& t, int ti
 }
 
 // Phase 2 (after every thread's phase 1): dst[b][c0 + ty + 8 k][r0 + tx] = tile[tx][ty + 8 k].
-SL_HD void transpose_store(const TransposeArgs& p, const TransposeTile& t, int tid, const float (*tile)[kTrStride]) {
+SL_HD void transpose_store(const TransposeArgs& p, const TransposeTile& t, int tid,
+                           const float (*tile)[kTrStride]) {
   const int tx = tid % kTrTile, ty = tid / kTrTile;
   float* dst = p.dst + t.b * p.rows * p.cols;
   SL_UNROLL

@@ -15,9 +15,9 @@
 
 namespace sl {
 
-#define SL_DECLARE_ISA(ns)                             \
-  namespace ns {                                       \
-  void lif_forward_for_isa(LifKernelArgs& a, int threads); \
+#define SL_DECLARE_ISA(ns)                                  \
+  namespace ns {                                            \
+  void lif_forward_for_isa(LifKernelArgs& a, int threads);  \
   void lif_backward_for_isa(LifKernelArgs& a, int threads); \
   }
 SL_DECLARE_ISA(isa_generic)

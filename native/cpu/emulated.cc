@@ -17,7 +17,8 @@ template <class Fn>
 void launch(Grid g, int threads, Fn&& fn) {
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t blk = 0; blk < g.blocks; ++blk)
-    for (int th = 0; th < g.threads; ++th) fn(blk, static_cast<int64_t>(th), static_cast<int64_t>(g.threads));
+    for (int th = 0; th < g.threads; ++th)
+      fn(blk, static_cast<int64_t>(th), static_cast<int64_t>(g.threads));
 }
 
 }  // namespace
@@ -29,7 +30,8 @@ void lif_forward_emulated(LifKernelArgs& a, int threads) {
   A.partSpikes = partSpikes.data();
   dispatch_forward(A, [&](auto sk, auto rk, auto syn) {
     launch(grid_for(BN), threads, [&](int64_t blk, int64_t th, int64_t dim) {
-      forward_thread<decltype(sk)::value, decltype(rk)::value, decltype(syn)::value>(A, blk, th, dim);
+      forward_thread<decltype(sk)::value, decltype(rk)::value, decltype(syn)::value>(A, blk, th,
+                                                                                     dim);
     });
   });
   launch(grid_for(a.N), threads, [&](int64_t blk, int64_t th, int64_t dim) {
@@ -48,8 +50,8 @@ void lif_backward_emulated(LifKernelArgs& a, int threads) {
   A.partS = a.hasSyn ? partS.data() : nullptr;
   dispatch_backward(A, [&](auto sk, auto rk, auto ss, auto syn) {
     launch(grid_for(BN), threads, [&](int64_t blk, int64_t th, int64_t dim) {
-      backward_thread<decltype(sk)::value, decltype(rk)::value, decltype(ss)::value, decltype(syn)::value>(
-          A, blk, th, dim);
+      backward_thread<decltype(sk)::value, decltype(rk)::value, decltype(ss)::value,
+                      decltype(syn)::value>(A, blk, th, dim);
     });
   });
   launch(grid_for(a.N), threads, [&](int64_t blk, int64_t th, int64_t dim) {

@@ -26,12 +26,14 @@ template <class Fn>
 void launch_1d(int64_t blocks, int blockDim, int threads, Fn&& fn) {
 #pragma omp parallel for schedule(static) num_threads(clamp_threads(threads))
   for (int64_t blk = 0; blk < blocks; ++blk)
-    for (int th = 0; th < blockDim; ++th) fn(blk, static_cast<int64_t>(th), static_cast<int64_t>(blockDim), blocks);
+    for (int th = 0; th < blockDim; ++th)
+      fn(blk, static_cast<int64_t>(th), static_cast<int64_t>(blockDim), blocks);
 }
 
 void check_geom(const ConvGeom& g) {
   require(g.N >= 0 && g.C >= 0 && g.H >= 0 && g.W >= 0, "negative input shape");
-  require(g.kH >= 1 && g.kW >= 1 && g.sH >= 1 && g.sW >= 1 && g.pH >= 0 && g.pW >= 0, "bad kernel, stride or padding");
+  require(g.kH >= 1 && g.kW >= 1 && g.sH >= 1 && g.sW >= 1 && g.pH >= 0 && g.pW >= 0,
+          "bad kernel, stride or padding");
   require(g.H + 2 * g.pH >= g.kH && g.W + 2 * g.pW >= g.kW, "kernel larger than the padded input");
 }
 
@@ -50,9 +52,11 @@ void gemm_blocks(const GemmArgs& a, const GemmPlan& p, float* work, int threads)
       const GemmTile tile = gemm_tile(p, w);
       for (int tid = 0; tid < kGemmThreads; ++tid) gemm_zero(acc[tid]);
       for (int64_t kt = tile.kt0; kt < tile.kt1; ++kt) {
-        for (int tid = 0; tid < kGemmThreads; ++tid) gemm_load_tile<TA, TB>(a, tile, kt, tid, As, Bs);
+        for (int tid = 0; tid < kGemmThreads; ++tid)
+          gemm_load_tile<TA, TB>(a, tile, kt, tid, As, Bs);
         // __syncthreads()
-        for (int tid = 0; tid < kGemmThreads; ++tid) gemm_accumulate_tile(a, kt, tid, As, Bs, acc[tid]);
+        for (int tid = 0; tid < kGemmThreads; ++tid)
+          gemm_accumulate_tile(a, kt, tid, As, Bs, acc[tid]);
         // __syncthreads()
       }
       for (int tid = 0; tid < kGemmThreads; ++tid) gemm_store(a, p, tile, tid, acc[tid], work);
@@ -68,15 +72,21 @@ void gemm_emulated(const GemmArgs& a, int threads) {
   const GemmPlan p = gemm_plan(a);
   std::vector<float> work(p.splits > 1 ? static_cast<size_t>(p.splits * a.M * a.N) : 0);
   if (a.transA) {
-    if (a.transB) gemm_blocks<true, true>(a, p, work.data(), threads);
-    else gemm_blocks<true, false>(a, p, work.data(), threads);
+    if (a.transB)
+      gemm_blocks<true, true>(a, p, work.data(), threads);
+    else
+      gemm_blocks<true, false>(a, p, work.data(), threads);
   } else {
-    if (a.transB) gemm_blocks<false, true>(a, p, work.data(), threads);
-    else gemm_blocks<false, false>(a, p, work.data(), threads);
+    if (a.transB)
+      gemm_blocks<false, true>(a, p, work.data(), threads);
+    else
+      gemm_blocks<false, false>(a, p, work.data(), threads);
   }
   if (p.splits > 1)  // the second kernel of the split-K launch
     launch_1d(syn_blocks_for(a.M * a.N, kSynThreads), kSynThreads, threads,
-              [&](int64_t b, int64_t t, int64_t bd, int64_t gd) { gemm_reduce_thread(a, p, work.data(), b, t, bd, gd); });
+              [&](int64_t b, int64_t t, int64_t bd, int64_t gd) {
+                gemm_reduce_thread(a, p, work.data(), b, t, bd, gd);
+              });
 }
 
 void im2col_emulated(const Im2colArgs& p, int threads) {
@@ -87,8 +97,10 @@ void im2col_emulated(const Im2colArgs& p, int threads) {
   const bool index32 = conv_index32(p.g);  // as the CUDA launcher chooses
   launch_1d(syn_blocks_for(total, kSynThreads), kSynThreads, threads,
             [&](int64_t b, int64_t t, int64_t bd, int64_t gd) {
-              if (index32) im2col_thread<int32_t>(p, b, t, bd, gd);
-              else im2col_thread<int64_t>(p, b, t, bd, gd);
+              if (index32)
+                im2col_thread<int32_t>(p, b, t, bd, gd);
+              else
+                im2col_thread<int64_t>(p, b, t, bd, gd);
             });
 }
 
@@ -100,8 +112,10 @@ void col2im_emulated(const Im2colArgs& p, int threads) {
   const bool index32 = conv_index32(p.g);  // as the CUDA launcher chooses
   launch_1d(syn_blocks_for(total, kSynThreads), kSynThreads, threads,
             [&](int64_t b, int64_t t, int64_t bd, int64_t gd) {
-              if (index32) col2im_thread<int32_t>(p, b, t, bd, gd);
-              else col2im_thread<int64_t>(p, b, t, bd, gd);
+              if (index32)
+                col2im_thread<int32_t>(p, b, t, bd, gd);
+              else
+                col2im_thread<int64_t>(p, b, t, bd, gd);
             });
 }
 
@@ -128,8 +142,9 @@ void sum_rows_emulated(const SumRowsArgs& p, int threads) {
   require(p.M >= 0 && p.N >= 0, "negative sumRows shape");
   if (p.N == 0) return;
   require(p.dst && (p.M == 0 || p.src), "null sumRows array");
-  launch_1d(syn_blocks_for(p.N, kSynThreads), kSynThreads, threads,
-            [&](int64_t b, int64_t t, int64_t bd, int64_t gd) { sum_rows_thread(p, b, t, bd, gd); });
+  launch_1d(
+      syn_blocks_for(p.N, kSynThreads), kSynThreads, threads,
+      [&](int64_t b, int64_t t, int64_t bd, int64_t gd) { sum_rows_thread(p, b, t, bd, gd); });
 }
 
 }  // namespace sl

@@ -1,5 +1,6 @@
 // CPU emulation of the CUDA launches of the synaptic operations: the per-thread functions of
-// core/synapse_thread.h run over the same grid as the CUDA kernels (tests; bit-identical to the GPU).
+// core/synapse_thread.h run over the same grid as the CUDA kernels (tests; bit-identical to the
+// GPU).
 #pragma once
 #include "core/synapse_args.h"
 

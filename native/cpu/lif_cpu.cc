@@ -205,8 +205,8 @@ void forward_impl(LifKernelArgs& a, int threads) {
       // u goes straight into uOut when it is wanted, else into a scratch row.
       float* st = nt ? sbuf : A.out + row;
       forward_step<SK, RK, SYN, CLIP>(len, A.x + row,
-                                      SK == SpikeKind::Given ? A.spikesGiven + row : nullptr, st,
-                                      v, iS, A.uOut ? A.uOut + row : ubuf, acc, am, c, as, P);
+                                      SK == SpikeKind::Given ? A.spikesGiven + row : nullptr, st, v,
+                                      iS, A.uOut ? A.uOut + row : ubuf, acc, am, c, as, P);
       if (nt) stream_row(A.out + row, sbuf, len);
       if (A.recV) std::memcpy(A.recV + row, v, sizeof(float) * len);
       if (SYN && A.recI) std::memcpy(A.recI + row, iS, sizeof(float) * len);
@@ -368,8 +368,8 @@ void backward_impl(LifKernelArgs& a, int threads) {
           replay_step<SK, RK, SS, SYN, CLIP>(
               len, A.x + row, SK == SpikeKind::Given ? A.spikesGiven + row : nullptr,
               (SS == SurrKind::Given && SK != SpikeKind::None) ? A.sigmaGiven + row : nullptr, v,
-              iS, bufA.get() + o, bufS.get() + o, bufP.get() + o, bufQ.get() + (SYN ? o : 0), am,
-              c, as, nflag, P, Q);
+              iS, bufA.get() + o, bufS.get() + o, bufP.get() + o, bufQ.get() + (SYN ? o : 0), am, c,
+              as, nflag, P, Q);
         }
         for (int64_t j = 0; j < len; ++j) pmf[j] = psf[j] = 0.0f;
         for (int64_t t = t1 - 1; t >= t0; --t) {

@@ -44,36 +44,38 @@ void gemm_cpu(const GemmArgs& a, int threads) {
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tiles)));
 #pragma omp parallel num_threads(nt)
   {
-  // OpenBLAS (OpenMP build) runs serially when the caller's OpenMP default is 1 thread or when it
-  // is called in an active parallel region. With nt == 1 the region is inactive, so the default
-  // of this region's tasks is set to 1 (it does not leak out of the region).
-  omp_set_num_threads(1);
+    // OpenBLAS (OpenMP build) runs serially when the caller's OpenMP default is 1 thread or when it
+    // is called in an active parallel region. With nt == 1 the region is inactive, so the default
+    // of this region's tasks is set to 1 (it does not leak out of the region).
+    omp_set_num_threads(1);
 #pragma omp for schedule(static)
-  for (int64_t t = 0; t < tiles; ++t) {
-    const int64_t i0 = (t / tilesN) * kGemmTileRows, j0 = (t % tilesN) * kGemmTileCols;
-    const int64_t mi = std::min(kGemmTileRows, M - i0), nj = std::min(kGemmTileCols, N - j0);
-    float* C = a.C + i0 * N + j0;
-    // C tile = [accumulate ? C : 0] + bias, then C += op(A) . op(B) with beta = 1
-    for (int64_t i = 0; i < mi; ++i) {
-      float* row = C + i * N;
-      if (!a.accumulate) {
-        if (a.bias)
-          std::memcpy(row, a.bias + j0, sizeof(float) * nj);
-        else
-          std::fill(row, row + nj, 0.0f);
-      } else if (a.bias) {
-        for (int64_t j = 0; j < nj; ++j) row[j] += a.bias[j0 + j];
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t i0 = (t / tilesN) * kGemmTileRows, j0 = (t % tilesN) * kGemmTileCols;
+      const int64_t mi = std::min(kGemmTileRows, M - i0), nj = std::min(kGemmTileCols, N - j0);
+      float* C = a.C + i0 * N + j0;
+      // C tile = [accumulate ? C : 0] + bias, then C += op(A) . op(B) with beta = 1
+      for (int64_t i = 0; i < mi; ++i) {
+        float* row = C + i * N;
+        if (!a.accumulate) {
+          if (a.bias)
+            std::memcpy(row, a.bias + j0, sizeof(float) * nj);
+          else
+            std::fill(row, row + nj, 0.0f);
+        } else if (a.bias) {
+          for (int64_t j = 0; j < nj; ++j) row[j] += a.bias[j0 + j];
+        }
       }
+      if (K == 0) continue;
+      // row-major: A is M x K (lda K) or, transposed, K x M (lda M); B is K x N (ldb N) or N x K
+      // (ldb K)
+      const float* A = a.transA ? a.A + i0 : a.A + i0 * K;
+      const float* B = a.transB ? a.B + j0 * K : a.B + j0;
+      cblas_sgemm(CblasRowMajor, a.transA ? CblasTrans : CblasNoTrans,
+                  a.transB ? CblasTrans : CblasNoTrans, static_cast<blasint>(mi),
+                  static_cast<blasint>(nj), static_cast<blasint>(K), 1.0f, A,
+                  static_cast<blasint>(a.transA ? M : K), B, static_cast<blasint>(a.transB ? K : N),
+                  1.0f, C, static_cast<blasint>(N));
     }
-    if (K == 0) continue;
-    // row-major: A is M x K (lda K) or, transposed, K x M (lda M); B is K x N (ldb N) or N x K (ldb K)
-    const float* A = a.transA ? a.A + i0 : a.A + i0 * K;
-    const float* B = a.transB ? a.B + j0 * K : a.B + j0;
-    cblas_sgemm(CblasRowMajor, a.transA ? CblasTrans : CblasNoTrans, a.transB ? CblasTrans : CblasNoTrans,
-                static_cast<blasint>(mi), static_cast<blasint>(nj), static_cast<blasint>(K), 1.0f, A,
-                static_cast<blasint>(a.transA ? M : K), B, static_cast<blasint>(a.transB ? K : N), 1.0f, C,
-                static_cast<blasint>(N));
-  }
   }
 }
 
@@ -224,7 +226,8 @@ void linear_sparse_weight_grad_cpu(const LinearSparseWeightGradArgs& a, int thre
       }
       for (int64_t j = 0; j < N; ++j) {
         float* g = a.gW + j * K + k0;
-        for (int64_t q = 0; q < nk; ++q) g[q] = a.accumulate ? g[q] + acc[q * N + j] : acc[q * N + j];
+        for (int64_t q = 0; q < nk; ++q)
+          g[q] = a.accumulate ? g[q] + acc[q * N + j] : acc[q * N + j];
       }
     }
   }
@@ -241,8 +244,8 @@ inline void axpy(float* __restrict y, const float* __restrict w, float v, int64_
 // y[j] = (((y[j] + v0 w0[j]) + v1 w1[j]) + v2 w2[j]) + v3 w3[j]: four events in order, with one
 // pass over y (the same roundings as four axpy calls).
 inline void axpy4(float* __restrict y, const float* __restrict w0, const float* __restrict w1,
-                  const float* __restrict w2, const float* __restrict w3, float v0, float v1, float v2, float v3,
-                  int64_t n) {
+                  const float* __restrict w2, const float* __restrict w3, float v0, float v1,
+                  float v2, float v3, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
     float t = y[j] + v0 * w0[j];
     t = t + v1 * w1[j];
@@ -253,13 +256,13 @@ inline void axpy4(float* __restrict y, const float* __restrict w0, const float* 
 
 // acc = [acc] + the events (rows idx[p] of the (., n) matrix src, weights val[p]) for p in
 // [p0, p1), in order.
-inline void gather_axpy(float* __restrict acc, const float* __restrict src, int64_t n, const int32_t* idx,
-                        const float* val, int64_t p0, int64_t p1) {
+inline void gather_axpy(float* __restrict acc, const float* __restrict src, int64_t n,
+                        const int32_t* idx, const float* val, int64_t p0, int64_t p1) {
   int64_t p = p0;
   for (; p + 4 <= p1; p += 4)
     axpy4(acc, src + static_cast<int64_t>(idx[p]) * n, src + static_cast<int64_t>(idx[p + 1]) * n,
-          src + static_cast<int64_t>(idx[p + 2]) * n, src + static_cast<int64_t>(idx[p + 3]) * n, val[p], val[p + 1],
-          val[p + 2], val[p + 3], n);
+          src + static_cast<int64_t>(idx[p + 2]) * n, src + static_cast<int64_t>(idx[p + 3]) * n,
+          val[p], val[p + 1], val[p + 2], val[p + 3], n);
   for (; p < p1; ++p) axpy(acc, src + static_cast<int64_t>(idx[p]) * n, val[p], n);
 }
 
@@ -283,8 +286,8 @@ int64_t csr_row_ptr_cpu(const float* x, int64_t M, int64_t K, int32_t* rowPtr, i
   return total;
 }
 
-void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, int32_t* cols, float* vals,
-                  int threads) {
+void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, int32_t* cols,
+                  float* vals, int threads) {
 #pragma omp parallel num_threads(threads)
   {
     // a row's entries go to scratch first (written unconditionally, no branch per element), then

@@ -52,8 +52,8 @@ void linear_sparse_weight_grad_cpu(const LinearSparseWeightGradArgs& a, int thre
 // fits in int32 (csr_row_ptr_cpu returns -1 when it does not).
 int64_t csr_row_ptr_cpu(const float* x, int64_t M, int64_t K, int32_t* rowPtr, int threads);
 // Fills cols and vals for a rowPtr from csr_row_ptr_cpu on the same x.
-void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, int32_t* cols, float* vals,
-                  int threads);
+void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, int32_t* cols,
+                  float* vals, int threads);
 
 // Event-driven Linear forward on a CSR input: y[m] = [bias] + sum over the events (k, v) of row m,
 // in order, of v * wT[k] (wT = W transposed, K x N). Parallel over rows m.

@@ -16,12 +16,12 @@ struct CudaDeviceInfo {
 };
 
 struct CudaStatus {
-  bool built = false;           // compiled with CUDA
-  bool available = false;       // at least one usable device
-  std::string code;             // stable code when unavailable, e.g. ERR_CUDA_NO_DRIVER
-  std::string reason;           // human-readable reason when unavailable
-  int runtimeVersion = 0;       // e.g. 13000
-  int driverVersion = 0;        // 0 when no driver is installed
+  bool built = false;      // compiled with CUDA
+  bool available = false;  // at least one usable device
+  std::string code;        // stable code when unavailable, e.g. ERR_CUDA_NO_DRIVER
+  std::string reason;      // human-readable reason when unavailable
+  int runtimeVersion = 0;  // e.g. 13000
+  int driverVersion = 0;   // 0 when no driver is installed
   std::vector<CudaDeviceInfo> devices;
 };
 

@@ -10,7 +10,9 @@ const CudaStatus& cuda_status() {
     s.built = false;
     s.available = false;
     s.code = "ERR_CUDA_NOT_BUILT";
-    s.reason = "this binary was built without CUDA support (no nvcc at build time, or SPIKELAYERS_FORCE_CPU)";
+    s.reason =
+        "this binary was built without CUDA support (no nvcc at build time, or "
+        "SPIKELAYERS_FORCE_CPU)";
     return s;
   }();
   return status;

@@ -31,7 +31,8 @@ void launch_reduce(const double* part, int64_t B, int64_t N, double* outHost) {
   const Grid g = grid_for(N);
   reduce_batch_kernel<<<g.blocks, g.threads, 0, kStream>>>(part, B, N, out.as<double>());
   check(cudaGetLastError(), "reduce kernel launch");
-  check(cudaMemcpyAsync(outHost, out.p, sizeof(double) * N, cudaMemcpyDeviceToHost, kStream), "cudaMemcpyAsync");
+  check(cudaMemcpyAsync(outHost, out.p, sizeof(double) * N, cudaMemcpyDeviceToHost, kStream),
+        "cudaMemcpyAsync");
 }
 
 }  // namespace
@@ -105,8 +106,8 @@ void cuda_lif_backward(LifKernelArgs& a, int device) {
   A.partS = partS.as<double>();
   const Grid grid = grid_for(BN);
   dispatch_backward(A, [&](auto sk, auto rk, auto ss, auto syn) {
-    backward_kernel<decltype(sk)::value, decltype(rk)::value, decltype(ss)::value, decltype(syn)::value>
-        <<<grid.blocks, grid.threads, 0, kStream>>>(A);
+    backward_kernel<decltype(sk)::value, decltype(rk)::value, decltype(ss)::value,
+                    decltype(syn)::value><<<grid.blocks, grid.threads, 0, kStream>>>(A);
   });
   check(cudaGetLastError(), "backward kernel launch");
   launch_reduce(A.partM, a.B, a.N, a.gAlphaMem);

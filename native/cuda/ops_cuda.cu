@@ -15,17 +15,21 @@ namespace {
 void check(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return;
   (void)cudaGetLastError();
-  const std::string code = e == cudaErrorMemoryAllocation ? "ERR_CUDA_OUT_OF_MEMORY" : "ERR_CUDA_RUNTIME";
-  throw CudaError(code, std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+  const std::string code =
+      e == cudaErrorMemoryAllocation ? "ERR_CUDA_OUT_OF_MEMORY" : "ERR_CUDA_RUNTIME";
+  throw CudaError(
+      code, std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
 }
 
 struct DeviceGuard {
   int prev = -1;
   explicit DeviceGuard(int device) {
     const CudaStatus& st = cuda_status();
-    if (!st.available) throw CudaError(st.code.empty() ? "ERR_CUDA_UNAVAILABLE" : st.code, st.reason);
+    if (!st.available)
+      throw CudaError(st.code.empty() ? "ERR_CUDA_UNAVAILABLE" : st.code, st.reason);
     if (device < 0 || device >= static_cast<int>(st.devices.size()) || !st.devices[device].usable)
-      throw CudaError("ERR_CUDA_NO_DEVICE", "CUDA device " + std::to_string(device) + " does not exist or is not usable");
+      throw CudaError("ERR_CUDA_NO_DEVICE",
+                      "CUDA device " + std::to_string(device) + " does not exist or is not usable");
     check(cudaGetDevice(&prev), "cudaGetDevice");
     if (prev != device) check(cudaSetDevice(device), "cudaSetDevice");
   }
@@ -61,7 +65,8 @@ void cuda_ops_run(const OpCall& call, int device) {
     });
     check(cudaGetLastError(), "tensor op kernel launch");
     if (scratch)
-      check(cudaMemcpyAsync(call.part, scratch, sizeof(double) * call.nPart, cudaMemcpyDeviceToHost, kStream),
+      check(cudaMemcpyAsync(call.part, scratch, sizeof(double) * call.nPart, cudaMemcpyDeviceToHost,
+                            kStream),
             "cudaMemcpyAsync");
     check(cudaStreamSynchronize(kStream), "tensor op kernel");
   } catch (...) {

@@ -4,5 +4,7 @@
 #include "cuda/cuda_probe.h"
 
 namespace sl {
-void cuda_ops_run(const OpCall&, int) { throw CudaError("ERR_CUDA_NOT_BUILT", cuda_status().reason); }
+void cuda_ops_run(const OpCall&, int) {
+  throw CudaError("ERR_CUDA_NOT_BUILT", cuda_status().reason);
+}
 }  // namespace sl

@@ -20,7 +20,8 @@ void require(bool ok, const std::string& what) {
 
 void check_geom(const ConvGeom& g) {
   require(g.N >= 0 && g.C >= 0 && g.H >= 0 && g.W >= 0, "negative input shape");
-  require(g.kH >= 1 && g.kW >= 1 && g.sH >= 1 && g.sW >= 1 && g.pH >= 0 && g.pW >= 0, "bad kernel, stride or padding");
+  require(g.kH >= 1 && g.kW >= 1 && g.sH >= 1 && g.sW >= 1 && g.pH >= 0 && g.pW >= 0,
+          "bad kernel, stride or padding");
   require(g.H + 2 * g.pH >= g.kH && g.W + 2 * g.pW >= g.kW, "kernel larger than the padded input");
 }
 
@@ -28,7 +29,8 @@ void check_geom(const ConvGeom& g) {
 // load, barrier, accumulate, barrier. At least 3 resident blocks per SM (at most 80 registers a
 // thread).
 template <bool TA, bool TB>
-__global__ void __launch_bounds__(kGemmThreads, 3) gemm_kernel(GemmArgs a, GemmPlan p, float* work) {
+__global__ void __launch_bounds__(kGemmThreads, 3)
+    gemm_kernel(GemmArgs a, GemmPlan p, float* work) {
   __shared__ float As[kGemmBK][kGemmStride];
   __shared__ float Bs[kGemmBK][kGemmStride];
   const int tid = static_cast<int>(threadIdx.x);
@@ -47,7 +49,8 @@ __global__ void __launch_bounds__(kGemmThreads, 3) gemm_kernel(GemmArgs a, GemmP
   }
 }
 
-__global__ void __launch_bounds__(kSynThreads) gemm_reduce_kernel(GemmArgs a, GemmPlan p, const float* work) {
+__global__ void __launch_bounds__(kSynThreads)
+    gemm_reduce_kernel(GemmArgs a, GemmPlan p, const float* work) {
   gemm_reduce_thread(a, p, work, blockIdx.x, threadIdx.x, blockDim.x, gridDim.x);
 }
 
@@ -98,15 +101,20 @@ void cuda_gemm(const GemmArgs& a, int device) {
   float* w = work.as<float>();
   const unsigned blocks = grid_x(syn_blocks_for(p.items(), 1));
   if (a.transA) {
-    if (a.transB) gemm_kernel<true, true><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
-    else gemm_kernel<true, false><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
+    if (a.transB)
+      gemm_kernel<true, true><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
+    else
+      gemm_kernel<true, false><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
   } else {
-    if (a.transB) gemm_kernel<false, true><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
-    else gemm_kernel<false, false><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
+    if (a.transB)
+      gemm_kernel<false, true><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
+    else
+      gemm_kernel<false, false><<<blocks, kGemmThreads, 0, kStream>>>(a, p, w);
   }
   if (p.splits > 1) {
     check(cudaGetLastError(), "gemm kernel");
-    gemm_reduce_kernel<<<grid_x(syn_blocks_for(a.M * a.N, kSynThreads)), kSynThreads, 0, kStream>>>(a, p, w);
+    gemm_reduce_kernel<<<grid_x(syn_blocks_for(a.M * a.N, kSynThreads)), kSynThreads, 0, kStream>>>(
+        a, p, w);
   }
   finish("gemm kernel");
 }
@@ -118,8 +126,10 @@ void cuda_im2col(const Im2colArgs& p, int device) {
   if (total == 0) return;
   require(p.x && p.cols, "null im2col array");
   const unsigned blocks = grid_x(syn_blocks_for(total, kSynThreads));
-  if (conv_index32(p.g)) im2col_kernel<int32_t><<<blocks, kSynThreads, 0, kStream>>>(p);
-  else im2col_kernel<int64_t><<<blocks, kSynThreads, 0, kStream>>>(p);
+  if (conv_index32(p.g))
+    im2col_kernel<int32_t><<<blocks, kSynThreads, 0, kStream>>>(p);
+  else
+    im2col_kernel<int64_t><<<blocks, kSynThreads, 0, kStream>>>(p);
   finish("im2col kernel");
 }
 
@@ -130,8 +140,10 @@ void cuda_col2im(const Im2colArgs& p, int device) {
   if (total == 0) return;
   require(p.x && p.cols, "null col2im array");
   const unsigned blocks = grid_x(syn_blocks_for(total, kSynThreads));
-  if (conv_index32(p.g)) col2im_kernel<int32_t><<<blocks, kSynThreads, 0, kStream>>>(p);
-  else col2im_kernel<int64_t><<<blocks, kSynThreads, 0, kStream>>>(p);
+  if (conv_index32(p.g))
+    col2im_kernel<int32_t><<<blocks, kSynThreads, 0, kStream>>>(p);
+  else
+    col2im_kernel<int64_t><<<blocks, kSynThreads, 0, kStream>>>(p);
   finish("col2im kernel");
 }
 

@@ -1,5 +1,6 @@
 // CUDA launchers of the synaptic-layer operations (contract: core/synapse_args.h). Every pointer
-// is a device pointer on `device`. Implemented in synapse_cuda.cu; synapse_stub.cc in CPU-only builds.
+// is a device pointer on `device`. Implemented in synapse_cuda.cu; synapse_stub.cc in CPU-only
+// builds.
 #pragma once
 #include "core/synapse_args.h"
 

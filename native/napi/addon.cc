@@ -26,7 +26,6 @@ namespace {
 
 using namespace sl::napi;
 
-
 // Parse the fields shared by forward and backward.
 void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   Napi::Env env = o.Env();
@@ -125,16 +124,22 @@ struct Call {
 void run_call(Call& c, int threads) {
   switch (c.mode) {
     case Mode::Cpu:
-      if (c.backward) sl::lif_backward_cpu(c.args, threads);
-      else sl::lif_forward_cpu(c.args, threads);
+      if (c.backward)
+        sl::lif_backward_cpu(c.args, threads);
+      else
+        sl::lif_forward_cpu(c.args, threads);
       break;
     case Mode::Emulated:
-      if (c.backward) sl::lif_backward_emulated(c.args, threads);
-      else sl::lif_forward_emulated(c.args, threads);
+      if (c.backward)
+        sl::lif_backward_emulated(c.args, threads);
+      else
+        sl::lif_forward_emulated(c.args, threads);
       break;
     case Mode::Cuda:
-      if (c.backward) sl::cuda_lif_backward(c.args, c.device);
-      else sl::cuda_lif_forward(c.args, c.device);
+      if (c.backward)
+        sl::cuda_lif_backward(c.args, c.device);
+      else
+        sl::cuda_lif_forward(c.args, c.device);
       break;
   }
 }
@@ -168,7 +173,8 @@ std::unique_ptr<Call> parse_call(const Napi::CallbackInfo& info, bool backward) 
   } else if (emulate) {
     c->mode = Mode::Emulated;
     if (c->args.K > sl::kMaxChunk)
-      throw_range(info.Env(), "native: K must be <= " + std::to_string(sl::kMaxChunk) + " for the emulated launch");
+      throw_range(info.Env(), "native: K must be <= " + std::to_string(sl::kMaxChunk) +
+                                  " for the emulated launch");
   }
   return c;
 }
@@ -207,7 +213,8 @@ class KernelWorker : public Napi::AsyncWorker {
     try {
       Napi::Env env = Env();
       call_->keep.refs.clear();
-      deferred_.Resolve(call_->backward ? env.Undefined() : Napi::Number::New(env, call_->args.spikeSum));
+      deferred_.Resolve(call_->backward ? env.Undefined()
+                                        : Napi::Number::New(env, call_->args.spikeSum));
     } catch (...) {
     }
   }
@@ -254,10 +261,10 @@ Napi::Value CudaCopyBandwidth(const Napi::CallbackInfo& info) {
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
     throw_type(env, "cudaCopyBandwidth(bytes, reps, device)");
   try {
-    return Napi::Number::New(env, sl::cuda_copy_bandwidth(
-                                      static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()),
-                                      info[1].As<Napi::Number>().Int32Value(),
-                                      info[2].As<Napi::Number>().Int32Value()));
+    return Napi::Number::New(
+        env, sl::cuda_copy_bandwidth(static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()),
+                                     info[1].As<Napi::Number>().Int32Value(),
+                                     info[2].As<Napi::Number>().Int32Value()));
   } catch (const sl::CudaError& e) {
     throw_kernel_error(env, e);
   }
@@ -358,9 +365,12 @@ Napi::Object Constants(Napi::Env env) {
   using sl::ResetKind, sl::SpikeKind, sl::SurrKind;
   auto v = [](auto e) { return static_cast<int>(e); };
   Napi::Object c = Napi::Object::New(env);
-  c.Set("spike", kinds({{"multi", v(SpikeKind::Multi)}, {"single", v(SpikeKind::Single)},
-                        {"given", v(SpikeKind::Given)}, {"none", v(SpikeKind::None)}}));
-  c.Set("reset", kinds({{"subtract", v(ResetKind::Subtract)}, {"reset", v(ResetKind::Reset)},
+  c.Set("spike", kinds({{"multi", v(SpikeKind::Multi)},
+                        {"single", v(SpikeKind::Single)},
+                        {"given", v(SpikeKind::Given)},
+                        {"none", v(SpikeKind::None)}}));
+  c.Set("reset", kinds({{"subtract", v(ResetKind::Subtract)},
+                        {"reset", v(ResetKind::Reset)},
                         {"none", v(ResetKind::None)}}));
   c.Set("surrogate", kinds({{"singleExponential", v(SurrKind::SingleExponential)},
                             {"heaviside", v(SurrKind::Heaviside)},
@@ -384,7 +394,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo, "backendInfo"));
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth, "memoryBandwidth"));
   exports.Set("constants", Constants(env));
-  exports.Set("cudaCopyBandwidth", Napi::Function::New(env, CudaCopyBandwidth, "cudaCopyBandwidth"));
+  exports.Set("cudaCopyBandwidth",
+              Napi::Function::New(env, CudaCopyBandwidth, "cudaCopyBandwidth"));
   exports.Set("DeviceBuffer", DeviceBuffer::Define(env));
   sl::napi::register_synapse_ops(env, exports);
   sl::napi::register_tensor_ops(env, exports);

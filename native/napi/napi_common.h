@@ -19,8 +19,7 @@
 
 namespace sl::napi {
 
-inline
-std::atomic<int> g_threads{0};
+inline std::atomic<int> g_threads{0};
 
 inline int threads_now() {
   int t = g_threads.load();
@@ -65,15 +64,16 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   // The constructor is per environment (main thread and each worker thread load the addon into
   // their own environment), kept as the environment's instance data and freed with it.
   static Napi::Function Define(Napi::Env env) {
-    Napi::Function f = DefineClass(env, "DeviceBuffer",
-                                   {InstanceMethod("upload", &DeviceBuffer::Upload),
-                                    InstanceMethod("download", &DeviceBuffer::Download),
-                                    InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
-                                    InstanceMethod("zero", &DeviceBuffer::Zero),
-                                    InstanceMethod("dispose", &DeviceBuffer::Dispose),
-                                    InstanceAccessor("length", &DeviceBuffer::Length, nullptr),
-                                    InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
-                                    InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
+    Napi::Function f =
+        DefineClass(env, "DeviceBuffer",
+                    {InstanceMethod("upload", &DeviceBuffer::Upload),
+                     InstanceMethod("download", &DeviceBuffer::Download),
+                     InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
+                     InstanceMethod("zero", &DeviceBuffer::Zero),
+                     InstanceMethod("dispose", &DeviceBuffer::Dispose),
+                     InstanceAccessor("length", &DeviceBuffer::Length, nullptr),
+                     InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
+                     InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
     env.SetInstanceData<Napi::FunctionReference, &DeviceBuffer::ReleaseCtor>(
         new Napi::FunctionReference(Napi::Persistent(f)));
     return f;
@@ -102,8 +102,11 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
       throw Napi::RangeError::New(env, "DeviceBuffer: device must be a device index");
     length_ = static_cast<int64_t>(len);
     device_ = static_cast<int>(dev);
-    ptr_ = cuda_call(env, [&] { return static_cast<float*>(sl::cuda_alloc(sizeof(float) * length_, device_)); });
-    if (length_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(sizeof(float) * length_ / 16));
+    ptr_ = cuda_call(
+        env, [&] { return static_cast<float*>(sl::cuda_alloc(sizeof(float) * length_, device_)); });
+    if (length_ > 0)
+      Napi::MemoryManagement::AdjustExternalMemory(
+          env, static_cast<int64_t>(sizeof(float) * length_ / 16));
   }
   ~DeviceBuffer() override { release(); }
   void Finalize(Napi::Env) override { release(); }
@@ -139,11 +142,13 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value Download(const Napi::CallbackInfo& info) {
     Napi::Float32Array a = host_arg(info);
     float* p = live(info.Env());
-    cuda_call(info.Env(), [&] { sl::cuda_download(a.Data(), p, sizeof(float) * length_, device_); });
+    cuda_call(info.Env(),
+              [&] { sl::cuda_download(a.Data(), p, sizeof(float) * length_, device_); });
     return info.Env().Undefined();
   }
   Napi::Value CopyFrom(const Napi::CallbackInfo& info) {
-    if (info.Length() < 1 || !Is(info[0])) throw Napi::TypeError::New(info.Env(), "a DeviceBuffer is required");
+    if (info.Length() < 1 || !Is(info[0]))
+      throw Napi::TypeError::New(info.Env(), "a DeviceBuffer is required");
     DeviceBuffer* o = Napi::ObjectWrap<DeviceBuffer>::Unwrap(info[0].As<Napi::Object>());
     if (o->length_ != length_ || o->device_ != device_)
       throw Napi::RangeError::New(info.Env(), "copyFrom: same length and device required");
@@ -161,9 +166,15 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
     release();
     return info.Env().Undefined();
   }
-  Napi::Value Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), length_); }
-  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
-  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
+  Napi::Value Length(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), length_);
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), device_);
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), ptr_ == nullptr);
+  }
 
   float* ptr_ = nullptr;
   int64_t length_ = 0;
@@ -182,8 +193,9 @@ struct Loc {
     }
     if (device != dev) {
       auto name = [](int d) { return d < 0 ? std::string("cpu") : "cuda:" + std::to_string(d); };
-      throw Napi::TypeError::New(env, std::string("native: '") + key + "' is on " + name(dev) + " but '" +
-                                          first + "' is on " + name(device) + ": all tensors of a call must be on one device");
+      throw Napi::TypeError::New(env, std::string("native: '") + key + "' is on " + name(dev) +
+                                          " but '" + first + "' is on " + name(device) +
+                                          ": all tensors of a call must be on one device");
     }
   }
 };
@@ -225,7 +237,9 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
     if (optional) return nullptr;
     throw_type(env, std::string("native: '") + key + "' is required");
   }
-  const char* tname = TT == napi_float32_array ? "Float32Array" : TT == napi_int32_array ? "Int32Array" : "Float64Array";
+  const char* tname = TT == napi_float32_array ? "Float32Array"
+                      : TT == napi_int32_array ? "Int32Array"
+                                               : "Float64Array";
   if constexpr (TT == napi_float32_array) {
     if (DeviceBuffer::Is(v)) {
       DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
@@ -255,7 +269,7 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
   return reinterpret_cast<T*>(base + ta.ByteOffset());
 }
 inline float* f32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
-           int64_t* lenOut = nullptr) {
+                  int64_t* lenOut = nullptr) {
   return get_array<float, napi_float32_array>(o, key, need, optional, keep, lenOut);
 }
 inline double* f64(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep) {
@@ -263,7 +277,7 @@ inline double* f64(Napi::Object o, const char* key, int64_t need, bool optional,
 }
 
 inline int32_t* i32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
-                   int64_t* lenOut = nullptr) {
+                    int64_t* lenOut = nullptr) {
   return get_array<int32_t, napi_int32_array>(o, key, need, optional, keep, lenOut);
 }
 

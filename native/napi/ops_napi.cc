@@ -22,7 +22,8 @@ double get_num(Napi::Object o, const char* key) {
 
 // a * b, or a RangeError when the product exceeds kMaxElems.
 int64_t mul(Napi::Env env, int64_t a, int64_t b, const char* what) {
-  if (a != 0 && b > kMaxElems / a) throw_range(env, std::string("native: ") + what + " is too large");
+  if (a != 0 && b > kMaxElems / a)
+    throw_range(env, std::string("native: ") + what + " is too large");
   return a * b;
 }
 
@@ -48,9 +49,12 @@ double run(Napi::Env env, Napi::Object o, sl::OpCall& c, const Loc& loc) {
   std::vector<double> part(static_cast<size_t>(c.nPart));
   c.part = c.nPart > 0 ? part.data() : nullptr;
   const bool emulate = get_bool(o, "emulate");
-  if (loc.device >= 0) cuda_call(env, [&] { sl::cuda_ops_run(c, loc.device); });
-  else if (emulate) sl::ops_run_emulated(c, threads_now());
-  else sl::ops_run_cpu(c, threads_now());
+  if (loc.device >= 0)
+    cuda_call(env, [&] { sl::cuda_ops_run(c, loc.device); });
+  else if (emulate)
+    sl::ops_run_emulated(c, threads_now());
+  else
+    sl::ops_run_cpu(c, threads_now());
   double s = 0.0;
   for (double v : part) s += v;
   return s;
@@ -111,7 +115,8 @@ void parse_time(Napi::Object o, sl::TimeArgs& a) {
   a.F = get_int(o, "F", 1, kMaxElems);
   a.mode = static_cast<int>(get_int(o, "mode", 0, 2));
   mul(env, mul(env, a.B, a.T, "B*T*F"), a.F, "B*T*F");
-  if (a.mode == 1 && a.T > (int64_t(1) << 24)) throw_range(env, "native: max over time needs T <= 2^24");
+  if (a.mode == 1 && a.T > (int64_t(1) << 24))
+    throw_range(env, "native: max over time needs T <= 2^24");
 }
 
 Napi::Value TimeForward(const Napi::CallbackInfo& info) {

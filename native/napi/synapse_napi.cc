@@ -38,7 +38,8 @@ Napi::Object args_of(const Napi::CallbackInfo& info, const char* fn) {
 // a * b, or a RangeError when the product exceeds kMaxElems.
 int64_t mul(Napi::Env env, int64_t a, int64_t b, const char* what) {
   if (a != 0 && b > kMaxElems / a)
-    throw_range(env, std::string("native: ") + what + " has more than " + std::to_string(kMaxElems) + " elements");
+    throw_range(env, std::string("native: ") + what + " has more than " +
+                         std::to_string(kMaxElems) + " elements");
   return a * b;
 }
 
@@ -50,10 +51,12 @@ Where where_of(Napi::Env env, const Loc& loc, Napi::Object o) {
 }
 
 // cblas takes 32-bit sizes and leading dimensions.
-void check_blas_int(Napi::Env env, const char* fn, std::initializer_list<std::pair<const char*, int64_t>> dims) {
+void check_blas_int(Napi::Env env, const char* fn,
+                    std::initializer_list<std::pair<const char*, int64_t>> dims) {
   for (const auto& [key, v] : dims)
     if (v > INT_MAX)
-      throw_range(env, std::string("native ") + fn + ": '" + key + "' must be <= " + std::to_string(INT_MAX) + " on the CPU");
+      throw_range(env, std::string("native ") + fn + ": '" + key +
+                           "' must be <= " + std::to_string(INT_MAX) + " on the CPU");
 }
 
 // ---- gemm -------------------------------------------------------------------------------------
@@ -80,9 +83,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
       cuda_call(env, [&] { cuda_gemm(a, dev); });
       break;
     }
-    case Where::Emulated:
-      gemm_emulated(a, threads_now());
-      break;
+    case Where::Emulated: gemm_emulated(a, threads_now()); break;
     case Where::Cpu:
       check_blas_int(env, "gemm", {{"M", a.M}, {"N", a.N}, {"K", a.K}});
       gemm_cpu(a, threads_now());
@@ -107,8 +108,8 @@ void parse_im2col(Napi::Env env, Napi::Object o, Im2colArgs& a, Keep& keep) {
   g.pW = get_int(o, "pW", 0, kMaxElems);
   if (g.H + 2 * g.pH < g.kH || g.W + 2 * g.pW < g.kW)
     throw_range(env, "native: the kernel (" + std::to_string(g.kH) + "x" + std::to_string(g.kW) +
-                         ") is larger than the padded input (" + std::to_string(g.H + 2 * g.pH) + "x" +
-                         std::to_string(g.W + 2 * g.pW) + ")");
+                         ") is larger than the padded input (" + std::to_string(g.H + 2 * g.pH) +
+                         "x" + std::to_string(g.W + 2 * g.pW) + ")");
   const int64_t plane = mul(env, g.H, g.W, "x (H*W)");
   const int64_t xn = mul(env, mul(env, g.N, g.C, "x (N*C)"), plane, "x (N*C*H*W)");
   const int64_t pix = mul(env, mul(env, g.N, g.Ho(), "cols (N*Ho)"), g.Wo(), "cols (N*Ho*Wo)");
@@ -134,9 +135,7 @@ Napi::Value Im2colOrCol2im(const Napi::CallbackInfo& info, bool forward) {
     case Where::Emulated:
       forward ? im2col_emulated(a, threads_now()) : col2im_emulated(a, threads_now());
       break;
-    case Where::Cpu:
-      forward ? im2col_cpu(a, threads_now()) : col2im_cpu(a, threads_now());
-      break;
+    case Where::Cpu: forward ? im2col_cpu(a, threads_now()) : col2im_cpu(a, threads_now()); break;
   }
   return env.Undefined();
 }
@@ -154,7 +153,8 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   a.batch = dim(o, "batch");
   a.rows = dim(o, "rows");
   a.cols = dim(o, "cols");
-  const int64_t n = mul(env, mul(env, a.batch, a.rows, "src (batch*rows)"), a.cols, "src (batch*rows*cols)");
+  const int64_t n =
+      mul(env, mul(env, a.batch, a.rows, "src (batch*rows)"), a.cols, "src (batch*rows*cols)");
   a.src = f32(o, "src", n, false, keep);
   a.dst = f32(o, "dst", n, false, keep);
   switch (where_of(env, scope.loc, o)) {
@@ -163,12 +163,8 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
       cuda_call(env, [&] { cuda_transpose(a, dev); });
       break;
     }
-    case Where::Emulated:
-      transpose_emulated(a, threads_now());
-      break;
-    case Where::Cpu:
-      transpose_cpu(a, threads_now());
-      break;
+    case Where::Emulated: transpose_emulated(a, threads_now()); break;
+    case Where::Cpu: transpose_cpu(a, threads_now()); break;
   }
   return env.Undefined();
 }
@@ -192,19 +188,16 @@ Napi::Value SumRows(const Napi::CallbackInfo& info) {
       cuda_call(env, [&] { cuda_sum_rows(a, dev); });
       break;
     }
-    case Where::Emulated:
-      sum_rows_emulated(a, threads_now());
-      break;
-    case Where::Cpu:
-      sum_rows_cpu(a, threads_now());
-      break;
+    case Where::Emulated: sum_rows_emulated(a, threads_now()); break;
+    case Where::Cpu: sum_rows_cpu(a, threads_now()); break;
   }
   return env.Undefined();
 }
 
 // ---- event-driven (sparse) Linear paths: host arrays only -------------------------------------
 void host_only(Napi::Env env, const Loc& loc, const char* fn) {
-  if (loc.device >= 0) throw_type(env, std::string("native ") + fn + ": runs on the CPU only (host Float32Arrays)");
+  if (loc.device >= 0)
+    throw_type(env, std::string("native ") + fn + ": runs on the CPU only (host Float32Arrays)");
 }
 
 // { n, x (n) } -> the number of nonzero elements of x[0..n)
@@ -216,7 +209,8 @@ Napi::Value CountNonzero(const Napi::CallbackInfo& info) {
   const int64_t n = dim(o, "n");
   const float* x = f32(o, "x", n, false, keep);
   host_only(env, scope.loc, "countNonzero");
-  return Napi::Number::New(env, static_cast<double>(n ? count_nonzero_cpu(x, n, threads_now()) : 0));
+  return Napi::Number::New(env,
+                           static_cast<double>(n ? count_nonzero_cpu(x, n, threads_now()) : 0));
 }
 
 // { M, N, K, x (M*K), wT (K*N), bias? (N), y (M*N) }
@@ -285,12 +279,13 @@ Napi::Value CsrBuild(const Napi::CallbackInfo& info) {
 
 // Reads and checks a CSR input { rowPtr (M+1), cols, vals } of an (M, K) matrix: rowPtr starts at
 // 0 and never decreases, cols and vals hold rowPtr[M] entries, every column lies in [0, K).
-void read_csr(Napi::Env env, Napi::Object o, int64_t M, int64_t K, Keep& keep, const int32_t*& rowPtr,
-              const int32_t*& cols, const float*& vals, const char* fn) {
+void read_csr(Napi::Env env, Napi::Object o, int64_t M, int64_t K, Keep& keep,
+              const int32_t*& rowPtr, const int32_t*& cols, const float*& vals, const char* fn) {
   rowPtr = i32(o, "rowPtr", M + 1, false, keep);
   if (rowPtr[0] != 0) throw_range(env, std::string("native ") + fn + ": 'rowPtr' must start at 0");
   for (int64_t m = 0; m < M; ++m)
-    if (rowPtr[m + 1] < rowPtr[m]) throw_range(env, std::string("native ") + fn + ": 'rowPtr' must not decrease");
+    if (rowPtr[m + 1] < rowPtr[m])
+      throw_range(env, std::string("native ") + fn + ": 'rowPtr' must not decrease");
   const int64_t nnz = rowPtr[M];
   cols = i32(o, "cols", nnz, false, keep);
   vals = f32(o, "vals", nnz, false, keep);
@@ -346,11 +341,14 @@ void register_synapse_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
   exports.Set("sumRows", Napi::Function::New(env, SumRows, "sumRows"));
   exports.Set("countNonzero", Napi::Function::New(env, CountNonzero, "countNonzero"));
-  exports.Set("linearSparseForward", Napi::Function::New(env, LinearSparseForward, "linearSparseForward"));
-  exports.Set("linearSparseWeightGrad", Napi::Function::New(env, LinearSparseWeightGrad, "linearSparseWeightGrad"));
+  exports.Set("linearSparseForward",
+              Napi::Function::New(env, LinearSparseForward, "linearSparseForward"));
+  exports.Set("linearSparseWeightGrad",
+              Napi::Function::New(env, LinearSparseWeightGrad, "linearSparseWeightGrad"));
   exports.Set("csrBuild", Napi::Function::New(env, CsrBuild, "csrBuild"));
   exports.Set("linearCsrForward", Napi::Function::New(env, LinearCsrForward, "linearCsrForward"));
-  exports.Set("linearCsrWeightGrad", Napi::Function::New(env, LinearCsrWeightGrad, "linearCsrWeightGrad"));
+  exports.Set("linearCsrWeightGrad",
+              Napi::Function::New(env, LinearCsrWeightGrad, "linearCsrWeightGrad"));
 }
 
 }  // namespace sl::napi

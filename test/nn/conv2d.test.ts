@@ -13,26 +13,50 @@ function data(t: Tensor): Float32Array {
 }
 
 interface Case {
-  N: number; C: number; H: number; W: number; O: number;
-  k: number | [number, number]; s?: number | [number, number]; p?: number | [number, number]; bias?: boolean;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  k: number | [number, number];
+  s?: number | [number, number];
+  p?: number | [number, number];
+  bias?: boolean;
 }
 
 function geomOf(c: Case): RefGeom {
   const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
     v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
-  const [kH, kW] = pair(c.k, 1), [sH, sW] = pair(c.s, 1), [pH, pW] = pair(c.p, 0);
+  const [kH, kW] = pair(c.k, 1),
+    [sH, sW] = pair(c.s, 1),
+    [pH, pW] = pair(c.p, 0);
   return { N: c.N, C: c.C, H: c.H, W: c.W, O: c.O, kH, kW, sH, sW, pH, pW };
 }
 
 function layerOf(c: Case, seed = 3): Conv2d {
-  return new Conv2d({ inChannels: c.C, outChannels: c.O, kernelSize: c.k, stride: c.s, padding: c.p, bias: c.bias, seed });
+  return new Conv2d({
+    inChannels: c.C,
+    outChannels: c.O,
+    kernelSize: c.k,
+    stride: c.s,
+    padding: c.p,
+    bias: c.bias,
+    seed,
+  });
 }
 
 function run(layer: Conv2d, x: Float32Array, g: RefGeom, gy: Float32Array) {
   layer.zeroGrad();
   const y = layer.forward(Tensor.from(x, [g.N, g.C, g.H, g.W]));
   const dx = layer.backward(Tensor.from(gy, y.shape));
-  return { y: data(y), shape: y.shape, dx: data(dx), dW: data(layer.weight.grad!), db: layer.bias ? data(layer.bias.grad!) : null, path: layer._lastPath };
+  return {
+    y: data(y),
+    shape: y.shape,
+    dx: data(dx),
+    dW: data(layer.weight.grad!),
+    db: layer.bias ? data(layer.bias.grad!) : null,
+    path: layer._lastPath,
+  };
 }
 
 const cases: Case[] = [
@@ -54,7 +78,8 @@ describe('Conv2d', () => {
         const [Ho, Wo] = outSize(g);
         const x = uniform(1, g.N * g.C * g.H * g.W, -1, 1);
         const gy = uniform(2, g.N * g.O * Ho * Wo, -1, 1);
-        const W = data(layer.weight), b = layer.bias ? data(layer.bias) : null;
+        const W = data(layer.weight),
+          b = layer.bias ? data(layer.bias) : null;
         const r = run(layer, x, g, gy);
         expect(r.path).to.equal('dense');
         expect(r.shape).to.deep.equal([g.N, g.O, Ho, Wo]);
@@ -75,7 +100,8 @@ describe('Conv2d', () => {
       const xs = geoms.map((g, k) => uniform(10 + k, g.N * g.C * g.H * g.W, -1, 1));
       const ys = geoms.map((g, k) => layer.forward(Tensor.from(xs[k]!, [g.N, g.C, g.H, g.W])));
       expect(layer.pendingCalls).to.equal(3);
-      const dW = new Float64Array(W.length), db = new Float64Array(c.O);
+      const dW = new Float64Array(W.length),
+        db = new Float64Array(c.O);
       for (let k = 2; k >= 0; --k) {
         const gy = uniform(20 + k, ys[k]!.size, -1, 1);
         const dx = layer.backward(Tensor.from(gy, ys[k]!.shape));
@@ -93,7 +119,9 @@ describe('Conv2d', () => {
       const layer = layerOf({ N: 1, C: 1, H: 3, W: 3, O: 1, k: 2 }).eval();
       const y = layer.forward(Tensor.zeros([1, 1, 3, 3]));
       expect(layer.pendingCalls).to.equal(0);
-      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw(RangeError, /no forward call is pending/).with.property('code', ErrorCodes.NOTHING_PENDING);
+      expect(() => layer.backward(Tensor.zeros(y.shape)))
+        .to.throw(RangeError, /no forward call is pending/)
+        .with.property('code', ErrorCodes.NOTHING_PENDING);
     });
   });
 
@@ -108,7 +136,8 @@ describe('Conv2d', () => {
         const [Ho, Wo] = outSize(g);
         const x = spikes(5, g.N * g.C * g.H * g.W, 0.03);
         const gy = uniform(6, g.N * g.O * Ho * Wo, -1, 1);
-        const W = data(layer.weight), b = layer.bias ? data(layer.bias) : null;
+        const W = data(layer.weight),
+          b = layer.bias ? data(layer.bias) : null;
         const r = run(layer, x, g, gy);
         expect(r.path).to.equal('sparse');
         assertClose(r.y, conv2dRef(x, g, W, b), 'output');
@@ -170,7 +199,8 @@ describe('Conv2d', () => {
         }
         const [Ho, Wo] = outSize(g);
         const gy = uniform(2, g.N * g.O * Ho * Wo, -1, 1);
-        const W = data(layer.weight), b = data(layer.bias!);
+        const W = data(layer.weight),
+          b = data(layer.bias!);
         const r = run(layer, x, g, gy);
         assertClose(r.y, conv2dRef(x, g, W, b), 'output');
         const ref = conv2dBackRef(gy, x, g, W);
@@ -197,13 +227,17 @@ describe('Conv2d', () => {
       }
       const again = new Conv2d({ inChannels: 3, outChannels: 64, kernelSize: [3, 2], seed: 11 });
       expect(data(again.weight)).to.deep.equal(data(layer.weight));
-      expect(data(new Conv2d({ inChannels: 3, outChannels: 64, kernelSize: [3, 2], seed: 12 }).weight)).to.not.deep.equal(data(layer.weight));
+      expect(
+        data(new Conv2d({ inChannels: 3, outChannels: 64, kernelSize: [3, 2], seed: 12 }).weight),
+      ).to.not.deep.equal(data(layer.weight));
     });
 
     it("stateDict keys are PyTorch's, repr as torch's", () => {
       const a = new Conv2d({ inChannels: 2, outChannels: 4, kernelSize: 3, padding: 1 });
       expect(Object.keys(a.stateDict())).to.deep.equal(['weight', 'bias']);
-      expect(Object.keys(new Conv2d({ inChannels: 2, outChannels: 4, kernelSize: 3, bias: false }).stateDict())).to.deep.equal(['weight']);
+      expect(
+        Object.keys(new Conv2d({ inChannels: 2, outChannels: 4, kernelSize: 3, bias: false }).stateDict()),
+      ).to.deep.equal(['weight']);
       expect(String(a)).to.equal('Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))');
       expect(a.outputShape([5, 2, 9, 9])).to.deep.equal([5, 4, 9, 9]);
     });
@@ -226,13 +260,20 @@ describe('Conv2d', () => {
     it('native im2col/col2im re-check the geometry and every length', () => {
       const b = native();
       const geo = { N: 2, C: 3, H: 5, W: 4, kH: 3, kW: 3, sH: 1, sW: 2, pH: 1, pW: 0 }; // Ho 5, Wo 1
-      const x = new Float32Array(2 * 3 * 5 * 4), cols = new Float32Array(2 * 5 * 1 * 27);
+      const x = new Float32Array(2 * 3 * 5 * 4),
+        cols = new Float32Array(2 * 5 * 1 * 27);
       b.im2col({ ...geo, x, cols });
       b.col2im({ ...geo, x, cols });
       for (const fn of ['im2col', 'col2im'] as const) {
-        expect(() => b[fn]({ ...geo, x, cols: cols.subarray(1) })).to.throw(RangeError, /'cols' has 269 elements, needs 270/);
+        expect(() => b[fn]({ ...geo, x, cols: cols.subarray(1) })).to.throw(
+          RangeError,
+          /'cols' has 269 elements, needs 270/,
+        );
         expect(() => b[fn]({ ...geo, x: x.subarray(1), cols })).to.throw(RangeError, /'x'/);
-        expect(() => b[fn]({ ...geo, kW: 5, x, cols })).to.throw(RangeError, /kernel \(3x5\) is larger than the padded input \(7x4\)/);
+        expect(() => b[fn]({ ...geo, kW: 5, x, cols })).to.throw(
+          RangeError,
+          /kernel \(3x5\) is larger than the padded input \(7x4\)/,
+        );
         expect(() => b[fn]({ ...geo, sH: 0, x, cols })).to.throw(RangeError, /'sH'/);
         expect(() => b[fn]({ ...geo, pW: -1, x, cols })).to.throw(RangeError, /'pW'/);
         expect(() => b[fn]({ ...geo, N: 2 ** 40, C: 2 ** 40, x, cols })).to.throw(RangeError, /more than/);
@@ -244,16 +285,27 @@ describe('Conv2d', () => {
       const layer = new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, seed: 1 });
       const y = layer.forward(Tensor.from(uniform(1, 2 * 2 * 4 * 4, -1, 1), [2, 2, 4, 4]));
       const w = data(layer.weight);
-      expect(() => layer.forward(Tensor.zeros([2, 4, 4]))).to.throw(RangeError, /input must have shape \(N, 2, H, W\).*got \[2, 4, 4\]/);
-      expect(() => layer.forward(Tensor.zeros([1, 3, 4, 4]))).to.throw(RangeError, /\(N, 2, H, W\).*got \[1, 3, 4, 4\]/);
+      expect(() => layer.forward(Tensor.zeros([2, 4, 4]))).to.throw(
+        RangeError,
+        /input must have shape \(N, 2, H, W\).*got \[2, 4, 4\]/,
+      );
+      expect(() => layer.forward(Tensor.zeros([1, 3, 4, 4]))).to.throw(
+        RangeError,
+        /\(N, 2, H, W\).*got \[1, 3, 4, 4\]/,
+      );
       const small = new Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 5, padding: 1 });
       expect(() => small.forward(Tensor.zeros([1, 1, 2, 9]))).to.throw(RangeError, /H \+ 2 >= 5.*got \[1, 1, 2, 9\]/);
-      expect(() => layer.backward(Tensor.zeros([2, 3, 4, 5]))).to.throw(RangeError, /gradOutput must have the shape of the pending call's output \[2, 3, 4, 4\]/);
+      expect(() => layer.backward(Tensor.zeros([2, 3, 4, 5]))).to.throw(
+        RangeError,
+        /gradOutput must have the shape of the pending call's output \[2, 3, 4, 4\]/,
+      );
       expect(layer.pendingCalls).to.equal(1);
       expect(layer.weight.grad).to.equal(null);
       expect(data(layer.weight)).to.deep.equal(w);
       layer.backward(Tensor.zeros(y.shape));
-      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw(RangeError, /no forward call is pending/).with.property('code', ErrorCodes.NOTHING_PENDING);
+      expect(() => layer.backward(Tensor.zeros(y.shape)))
+        .to.throw(RangeError, /no forward call is pending/)
+        .with.property('code', ErrorCodes.NOTHING_PENDING);
     });
   });
 });

@@ -36,8 +36,16 @@ function gemmInputs(s: Shape, seed: number) {
 function runGemm(s: Shape, inp: ReturnType<typeof gemmInputs>): Float32Array {
   const C = Float32Array.from(inp.C0);
   const args: NativeGemmArgs = {
-    M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB, accumulate: s.accumulate,
-    A: inp.A, B: inp.B, C, emulate: true,
+    M: s.M,
+    N: s.N,
+    K: s.K,
+    transA: s.transA,
+    transB: s.transB,
+    accumulate: s.accumulate,
+    A: inp.A,
+    B: inp.B,
+    C,
+    emulate: true,
   };
   if (s.bias) args.bias = inp.bias;
   native().gemm(args);
@@ -65,13 +73,30 @@ function withThreads<T>(n: number, f: () => T): T {
 }
 
 const gemmSizes: [number, number, number][] = [
-  [1, 1, 1], [64, 64, 16], [65, 63, 17], [130, 1, 40], [1, 200, 3], [7, 9, 0], [100, 70, 300],
-  [129, 65, 33], [3, 5, 700], [2, 3, 3000], [70, 40, 1200],
+  [1, 1, 1],
+  [64, 64, 16],
+  [65, 63, 17],
+  [130, 1, 40],
+  [1, 200, 3],
+  [7, 9, 0],
+  [100, 70, 300],
+  [129, 65, 33],
+  [3, 5, 700],
+  [2, 3, 3000],
+  [70, 40, 1200],
 ];
 const gemmShapes: Shape[] = [];
 for (const [M, N, K] of gemmSizes)
   for (let v = 0; v < 4; ++v)
-    gemmShapes.push({ M, N, K, transA: (v & 1) === 1, transB: (v & 2) === 2, accumulate: v === 1 || v === 3, bias: v >= 2 });
+    gemmShapes.push({
+      M,
+      N,
+      K,
+      transA: (v & 1) === 1,
+      transB: (v & 2) === 2,
+      accumulate: v === 1 || v === 3,
+      bias: v >= 2,
+    });
 const name = (s: Shape) =>
   `M ${s.M}, N ${s.N}, K ${s.K}${s.transA ? ', transA' : ''}${s.transB ? ', transB' : ''}` +
   `${s.accumulate ? ', accumulate' : ''}${s.bias ? ', bias' : ''}`;
@@ -93,14 +118,21 @@ describe('emulated CUDA launch: synaptic operations', function () {
         const n = s.K + MAX_ROUNDINGS_BEYOND_K;
         for (let m = 0; m < s.M; ++m)
           for (let j = 0; j < s.N; ++j) {
-            let ref = 0, mag = 0;
+            let ref = 0,
+              mag = 0;
             for (let k = 0; k < s.K; ++k) {
               const p = opA(s, inp.A, m, k) * opB(s, inp.B, k, j);
               ref += p;
               mag += Math.abs(p);
             }
-            if (s.accumulate) { ref += inp.C0[m * s.N + j]!; mag += Math.abs(inp.C0[m * s.N + j]!); }
-            if (s.bias) { ref += inp.bias[j]!; mag += Math.abs(inp.bias[j]!); }
+            if (s.accumulate) {
+              ref += inp.C0[m * s.N + j]!;
+              mag += Math.abs(inp.C0[m * s.N + j]!);
+            }
+            if (s.bias) {
+              ref += inp.bias[j]!;
+              mag += Math.abs(inp.bias[j]!);
+            }
             const got = C[m * s.N + j]!;
             if (!(Math.abs(got - ref) <= gamma(n) * mag))
               expect.fail(`C[${m}][${j}] = ${got}, float64 reference ${ref}, bound ${gamma(n) * mag}`);
@@ -115,7 +147,8 @@ describe('emulated CUDA launch: synaptic operations', function () {
           for (let m = 0; m < s.M; ++m)
             for (let j = 0; j < s.N; ++j) {
               let acc = 0;
-              for (let k = 0; k < s.K; ++k) acc = Math.fround(acc + Math.fround(opA(s, inp.A, m, k) * opB(s, inp.B, k, j)));
+              for (let k = 0; k < s.K; ++k)
+                acc = Math.fround(acc + Math.fround(opA(s, inp.A, m, k) * opB(s, inp.B, k, j)));
               let v = acc;
               if (s.accumulate) v = Math.fround(inp.C0[m * s.N + j]! + v);
               if (s.bias) v = Math.fround(v + inp.bias[j]!);
@@ -148,8 +181,12 @@ describe('emulated CUDA launch: synaptic operations', function () {
     { N: 1, C: 2, H: 3, W: 3, kH: 5, kW: 5, sH: 1, sW: 1, pH: 1, pW: 1 },
     { N: 1, C: 1, H: 10, W: 3, kH: 2, kW: 1, sH: 4, sW: 1, pH: 0, pW: 0 },
   ];
-  const out = (g: Geom) => ({ Ho: Math.floor((g.H + 2 * g.pH - g.kH) / g.sH) + 1, Wo: Math.floor((g.W + 2 * g.pW - g.kW) / g.sW) + 1 });
-  const gname = (g: Geom) => `N ${g.N}, C ${g.C}, ${g.H}x${g.W}, kernel ${g.kH}x${g.kW}, stride ${g.sH}x${g.sW}, padding ${g.pH}x${g.pW}`;
+  const out = (g: Geom) => ({
+    Ho: Math.floor((g.H + 2 * g.pH - g.kH) / g.sH) + 1,
+    Wo: Math.floor((g.W + 2 * g.pW - g.kW) / g.sW) + 1,
+  });
+  const gname = (g: Geom) =>
+    `N ${g.N}, C ${g.C}, ${g.H}x${g.W}, kernel ${g.kH}x${g.kW}, stride ${g.sH}x${g.sW}, padding ${g.pH}x${g.pW}`;
 
   /** Calls f(row, col, xIndex or -1) for every element of the column matrix. */
   function forEachCol(g: Geom, f: (r: number, q: number, xi: number) => void): void {
@@ -160,7 +197,8 @@ describe('emulated CUDA launch: synaptic operations', function () {
           for (let c = 0; c < g.C; ++c)
             for (let a = 0; a < g.kH; ++a)
               for (let b = 0; b < g.kW; ++b) {
-                const y = i * g.sH + a - g.pH, x = j * g.sW + b - g.pW;
+                const y = i * g.sH + a - g.pH,
+                  x = j * g.sW + b - g.pW;
                 const inside = y >= 0 && y < g.H && x >= 0 && x < g.W;
                 f((n * Ho + i) * Wo + j, (c * g.kH + a) * g.kW + b, inside ? ((n * g.C + c) * g.H + y) * g.W + x : -1);
               }
@@ -169,14 +207,18 @@ describe('emulated CUDA launch: synaptic operations', function () {
   describe('im2col / col2im', function () {
     geoms.forEach((g, q) => {
       const { Ho, Wo } = out(g);
-      const rows = g.N * Ho * Wo, ncols = g.C * g.kH * g.kW, nx = g.N * g.C * g.H * g.W;
+      const rows = g.N * Ho * Wo,
+        ncols = g.C * g.kH * g.kW,
+        nx = g.N * g.C * g.H * g.W;
 
       it(`im2col ${gname(g)}: exact`, function () {
         const x = uniform(500 + q, nx, -1, 1);
         const cols = new Float32Array(rows * ncols).fill(NaN);
         native().im2col({ ...g, x, cols, emulate: true });
         const want = new Float32Array(rows * ncols);
-        forEachCol(g, (r, c, xi) => { want[r * ncols + c] = xi >= 0 ? x[xi]! : 0; });
+        forEachCol(g, (r, c, xi) => {
+          want[r * ncols + c] = xi >= 0 ? x[xi]! : 0;
+        });
         expectSameBits(cols, want, 'cols');
       });
 
@@ -205,7 +247,14 @@ describe('emulated CUDA launch: synaptic operations', function () {
   });
 
   describe('transpose', function () {
-    const shapes: [number, number, number][] = [[1, 1, 1], [3, 33, 65], [2, 100, 7], [1, 64, 64], [4, 1, 50], [2, 31, 1]];
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [3, 33, 65],
+      [2, 100, 7],
+      [1, 64, 64],
+      [4, 1, 50],
+      [2, 31, 1],
+    ];
     for (const [batch, rows, cols] of shapes)
       it(`batch ${batch}, ${rows} x ${cols}: exact`, function () {
         const src = uniform(700 + rows, batch * rows * cols, -5, 5);
@@ -220,11 +269,19 @@ describe('emulated CUDA launch: synaptic operations', function () {
   });
 
   describe('sumRows', function () {
-    const cases: [number, number, boolean][] = [[0, 5, true], [0, 5, false], [1, 1, false], [1000, 37, false], [3, 300, true], [257, 260, true]];
+    const cases: [number, number, boolean][] = [
+      [0, 5, true],
+      [0, 5, false],
+      [1, 1, false],
+      [1000, 37, false],
+      [3, 300, true],
+      [257, 260, true],
+    ];
     for (const [M, N, accumulate] of cases)
       it(`M ${M}, N ${N}${accumulate ? ', accumulate' : ''}: the double sum in row order, rounded once`, function () {
         // wide dynamic range, so that float and double sums (and other orders) differ
-        const mant = uniform(800 + M, M * N, -1, 1), expo = uniform(900 + M, M * N, -12, 12);
+        const mant = uniform(800 + M, M * N, -1, 1),
+          expo = uniform(900 + M, M * N, -12, 12);
         const src = Float32Array.from(mant, (v, i) => v * 2 ** Math.round(expo[i]!));
         const dst0 = uniform(1000 + N, N, -3, 3);
         const dst = Float32Array.from(dst0);
@@ -242,17 +299,24 @@ describe('emulated CUDA launch: synaptic operations', function () {
   it('im2col, col2im, transpose and sumRows: bit-identical for 1 and 3 threads', function () {
     const g: Geom = { N: 3, C: 5, H: 17, W: 13, kH: 3, kW: 3, sH: 2, sW: 1, pH: 1, pW: 1 };
     const { Ho, Wo } = out(g);
-    const nx = g.N * g.C * g.H * g.W, nc = g.N * Ho * Wo * g.C * g.kH * g.kW;
-    const x = uniform(1, nx, -1, 1), dcols = uniform(2, nc, -1, 1), src = uniform(3, 300 * 257, -1, 1);
+    const nx = g.N * g.C * g.H * g.W,
+      nc = g.N * Ho * Wo * g.C * g.kH * g.kW;
+    const x = uniform(1, nx, -1, 1),
+      dcols = uniform(2, nc, -1, 1),
+      src = uniform(3, 300 * 257, -1, 1);
     const run = () => {
-      const cols = new Float32Array(nc), dx = new Float32Array(nx), t = new Float32Array(src.length), s = new Float32Array(257);
+      const cols = new Float32Array(nc),
+        dx = new Float32Array(nx),
+        t = new Float32Array(src.length),
+        s = new Float32Array(257);
       native().im2col({ ...g, x, cols, emulate: true });
       native().col2im({ ...g, x: dx, cols: dcols, emulate: true });
       native().transpose({ batch: 3, rows: 100, cols: 257, src, dst: t, emulate: true });
       native().sumRows({ M: 300, N: 257, src, dst: s, emulate: true });
       return [cols, dx, t, s];
     };
-    const one = withThreads(1, run), three = withThreads(3, run);
+    const one = withThreads(1, run),
+      three = withThreads(3, run);
     for (let i = 0; i < one.length; ++i) expectSameBits(three[i]!, one[i]!, ['cols', 'dx', 'transpose', 'sumRows'][i]!);
   });
 });

@@ -7,7 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ErrorCodes, Linear, LINEAR_SPARSE_FORWARD_THRESHOLD, Tensor, getNumThreads, manualSeed, setNumThreads,
+  ErrorCodes,
+  Linear,
+  LINEAR_SPARSE_FORWARD_THRESHOLD,
+  Tensor,
+  getNumThreads,
+  manualSeed,
+  setNumThreads,
 } from '../../lib/index.js';
 import { native, _setCudaLaunchEmulation } from '../../lib/backend.js';
 import { rng, uniform } from '../support/random.js';
@@ -17,7 +23,6 @@ import { spikes } from '../support/spike-data.js';
 function data(t: Tensor): Float32Array {
   return t.toFloat32Array();
 }
-
 
 function nonzeros(a: Float32Array): number {
   let c = 0;
@@ -31,12 +36,21 @@ function run(layer: Linear, x: Float32Array, shape: number[], g: Float32Array) {
   const y = layer.forward(Tensor.from(x, shape));
   const outShape = [...shape.slice(0, -1), layer.outFeatures];
   const dx = layer.backward(Tensor.from(g, outShape));
-  return { y: data(y), dx: data(dx), dW: data(layer.weight.grad!), db: layer.bias ? data(layer.bias.grad!) : null, path: layer._lastPath };
+  return {
+    y: data(y),
+    dx: data(dx),
+    dW: data(layer.weight.grad!),
+    db: layer.bias ? data(layer.bias.grad!) : null,
+    path: layer._lastPath,
+  };
 }
 
 function checkAgainstRef(layer: Linear, x: Float32Array, shape: number[], g: Float32Array, what: string) {
-  const K = layer.inFeatures, N = layer.outFeatures, M = x.length / K;
-  const W = data(layer.weight), b = layer.bias ? data(layer.bias) : null;
+  const K = layer.inFeatures,
+    N = layer.outFeatures,
+    M = x.length / K;
+  const W = data(layer.weight),
+    b = layer.bias ? data(layer.bias) : null;
   const r = run(layer, x, shape, g);
   assertClose(r.y, linearRef(x, M, K, W, N, b), `${what}: output`);
   const ref = linearBackRef(g, x, M, K, W, N);
@@ -68,16 +82,19 @@ describe('Linear', () => {
     }
 
     it('several pending calls backwarded in reverse: each input gradient, and summed parameter gradients', () => {
-      const K = 9, N = 4;
+      const K = 9,
+        N = 4;
       const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 3 });
-      const W = data(layer.weight), b = data(layer.bias!);
+      const W = data(layer.weight),
+        b = data(layer.bias!);
       const xs = [uniform(10, 2 * K, -1, 1), uniform(11, 5 * K, -1, 1), uniform(12, 3 * K, -1, 1)];
       const gs = [uniform(20, 2 * N, -1, 1), uniform(21, 5 * N, -1, 1), uniform(22, 3 * N, -1, 1)];
       const ms = [2, 5, 3];
       const ys = xs.map((x, k) => data(layer.forward(Tensor.from(x, [ms[k]!, K]))));
       expect(layer.pendingCalls).to.equal(3);
       ys.forEach((y, k) => assertClose(y, linearRef(xs[k]!, ms[k]!, K, W, N, b), `call ${k} output`));
-      const dW = new Float64Array(N * K), db = new Float64Array(N);
+      const dW = new Float64Array(N * K),
+        db = new Float64Array(N);
       for (let k = 2; k >= 0; --k) {
         const dx = layer.backward(Tensor.from(gs[k]!, [ms[k]!, N]));
         const ref = linearBackRef(gs[k]!, xs[k]!, ms[k]!, K, W, N);
@@ -92,9 +109,12 @@ describe('Linear', () => {
     });
 
     it("to(device) moves the pending calls' arrays: a backward after to() still matches the reference", () => {
-      const K = 5, N = 3, M = 4;
+      const K = 5,
+        N = 3,
+        M = 4;
       const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 8 });
-      const x = uniform(40, M * K, -1, 1), g = uniform(41, M * N, -1, 1);
+      const x = uniform(40, M * K, -1, 1),
+        g = uniform(41, M * N, -1, 1);
       const input = Tensor.from(x, [M, K]);
       layer.forward(input);
       layer.to('cpu');
@@ -106,9 +126,12 @@ describe('Linear', () => {
     });
 
     it('a pending call keeps a snapshot of its input: writing the input tensor in place later changes no gradient', () => {
-      const K = 5, N = 3, M = 4;
+      const K = 5,
+        N = 3,
+        M = 4;
       const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 8 });
-      const x = uniform(42, M * K, -1, 1), g = uniform(43, M * N, -1, 1);
+      const x = uniform(42, M * K, -1, 1),
+        g = uniform(43, M * N, -1, 1);
       const input = Tensor.from(x, [M, K]);
       layer.forward(input);
       input._writeHost(new Float32Array(M * K).fill(7)); // as a layer's `out` option would
@@ -129,12 +152,17 @@ describe('Linear', () => {
       const layer = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 }).eval();
       const y = layer.forward(Tensor.from(uniform(1, 6, -1, 1), [2, 3]));
       expect(layer.pendingCalls).to.equal(0);
-      expect(() => layer.backward(Tensor.zeros(y.shape))).to.throw(RangeError, /no forward call is pending/).with.property('code', ErrorCodes.NOTHING_PENDING);
+      expect(() => layer.backward(Tensor.zeros(y.shape)))
+        .to.throw(RangeError, /no forward call is pending/)
+        .with.property('code', ErrorCodes.NOTHING_PENDING);
     });
   });
 
   describe('the golden network cases', () => {
-    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/golden/network_cases.json');
+    const file = path.resolve(
+      path.dirname(fileURLToPath(import.meta.url)),
+      '../../../../shared/golden/network_cases.json',
+    );
     it('the first Linear of every MLP case matches intermediate["0"] (f64, forward_rtol rule)', function () {
       const p = process.env.SPIKELAYERS_GOLDEN_NETWORKS ?? file;
       if (!existsSync(p)) {
@@ -147,7 +175,9 @@ describe('Linear', () => {
         const m0 = c.modules[0];
         if (m0.type !== 'Linear') continue;
         const layer = new Linear({ inFeatures: m0.in_features, outFeatures: m0.out_features, bias: m0.bias, seed: 0 });
-        const sd: Record<string, Tensor> = { weight: Tensor.from(c.state_dict['0.weight'].data, c.state_dict['0.weight'].shape) };
+        const sd: Record<string, Tensor> = {
+          weight: Tensor.from(c.state_dict['0.weight'].data, c.state_dict['0.weight'].shape),
+        };
         if (m0.bias) sd.bias = Tensor.from(c.state_dict['0.bias'].data, c.state_dict['0.bias'].shape);
         layer.loadStateDict(sd);
         layer.eval();
@@ -156,7 +186,8 @@ describe('Linear', () => {
           const ref = call.intermediate['0'];
           const y = layer.forward(Tensor.from(call.input.data, call.input.shape));
           expect(y.shape).to.deep.equal(ref.shape);
-          let scale = 1, err = 0;
+          let scale = 1,
+            err = 0;
           const yd = data(y);
           ref.f64.forEach((v: number, k: number) => {
             scale = Math.max(scale, Math.abs(v));
@@ -176,9 +207,14 @@ describe('Linear', () => {
     before(() => (saved = getNumThreads()));
     after(() => setNumThreads(saved));
 
-    for (const [kind, density] of [['dense', 0.5], ['event-driven', 0.02]] as const) {
+    for (const [kind, density] of [
+      ['dense', 0.5],
+      ['event-driven', 0.02],
+    ] as const) {
       it(`${kind} path: output and every gradient are bit-identical for 1, 2 and 3 threads`, () => {
-        const M = 150, K = 70, N = 300;
+        const M = 150,
+          K = 70,
+          N = 300;
         const x = kind === 'dense' ? uniform(5, M * K, -1, 1) : spikes(5, M * K, density);
         const g = uniform(6, M * N, -1, 1);
         const runs = [1, 2, 3].map((t) => {
@@ -197,7 +233,9 @@ describe('Linear', () => {
   });
 
   describe('event-driven path', () => {
-    const M = 100, K = 64, N = 40; // 6400 input elements: the forward's threshold is 640 nonzeros
+    const M = 100,
+      K = 64,
+      N = 40; // 6400 input elements: the forward's threshold is 640 nonzeros
 
     it(`spike input with density <= ${LINEAR_SPARSE_FORWARD_THRESHOLD} takes it, and matches the reference and the dense GEMM`, () => {
       const x = spikes(31, M * K, 0.03);
@@ -206,7 +244,8 @@ describe('Linear', () => {
       const r = checkAgainstRef(layer, x, [M, K], g, 'event-driven');
       expect(r.path).to.equal('sparse');
       // the dense GEMM of the same problem (native, directly) agrees within float32 rounding
-      const y = new Float32Array(M * N), dW = new Float32Array(N * K);
+      const y = new Float32Array(M * N),
+        dW = new Float32Array(N * K);
       native().gemm({ M, N, K, transB: true, A: x, B: data(layer.weight), C: y, bias: data(layer.bias!) });
       native().gemm({ M: N, N: K, K: M, transA: true, A: g, B: x, C: dW });
       assertClose(r.y, y, 'event-driven vs dense output');
@@ -216,7 +255,11 @@ describe('Linear', () => {
     it('the threshold: exactly the limit of nonzeros is event-driven, one more is dense', () => {
       const limit = Math.floor(LINEAR_SPARSE_FORWARD_THRESHOLD * M * K);
       const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 4 });
-      for (const [count, expected] of [[limit, 'sparse'], [limit + 1, 'dense'], [0, 'sparse']] as const) {
+      for (const [count, expected] of [
+        [limit, 'sparse'],
+        [limit + 1, 'dense'],
+        [0, 'sparse'],
+      ] as const) {
         const x = new Float32Array(M * K);
         const r = rng(count + 1);
         let placed = 0;
@@ -267,9 +310,14 @@ describe('Linear', () => {
     it('weight and bias are uniform in +-1/sqrt(inFeatures) (PyTorch default)', () => {
       const layer = new Linear({ inFeatures: 50, outFeatures: 200, seed: 123 });
       const bound = Math.fround(1 / Math.sqrt(50));
-      for (const [name, t] of [['weight', layer.weight], ['bias', layer.bias!]] as const) {
+      for (const [name, t] of [
+        ['weight', layer.weight],
+        ['bias', layer.bias!],
+      ] as const) {
         const d = data(t);
-        let lo = Infinity, hi = -Infinity, sum = 0;
+        let lo = Infinity,
+          hi = -Infinity,
+          sum = 0;
         for (const v of d) {
           lo = Math.min(lo, v);
           hi = Math.max(hi, v);
@@ -302,7 +350,9 @@ describe('Linear', () => {
     it("stateDict keys are PyTorch's ('weight', 'bias'), and loadStateDict round-trips", () => {
       const a = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 });
       expect(Object.keys(a.stateDict())).to.deep.equal(['weight', 'bias']);
-      expect(Object.keys(new Linear({ inFeatures: 3, outFeatures: 2, bias: false }).stateDict())).to.deep.equal(['weight']);
+      expect(Object.keys(new Linear({ inFeatures: 3, outFeatures: 2, bias: false }).stateDict())).to.deep.equal([
+        'weight',
+      ]);
       const b = new Linear({ inFeatures: 3, outFeatures: 2, seed: 2 });
       b.loadStateDict(a.stateDict());
       expect(data(b.weight)).to.deep.equal(data(a.weight));
@@ -312,7 +362,10 @@ describe('Linear', () => {
 
   describe('bad input', () => {
     it('bad options: TypeError/RangeError naming the option', () => {
-      expect(() => new Linear({ in_features: 3, outFeatures: 2 } as any)).to.throw(TypeError, /in_features.*inFeatures/);
+      expect(() => new Linear({ in_features: 3, outFeatures: 2 } as any)).to.throw(
+        TypeError,
+        /in_features.*inFeatures/,
+      );
       expect(() => new Linear({ inFeatures: 3 } as any)).to.throw(TypeError, /outFeatures/);
       expect(() => new Linear({ inFeatures: 2.5, outFeatures: 2 })).to.throw(RangeError, /inFeatures/);
       expect(() => new Linear({ inFeatures: 0, outFeatures: 2 })).to.throw(RangeError, /inFeatures/);
@@ -326,11 +379,25 @@ describe('Linear', () => {
       layer.forward(Tensor.from(uniform(1, 8, -1, 1), [2, 4]));
       layer.backward(Tensor.from(uniform(2, 6, -1, 1), [2, 3]));
       layer.forward(Tensor.from(uniform(3, 8, -1, 1), [2, 4]));
-      const before = { w: data(layer.weight), gw: data(layer.weight.grad!), gb: data(layer.bias!.grad!), pending: layer.pendingCalls };
-      expect(() => layer.forward(Tensor.scalar(1))).to.throw(RangeError, /input must have shape \(\.\.\., 4\), got \[\]/);
-      expect(() => layer.forward(Tensor.zeros([2, 5]))).to.throw(RangeError, /input must have shape \(\.\.\., 4\), got \[2, 5\]/);
+      const before = {
+        w: data(layer.weight),
+        gw: data(layer.weight.grad!),
+        gb: data(layer.bias!.grad!),
+        pending: layer.pendingCalls,
+      };
+      expect(() => layer.forward(Tensor.scalar(1))).to.throw(
+        RangeError,
+        /input must have shape \(\.\.\., 4\), got \[\]/,
+      );
+      expect(() => layer.forward(Tensor.zeros([2, 5]))).to.throw(
+        RangeError,
+        /input must have shape \(\.\.\., 4\), got \[2, 5\]/,
+      );
       expect(() => layer.forward([1, 2, 3, 4] as any)).to.throw(TypeError, /input must be a Tensor/);
-      expect(() => layer.backward(Tensor.zeros([2, 4]))).to.throw(RangeError, /gradOutput must have the shape of the pending call's output \[2, 3\], got \[2, 4\]/);
+      expect(() => layer.backward(Tensor.zeros([2, 4]))).to.throw(
+        RangeError,
+        /gradOutput must have the shape of the pending call's output \[2, 3\], got \[2, 4\]/,
+      );
       expect(() => layer.backward(Tensor.zeros([3, 3]))).to.throw(RangeError, /\[2, 3\]/);
       expect(() => layer.backward(null as any)).to.throw(TypeError, /gradOutput/);
       expect(layer.pendingCalls).to.equal(before.pending);
@@ -338,17 +405,30 @@ describe('Linear', () => {
       expect(data(layer.weight.grad!)).to.deep.equal(before.gw);
       expect(data(layer.bias!.grad!)).to.deep.equal(before.gb);
       layer.backward(Tensor.zeros([2, 3]));
-      expect(() => layer.backward(Tensor.zeros([2, 3]))).to.throw(/no forward call is pending/).with.property('code', ErrorCodes.NOTHING_PENDING);
+      expect(() => layer.backward(Tensor.zeros([2, 3])))
+        .to.throw(/no forward call is pending/)
+        .with.property('code', ErrorCodes.NOTHING_PENDING);
     });
 
     it('native entry points re-check every length', () => {
       const b = native();
       const a = new Float32Array(6);
-      expect(() => b.gemm({ M: 2, N: 3, K: 4, A: a, B: new Float32Array(12), C: new Float32Array(6) })).to.throw(RangeError, /'A' has 6 elements, needs 8/);
+      expect(() => b.gemm({ M: 2, N: 3, K: 4, A: a, B: new Float32Array(12), C: new Float32Array(6) })).to.throw(
+        RangeError,
+        /'A' has 6 elements, needs 8/,
+      );
       expect(() => b.gemm({ M: 2 ** 30, N: 2 ** 30, K: 2 ** 30, A: a, B: a, C: a })).to.throw(RangeError, /more than/);
-      expect(() => b.gemm({ M: 1, N: 3, K: 2, A: a, B: a, C: a, bias: new Float32Array(2) })).to.throw(RangeError, /'bias'/);
-      expect(() => b.linearSparseForward({ M: 2, N: 3, K: 2, x: a, wT: a, y: new Float32Array(5) })).to.throw(RangeError, /'y'/);
-      expect(() => b.linearSparseWeightGrad({ M: 2, N: 3, K: 2, x: a, gradOut: a, gradWeight: new Float32Array(5) })).to.throw(RangeError, /'gradWeight'/);
+      expect(() => b.gemm({ M: 1, N: 3, K: 2, A: a, B: a, C: a, bias: new Float32Array(2) })).to.throw(
+        RangeError,
+        /'bias'/,
+      );
+      expect(() => b.linearSparseForward({ M: 2, N: 3, K: 2, x: a, wT: a, y: new Float32Array(5) })).to.throw(
+        RangeError,
+        /'y'/,
+      );
+      expect(() =>
+        b.linearSparseWeightGrad({ M: 2, N: 3, K: 2, x: a, gradOut: a, gradWeight: new Float32Array(5) }),
+      ).to.throw(RangeError, /'gradWeight'/);
       expect(() => b.sumRows({ M: 3, N: 3, src: a, dst: a })).to.throw(RangeError, /'src'/);
       expect(() => b.transpose({ batch: 2, rows: 2, cols: 2, src: a, dst: a })).to.throw(RangeError, /'src'/);
       expect(() => b.countNonzero({ n: 7, x: a })).to.throw(RangeError, /'x'/);

@@ -3,7 +3,16 @@
 // the emulated CUDA launch and thread counts (bit-identical); bad input.
 import { expect } from 'chai';
 import {
-  AvgPool2d, LastStep, MaxOverTime, SumOverTime, SumPool2d, Tensor, crossEntropyLoss, getNumThreads, mseLoss, setNumThreads,
+  AvgPool2d,
+  LastStep,
+  MaxOverTime,
+  SumOverTime,
+  SumPool2d,
+  Tensor,
+  crossEntropyLoss,
+  getNumThreads,
+  mseLoss,
+  setNumThreads,
 } from '../../lib/index.js';
 import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
 import { rng, uniform } from '../support/random.js';
@@ -26,7 +35,8 @@ function ceRef(z: ArrayLike<number>, B: number, C: number, labels: number[]): { 
 
 /** Central finite difference of f at element k of x (using the float32 values actually taken). */
 function fd(f: (x: Float32Array) => number, x: Float32Array, k: number, h: number): number {
-  const xp = x.slice(), xm = x.slice();
+  const xp = x.slice(),
+    xm = x.slice();
   xp[k] = x[k]! + h;
   xm[k] = x[k]! - h;
   return (f(xp) - f(xm)) / (xp[k]! - xm[k]!);
@@ -63,7 +73,8 @@ describe('losses: mseLoss', () => {
 
   it('matches a float64 reference and finite differences', () => {
     const n = 3 * 5 * 7;
-    const o = uniform(1, n, -2, 2), t = uniform(2, n, -2, 2);
+    const o = uniform(1, n, -2, 2),
+      t = uniform(2, n, -2, 2);
     let ref = 0;
     for (let k = 0; k < n; ++k) ref += (o[k]! - t[k]!) ** 2;
     ref /= n;
@@ -77,7 +88,8 @@ describe('losses: mseLoss', () => {
 
   it('is bit-identical for every thread count and through the emulated CUDA launch (several partial sums)', () => {
     const n = 100_003;
-    const o = uniform(3, n, -1, 1), t = uniform(4, n, -1, 1);
+    const o = uniform(3, n, -1, 1),
+      t = uniform(4, n, -1, 1);
     const { base, others } = withModes(() => {
       const r = mseLoss(Tensor.from(o, [n]), Tensor.from(t, [n]));
       return [r.loss, ...r.grad.toFloat32Array()];
@@ -90,7 +102,9 @@ describe('losses: mseLoss', () => {
     expect(() => mseLoss([1] as never, Tensor.zeros([1]))).to.throw(TypeError, /output/);
     expect(() => mseLoss(Tensor.zeros([1]), null as never)).to.throw(TypeError, /target/);
     expect(() => mseLoss(Tensor.zeros([0]), Tensor.zeros([0]))).to.throw(RangeError, /no elements/);
-    expect(() => native().mseLoss({ n: 4, output: new Float32Array(4), target: new Float32Array(3), grad: new Float32Array(4) })).to.throw(RangeError, /'target'/);
+    expect(() =>
+      native().mseLoss({ n: 4, output: new Float32Array(4), target: new Float32Array(3), grad: new Float32Array(4) }),
+    ).to.throw(RangeError, /'target'/);
   });
 });
 
@@ -108,7 +122,8 @@ describe('losses: crossEntropyLoss', () => {
   });
 
   it('matches a float64 reference and finite differences; labels as Int32Array, number[] or Tensor', () => {
-    const B = 5, C = 7;
+    const B = 5,
+      C = 7;
     const z = uniform(5, B * C, -3, 3);
     const labels = [0, 6, 3, 3, 1];
     const ref = ceRef(z, B, C, labels);
@@ -124,7 +139,8 @@ describe('losses: crossEntropyLoss', () => {
   });
 
   it('is bit-identical for every thread count and through the emulated CUDA launch', () => {
-    const B = 300, C = 11;
+    const B = 300,
+      C = 11;
     const z = uniform(6, B * C, -4, 4);
     const r = rng(7);
     const labels = Array.from({ length: B }, () => Math.floor(r() * C));
@@ -149,19 +165,40 @@ describe('losses: crossEntropyLoss', () => {
     expect(() => crossEntropyLoss(Tensor.zeros([3]), [0, 1, 2])).to.throw(RangeError, /\(B, C\)/);
     // the native kernel reads nothing out of range for a bad label: NaN
     const n = native();
-    expect(n.crossEntropyLoss({ B: 1, C: 2, logits: new Float32Array(2), labels: Float32Array.of(7), grad: new Float32Array(2) })).to.be.NaN;
-    expect(() => n.crossEntropyLoss({ B: 2, C: 2, logits: new Float32Array(4), labels: Float32Array.of(0), grad: new Float32Array(4) })).to.throw(RangeError, /'labels'/);
+    expect(
+      n.crossEntropyLoss({
+        B: 1,
+        C: 2,
+        logits: new Float32Array(2),
+        labels: Float32Array.of(7),
+        grad: new Float32Array(2),
+      }),
+    ).to.be.NaN;
+    expect(() =>
+      n.crossEntropyLoss({
+        B: 2,
+        C: 2,
+        logits: new Float32Array(4),
+        labels: Float32Array.of(0),
+        grad: new Float32Array(4),
+      }),
+    ).to.throw(RangeError, /'labels'/);
   });
 });
 
 describe('readouts over time', () => {
-  const B = 3, T = 5, C = 4;
+  const B = 3,
+    T = 5,
+    C = 4;
   const x = uniform(8, B * T * C, -1, 1);
   const at = (b: number, t: number, c: number) => x[(b * T + t) * C + c]!;
   const gz = uniform(9, B * C, -1, 1);
 
   it('SumOverTime: (B, T, C) -> (B, C); backward broadcasts over time; squeezed (B*T, C) with batchSize is the same', () => {
-    for (const [layer, shape] of [[new SumOverTime(), [B, T, C]], [new SumOverTime({ batchSize: B }), [B * T, C]]] as const) {
+    for (const [layer, shape] of [
+      [new SumOverTime(), [B, T, C]],
+      [new SumOverTime({ batchSize: B }), [B * T, C]],
+    ] as const) {
       const z = layer.forward(Tensor.from(x, [...shape]));
       expect(z.shape).to.deep.equal([B, C]);
       const zv = z.toFloat32Array();
@@ -174,7 +211,8 @@ describe('readouts over time', () => {
       const dx = layer.backward(Tensor.from(gz, [B, C]));
       expect(dx.shape).to.deep.equal([...shape]);
       const d = dx.toFloat32Array();
-      for (let b = 0; b < B; ++b) for (let t = 0; t < T; ++t) for (let c = 0; c < C; ++c) expect(d[(b * T + t) * C + c]).to.equal(gz[b * C + c]);
+      for (let b = 0; b < B; ++b)
+        for (let t = 0; t < T; ++t) for (let c = 0; c < C; ++c) expect(d[(b * T + t) * C + c]).to.equal(gz[b * C + c]);
     }
   });
 
@@ -186,7 +224,8 @@ describe('readouts over time', () => {
     const d = layer.backward(Tensor.from(gz, [B, C])).toFloat32Array();
     for (let b = 0; b < B; ++b)
       for (let c = 0; c < C; ++c) {
-        let best = -Infinity, arg = -1;
+        let best = -Infinity,
+          arg = -1;
         for (let t = 0; t < T; ++t) if (xs[(b * T + t) * C + c]! > best) [best, arg] = [xs[(b * T + t) * C + c]!, t];
         expect(z[b * C + c]).to.equal(best);
         for (let t = 0; t < T; ++t) expect(d[(b * T + t) * C + c]).to.equal(t === arg ? gz[b * C + c] : 0);
@@ -202,11 +241,14 @@ describe('readouts over time', () => {
     const zv = z.toFloat32Array();
     for (let b = 0; b < B; ++b) for (let c = 0; c < C; ++c) expect(zv[b * C + c]).to.equal(at(b, T - 1, c));
     const d = layer.backward(Tensor.from(gz, [B, 2, 2])).toFloat32Array();
-    for (let b = 0; b < B; ++b) for (let t = 0; t < T; ++t) for (let c = 0; c < C; ++c) expect(d[(b * T + t) * C + c]).to.equal(t === T - 1 ? gz[b * C + c] : 0);
+    for (let b = 0; b < B; ++b)
+      for (let t = 0; t < T; ++t)
+        for (let c = 0; c < C; ++c) expect(d[(b * T + t) * C + c]).to.equal(t === T - 1 ? gz[b * C + c] : 0);
   });
 
   it('readouts are bit-identical for every thread count and through the emulated launch', () => {
-    const xs = uniform(10, 7 * 9 * 33, -1, 1), g = uniform(11, 7 * 33, -1, 1);
+    const xs = uniform(10, 7 * 9 * 33, -1, 1),
+      g = uniform(11, 7 * 33, -1, 1);
     const { base, others } = withModes(() => {
       const out: number[] = [];
       for (const l of [new SumOverTime(), new MaxOverTime(), new LastStep()]) {
@@ -221,15 +263,22 @@ describe('readouts over time', () => {
   it('bad input', () => {
     expect(() => new SumOverTime({ batchSize: 0 })).to.throw(RangeError, /batchSize/);
     expect(() => new SumOverTime({ batch_size: 2 } as never)).to.throw(TypeError, /did you mean 'batchSize'/);
-    expect(() => new SumOverTime({ batchSize: 2 }).forward(Tensor.zeros([5, 3]))).to.throw(RangeError, /multiple of batchSize 2/);
+    expect(() => new SumOverTime({ batchSize: 2 }).forward(Tensor.zeros([5, 3]))).to.throw(
+      RangeError,
+      /multiple of batchSize 2/,
+    );
     expect(() => new MaxOverTime().forward(Tensor.zeros([5]))).to.throw(RangeError, /\(B, T, \.\.\.features\)/);
     const l = new LastStep();
     expect(() => l.backward(Tensor.zeros([1, 1]))).to.throw(RangeError, /no forward call is pending/);
     l.forward(Tensor.zeros([2, 3, 4]));
     expect(() => l.backward(Tensor.zeros([2, 3]))).to.throw(RangeError, /\[2, 4\]/);
     expect(l.pendingCalls).to.equal(1);
-    expect(() => native().timeForward({ B: 2, T: 3, F: 4, mode: 1, x: new Float32Array(24), y: new Float32Array(8) })).to.throw(TypeError, /'arg'/);
-    expect(() => native().timeForward({ B: 2, T: 3, F: 4, mode: 3, x: new Float32Array(24), y: new Float32Array(8) })).to.throw(RangeError, /'mode'/);
+    expect(() =>
+      native().timeForward({ B: 2, T: 3, F: 4, mode: 1, x: new Float32Array(24), y: new Float32Array(8) }),
+    ).to.throw(TypeError, /'arg'/);
+    expect(() =>
+      native().timeForward({ B: 2, T: 3, F: 4, mode: 3, x: new Float32Array(24), y: new Float32Array(8) }),
+    ).to.throw(RangeError, /'mode'/);
   });
 });
 
@@ -267,7 +316,8 @@ describe('losses and pools on the golden network cases', () => {
       c.modules.forEach((m, i) => {
         if (m.type !== 'AvgPool2d' && m.type !== 'SumPool2d') return;
         for (const call of c.calls.filter((k) => k.op === 'forward')) {
-          const inp = call.intermediate?.[String(i - 1)], out = call.intermediate?.[String(i)];
+          const inp = call.intermediate?.[String(i - 1)],
+            out = call.intermediate?.[String(i)];
           if (!inp || !out || inp.shape.length !== 4) continue;
           const opts = { kernelSize: m.kernel_size as number, stride: (m.stride ?? m.kernel_size) as number };
           const pool = m.type === 'AvgPool2d' ? new AvgPool2d(opts) : new SumPool2d(opts);

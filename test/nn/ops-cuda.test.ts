@@ -4,7 +4,19 @@
 // bit differently. Skipped (with the reason) where no GPU is usable.
 import { expect } from 'chai';
 import {
-  Adam, AdamW, AvgPool2d, LastStep, MaxOverTime, SGD, SumOverTime, SumPool2d, Tensor, backendInfo, clipGradNorm, crossEntropyLoss, mseLoss,
+  Adam,
+  AdamW,
+  AvgPool2d,
+  LastStep,
+  MaxOverTime,
+  SGD,
+  SumOverTime,
+  SumPool2d,
+  Tensor,
+  backendInfo,
+  clipGradNorm,
+  crossEntropyLoss,
+  mseLoss,
   type Optimizer,
 } from '../../lib/index.js';
 import { rng, uniform } from '../support/random.js';
@@ -27,32 +39,43 @@ describe('tensor operations on CUDA vs the CPU path', function () {
     const r = rng(1);
     const xs = Float32Array.from({ length: n }, () => (r() < 0.6 ? 0 : Math.floor(r() * 3) - 0.5));
     for (const make of [() => new AvgPool2d({ kernelSize: 2 }), () => new SumPool2d({ kernelSize: 3, stride: 2 })]) {
-      const cpu = make(), dev = make().to('cuda');
-      const yc = cpu.forward(Tensor.from(xs, shape)), yd = dev.forward(Tensor.from(xs, shape, { device: 'cuda' }));
+      const cpu = make(),
+        dev = make().to('cuda');
+      const yc = cpu.forward(Tensor.from(xs, shape)),
+        yd = dev.forward(Tensor.from(xs, shape, { device: 'cuda' }));
       expect(yd.device).to.equal('cuda:0');
       expect(yd.toArray()).to.deep.equal(yc.toArray());
       const g = uniform(2, yc.size, -1, 1);
-      const dc = cpu.backward(Tensor.from(g, yc.shape)), dd = dev.backward(Tensor.from(g, yc.shape, { device: 'cuda' }));
+      const dc = cpu.backward(Tensor.from(g, yc.shape)),
+        dd = dev.backward(Tensor.from(g, yc.shape, { device: 'cuda' }));
       expect(dd.device).to.equal('cuda:0');
       expect(dd.toArray()).to.deep.equal(dc.toArray());
     }
-    const x = uniform(3, 5 * 7 * 6, -1, 1), g = uniform(4, 5 * 6, -1, 1);
+    const x = uniform(3, 5 * 7 * 6, -1, 1),
+      g = uniform(4, 5 * 6, -1, 1);
     for (const make of [() => new SumOverTime(), () => new MaxOverTime(), () => new LastStep()]) {
-      const cpu = make(), dev = make().to('cuda');
-      expect(dev.forward(Tensor.from(x, [5, 7, 6], { device: 'cuda' })).toArray()).to.deep.equal(cpu.forward(Tensor.from(x, [5, 7, 6])).toArray());
-      expect(dev.backward(Tensor.from(g, [5, 6], { device: 'cuda' })).toArray()).to.deep.equal(cpu.backward(Tensor.from(g, [5, 6])).toArray());
+      const cpu = make(),
+        dev = make().to('cuda');
+      expect(dev.forward(Tensor.from(x, [5, 7, 6], { device: 'cuda' })).toArray()).to.deep.equal(
+        cpu.forward(Tensor.from(x, [5, 7, 6])).toArray(),
+      );
+      expect(dev.backward(Tensor.from(g, [5, 6], { device: 'cuda' })).toArray()).to.deep.equal(
+        cpu.backward(Tensor.from(g, [5, 6])).toArray(),
+      );
     }
   });
 
   it('mseLoss is bit-identical; crossEntropyLoss agrees to 1e-12 (device exp/log)', () => {
     const n = 70_001;
-    const o = uniform(5, n, -1, 1), t = uniform(6, n, -1, 1);
+    const o = uniform(5, n, -1, 1),
+      t = uniform(6, n, -1, 1);
     const mc = mseLoss(Tensor.from(o, [n]), Tensor.from(t, [n]));
     const md = mseLoss(Tensor.from(o, [n], { device: 'cuda' }), Tensor.from(t, [n], { device: 'cuda' }));
     expect(md.loss).to.equal(mc.loss);
     expect(md.grad.device).to.equal('cuda:0');
     expect(md.grad.toArray()).to.deep.equal(mc.grad.toArray());
-    const B = 257, C = 10;
+    const B = 257,
+      C = 10;
     const z = uniform(7, B * C, -5, 5);
     const r = rng(8);
     const labels = Array.from({ length: B }, () => Math.floor(r() * C));
@@ -60,7 +83,9 @@ describe('tensor operations on CUDA vs the CPU path', function () {
     const cd = crossEntropyLoss(Tensor.from(z, [B, C], { device: 'cuda' }), labels);
     expect(Math.abs(cd.loss - cc.loss)).to.be.at.most(1e-12 * Math.abs(cc.loss));
     expect(cd.grad.device).to.equal('cuda:0');
-    expect(maxAbsDiff(cd.grad.toFloat32Array(), cc.grad.toFloat32Array())).to.be.at.most(1e-7 * maxAbs(cc.grad.toFloat32Array()));
+    expect(maxAbsDiff(cd.grad.toFloat32Array(), cc.grad.toFloat32Array())).to.be.at.most(
+      1e-7 * maxAbs(cc.grad.toFloat32Array()),
+    );
   });
 
   it('SGD, Adam, AdamW and clipGradNorm on device parameters: state on the device, bit-identical to the CPU', () => {
@@ -81,10 +106,12 @@ describe('tensor operations on CUDA vs the CPU path', function () {
           opt.step();
         }
         const st = opt.stateDict().state[0]!;
-        for (const v of Object.values(st)) if (v instanceof Tensor) expect(v.device).to.equal(device === 'cpu' ? 'cpu' : 'cuda:0');
+        for (const v of Object.values(st))
+          if (v instanceof Tensor) expect(v.device).to.equal(device === 'cpu' ? 'cpu' : 'cuda:0');
         return { p: p.toArray(), norms };
       };
-      const c = runOn('cpu'), d = runOn('cuda');
+      const c = runOn('cpu'),
+        d = runOn('cuda');
       expect(d.norms).to.deep.equal(c.norms);
       expect(d.p).to.deep.equal(c.p);
     }

@@ -2,7 +2,17 @@
 // (test/support/reference.ts) over several steps; stateDict/loadStateDict resume bit-identically;
 // the emulated CUDA launch and thread counts give identical bits; host LIF parameters; bad input.
 import { expect } from 'chai';
-import { Adam, AdamW, LIF, SGD, Tensor, clipGradNorm, getNumThreads, setNumThreads, type Optimizer } from '../../lib/index.js';
+import {
+  Adam,
+  AdamW,
+  LIF,
+  SGD,
+  Tensor,
+  clipGradNorm,
+  getNumThreads,
+  setNumThreads,
+  type Optimizer,
+} from '../../lib/index.js';
 import { _setCudaLaunchEmulation, native } from '../../lib/backend.js';
 import { uniform, uniformNumbers } from '../support/random.js';
 import { adamRef, maxAbs, maxAbsDiff, sgdRef } from '../support/reference.js';
@@ -67,8 +77,13 @@ describe('optimizers: Adam / AdamW', () => {
       const decoupled = cls === AdamW;
       const betas = o.betas as number[] | undefined;
       const h = {
-        lr: (o.lr as number) ?? 1e-3, beta1: betas?.[0] ?? (o.beta1 as number) ?? 0.9, beta2: betas?.[1] ?? (o.beta2 as number) ?? 0.999,
-        eps: (o.eps as number) ?? 1e-8, weightDecay: (o.weightDecay as number) ?? (decoupled ? 0.01 : 0), decoupled, min: o.min as number | undefined,
+        lr: (o.lr as number) ?? 1e-3,
+        beta1: betas?.[0] ?? (o.beta1 as number) ?? 0.9,
+        beta2: betas?.[1] ?? (o.beta2 as number) ?? 0.999,
+        eps: (o.eps as number) ?? 1e-8,
+        weightDecay: (o.weightDecay as number) ?? (decoupled ? 0.01 : 0),
+        decoupled,
+        min: o.min as number | undefined,
       };
       let ref = { p: p.toArray(), m: new Array<number>(N).fill(0), v: new Array<number>(N).fill(0) };
       for (let s = 0; s < STEPS; ++s) {
@@ -77,7 +92,9 @@ describe('optimizers: Adam / AdamW', () => {
         opt.step();
         ref = adamRef(ref.p, g, ref.m, ref.v, s + 1, h);
         // an Adam step moves each element by about lr: compare relative to lr and |p|
-        expect(maxAbsDiff(p.toFloat32Array(), ref.p), `step ${s}`).to.be.at.most(1e-6 * Math.max(1, maxAbs(ref.p)) + 1e-4 * h.lr);
+        expect(maxAbsDiff(p.toFloat32Array(), ref.p), `step ${s}`).to.be.at.most(
+          1e-6 * Math.max(1, maxAbs(ref.p)) + 1e-4 * h.lr,
+        );
       }
       if (h.min !== undefined) expect(Math.min(...p.toArray())).to.be.at.least(h.min);
       const st = opt.stateDict().state[0]!;
@@ -88,7 +105,8 @@ describe('optimizers: Adam / AdamW', () => {
   }
 
   it('keeps the step count per parameter (a parameter without a gradient is skipped)', () => {
-    const a = param(3), b = param(4);
+    const a = param(3),
+      b = param(4);
     const opt = new Adam([a, b], { lr: 0.01 });
     a.grad = Tensor.from(gradAt(0), [N]);
     opt.step();
@@ -130,7 +148,9 @@ describe('optimizers: state dicts, zeroGrad, host layers', () => {
       run(resumed, qs, 3, 3);
       expect(qs.map((q) => q.toArray())).to.deep.equal(expected);
       // the saved dict holds copies: stepping did not change it
-      const again = make(savedParams.map((d, j) => Object.assign(Tensor.from(d, ps[j]!.shape), { requiresGrad: true })));
+      const again = make(
+        savedParams.map((d, j) => Object.assign(Tensor.from(d, ps[j]!.shape), { requiresGrad: true })),
+      );
       again.loadStateDict(saved);
       expect(JSON.stringify(again.stateDict().paramGroups)).to.equal(JSON.stringify(saved.paramGroups));
     });
@@ -144,9 +164,18 @@ describe('optimizers: state dicts, zeroGrad, host layers', () => {
     const bad1 = { ...good, state: { 0: { ...good.state[0]!, expAvg: Tensor.zeros([N + 1]) } } };
     expect(() => opt.loadStateDict(bad1)).to.throw(RangeError, /state\.0\.expAvg.*shape/);
     expect(() => opt.loadStateDict({ ...good, state: { 3: good.state[0]! } })).to.throw(RangeError, /state key '3'/);
-    expect(() => opt.loadStateDict({ ...good, state: { 0: { step: 2, expAvg: good.state[0]!.expAvg! } } })).to.throw(TypeError, /state\.0\.expAvgSq/);
-    expect(() => opt.loadStateDict({ ...good, paramGroups: [{ ...good.paramGroups[0]!, lr: -1 }] })).to.throw(RangeError, /lr/);
-    expect(() => opt.loadStateDict({ ...good, paramGroups: [{ ...good.paramGroups[0]!, params: [] }] })).to.throw(RangeError, /params/);
+    expect(() => opt.loadStateDict({ ...good, state: { 0: { step: 2, expAvg: good.state[0]!.expAvg! } } })).to.throw(
+      TypeError,
+      /state\.0\.expAvgSq/,
+    );
+    expect(() => opt.loadStateDict({ ...good, paramGroups: [{ ...good.paramGroups[0]!, lr: -1 }] })).to.throw(
+      RangeError,
+      /lr/,
+    );
+    expect(() => opt.loadStateDict({ ...good, paramGroups: [{ ...good.paramGroups[0]!, params: [] }] })).to.throw(
+      RangeError,
+      /params/,
+    );
     expect(() => opt.loadStateDict(null as never)).to.throw(TypeError);
     const after = opt.stateDict();
     expect(after.state[0]!.step).to.equal(2);
@@ -190,16 +219,29 @@ describe('optimizers: state dicts, zeroGrad, host layers', () => {
 
 describe('optimizers: clipGradNorm', () => {
   it('returns the total L2 norm and scales by maxNorm / (norm + 1e-6) when above maxNorm', () => {
-    const a = param(10), b = param(11, 5), c = param(12, 3);
+    const a = param(10),
+      b = param(11, 5),
+      c = param(12, 3);
     a.grad = Tensor.from(gradAt(0), [N]);
     b.grad = Tensor.from(gradAt(1, 5), [5]);
-    const ga = a.grad.toArray(), gb = b.grad.toArray();
+    const ga = a.grad.toArray(),
+      gb = b.grad.toArray();
     const ref = Math.sqrt([...ga, ...gb].reduce((s, v) => s + v * v, 0));
     const norm = clipGradNorm([a, b, c], 1);
     expect(norm).to.be.closeTo(ref, 1e-12 * ref);
     const coef = 1 / (ref + 1e-6);
-    expect(maxAbsDiff(a.grad.toFloat32Array(), ga.map((v) => v * coef))).to.be.at.most(1e-7);
-    expect(maxAbsDiff(b.grad.toFloat32Array(), gb.map((v) => v * coef))).to.be.at.most(1e-7);
+    expect(
+      maxAbsDiff(
+        a.grad.toFloat32Array(),
+        ga.map((v) => v * coef),
+      ),
+    ).to.be.at.most(1e-7);
+    expect(
+      maxAbsDiff(
+        b.grad.toFloat32Array(),
+        gb.map((v) => v * coef),
+      ),
+    ).to.be.at.most(1e-7);
     expect(c.grad).to.equal(null);
     // now the norm is just below 1: unchanged
     const now = a.grad.toArray();
@@ -261,7 +303,10 @@ describe('optimizers: bad input', () => {
     expect(() => new SGD([p], { lr: -1 })).to.throw(RangeError, /lr/);
     expect(() => new SGD([p], { lr: 0.1, momentum: -0.1 })).to.throw(RangeError, /momentum/);
     expect(() => new SGD([p], { lr: 0.1, nesterov: true })).to.throw(RangeError, /nesterov/);
-    expect(() => new SGD([p], { lr: 0.1, weight_decay: 0.1 } as never)).to.throw(TypeError, /did you mean 'weightDecay'/);
+    expect(() => new SGD([p], { lr: 0.1, weight_decay: 0.1 } as never)).to.throw(
+      TypeError,
+      /did you mean 'weightDecay'/,
+    );
     expect(() => new Adam([p], { betas: [0.9, 1] })).to.throw(RangeError, /betas\[1\]/);
     expect(() => new Adam([p], { beta1: 1.5 })).to.throw(RangeError, /beta1/);
     expect(() => new Adam([p], { betas: [0.9, 0.99], beta1: 0.9 })).to.throw(TypeError, /either betas/);
@@ -272,7 +317,8 @@ describe('optimizers: bad input', () => {
   });
 
   it('a gradient of the wrong shape: RangeError naming the parameter, nothing updated', () => {
-    const a = param(1), b = param(2);
+    const a = param(1),
+      b = param(2);
     const opt = new Adam([a, b], { lr: 0.1 });
     a.grad = Tensor.from(gradAt(0), [N]);
     b.grad = Tensor.zeros([N + 1]);
@@ -285,10 +331,37 @@ describe('optimizers: bad input', () => {
   it('the native updates re-check every length', () => {
     const n = native();
     const base = { n: 4, p: new Float32Array(4), g: new Float32Array(4), lr: 0.1, weightDecay: 0, hasMin: false };
-    expect(() => n.sgdStep({ ...base, g: new Float32Array(3), momentum: 0, dampening: 0, nesterov: false, first: true })).to.throw(RangeError, /'g'/);
-    expect(() => n.sgdStep({ ...base, momentum: 0.9, dampening: 0, nesterov: false, first: true })).to.throw(TypeError, /'buf'/);
-    expect(() => n.adamStep({ ...base, m: new Float32Array(4), v: new Float32Array(2), beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1, decoupled: false })).to.throw(RangeError, /'v'/);
-    expect(() => n.adamStep({ ...base, m: new Float32Array(4), v: new Float32Array(4), beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, decoupled: false })).to.throw(RangeError, /'step'/);
+    expect(() =>
+      n.sgdStep({ ...base, g: new Float32Array(3), momentum: 0, dampening: 0, nesterov: false, first: true }),
+    ).to.throw(RangeError, /'g'/);
+    expect(() => n.sgdStep({ ...base, momentum: 0.9, dampening: 0, nesterov: false, first: true })).to.throw(
+      TypeError,
+      /'buf'/,
+    );
+    expect(() =>
+      n.adamStep({
+        ...base,
+        m: new Float32Array(4),
+        v: new Float32Array(2),
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        step: 1,
+        decoupled: false,
+      }),
+    ).to.throw(RangeError, /'v'/);
+    expect(() =>
+      n.adamStep({
+        ...base,
+        m: new Float32Array(4),
+        v: new Float32Array(4),
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        step: 0,
+        decoupled: false,
+      }),
+    ).to.throw(RangeError, /'step'/);
     expect(() => n.scaleInPlace({ n: 5, x: new Float32Array(4), s: 2 })).to.throw(RangeError, /'x'/);
     expect(() => n.sumSquares({ n: 5, x: new Float32Array(4) })).to.throw(RangeError, /'x'/);
   });

@@ -17,7 +17,8 @@ const GEOS: Geo[] = [
   { shape: [2, 2, 5, 5], k: [1, 1], s: [1, 1] }, // identity windows
 ];
 
-const make = (sum: boolean, g: Geo) => (sum ? new SumPool2d({ kernelSize: g.k, stride: g.s }) : new AvgPool2d({ kernelSize: g.k, stride: g.s }));
+const make = (sum: boolean, g: Geo) =>
+  sum ? new SumPool2d({ kernelSize: g.k, stride: g.s }) : new AvgPool2d({ kernelSize: g.k, stride: g.s });
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Spike-like input: integers 0..2 with many zero windows, some windows summing to 0 from +/- values. */
@@ -136,7 +137,9 @@ describe('pooling: AvgPool2d / SumPool2d', () => {
 
   it('toString prints the options as PyTorch does', () => {
     expect(String(new AvgPool2d({ kernelSize: 2 }))).to.equal('AvgPool2d(kernel_size=2, stride=2, padding=0)');
-    expect(String(new SumPool2d({ kernelSize: [2, 3], stride: 1 }))).to.equal('SumPool2d(kernel_size=(2, 3), stride=1, padding=0)');
+    expect(String(new SumPool2d({ kernelSize: [2, 3], stride: 1 }))).to.equal(
+      'SumPool2d(kernel_size=(2, 3), stride=1, padding=0)',
+    );
   });
 
   it('bad input: errors name the argument and change nothing', () => {
@@ -159,11 +162,28 @@ describe('pooling: AvgPool2d / SumPool2d', () => {
   it('the native entry points re-check every length', () => {
     const n = native();
     const geo = { N: 1, C: 1, H: 4, W: 4, kH: 2, kW: 2, sH: 2, sW: 2, sum: true };
-    expect(() => n.poolForward({ ...geo, x: new Float32Array(15), y: new Float32Array(4) })).to.throw(RangeError, /'x'/);
-    expect(() => n.poolForward({ ...geo, x: new Float32Array(16), y: new Float32Array(3) })).to.throw(RangeError, /'y'/);
-    expect(() => n.poolForward({ ...geo, kH: 5, x: new Float32Array(16), y: new Float32Array(4) })).to.throw(RangeError, /'kH'/);
-    expect(() => n.poolBackward({ ...geo, gradOut: new Float32Array(4), gradIn: new Float32Array(16) })).to.throw(TypeError, /'out'/);
-    expect(() => n.poolBackward({ ...geo, gradOut: new Float32Array(4), out: new Float32Array(4), gradIn: new Float32Array(15) })).to.throw(RangeError, /'gradIn'/);
-    expect(() => n.poolForward({ ...geo, sH: 0, x: new Float32Array(16), y: new Float32Array(4) } as never)).to.throw(RangeError, /'sH'/);
+    expect(() => n.poolForward({ ...geo, x: new Float32Array(15), y: new Float32Array(4) })).to.throw(
+      RangeError,
+      /'x'/,
+    );
+    expect(() => n.poolForward({ ...geo, x: new Float32Array(16), y: new Float32Array(3) })).to.throw(
+      RangeError,
+      /'y'/,
+    );
+    expect(() => n.poolForward({ ...geo, kH: 5, x: new Float32Array(16), y: new Float32Array(4) })).to.throw(
+      RangeError,
+      /'kH'/,
+    );
+    expect(() => n.poolBackward({ ...geo, gradOut: new Float32Array(4), gradIn: new Float32Array(16) })).to.throw(
+      TypeError,
+      /'out'/,
+    );
+    expect(() =>
+      n.poolBackward({ ...geo, gradOut: new Float32Array(4), out: new Float32Array(4), gradIn: new Float32Array(15) }),
+    ).to.throw(RangeError, /'gradIn'/);
+    expect(() => n.poolForward({ ...geo, sH: 0, x: new Float32Array(16), y: new Float32Array(4) } as never)).to.throw(
+      RangeError,
+      /'sH'/,
+    );
   });
 });

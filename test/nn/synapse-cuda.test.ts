@@ -15,10 +15,14 @@ describe('Linear and Conv2d on CUDA', function () {
   });
 
   it('Linear: forward and every gradient on the device match the reference', () => {
-    const M = 37, K = 45, N = 300;
+    const M = 37,
+      K = 45,
+      N = 300;
     const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 2, device: 'cuda' });
-    const x = uniform(1, M * K, -1, 1), g = uniform(2, M * N, -1, 1);
-    const W = layer.weight.toFloat32Array(), b = layer.bias!.toFloat32Array();
+    const x = uniform(1, M * K, -1, 1),
+      g = uniform(2, M * N, -1, 1);
+    const W = layer.weight.toFloat32Array(),
+      b = layer.bias!.toFloat32Array();
     const y = layer.forward(Tensor.from(x, [M, K], { device: 'cuda' }));
     expect(y.device).to.equal('cuda:0');
     assertClose(y.toFloat32Array(), linearRef(x, M, K, W, N, b), 'output');
@@ -32,10 +36,20 @@ describe('Linear and Conv2d on CUDA', function () {
 
   it('Conv2d: forward and every gradient on the device match the reference', () => {
     const geom = { N: 3, C: 2, H: 9, W: 7, O: 5, kH: 3, kW: 3, sH: 2, sW: 1, pH: 1, pW: 1 };
-    const layer = new Conv2d({ inChannels: 2, outChannels: 5, kernelSize: 3, stride: [2, 1], padding: 1, seed: 3, device: 'cuda' });
+    const layer = new Conv2d({
+      inChannels: 2,
+      outChannels: 5,
+      kernelSize: 3,
+      stride: [2, 1],
+      padding: 1,
+      seed: 3,
+      device: 'cuda',
+    });
     const [Ho, Wo] = outSize(geom);
-    const x = uniform(1, 3 * 2 * 9 * 7, -1, 1), g = uniform(2, 3 * 5 * Ho * Wo, -1, 1);
-    const W = layer.weight.toFloat32Array(), b = layer.bias!.toFloat32Array();
+    const x = uniform(1, 3 * 2 * 9 * 7, -1, 1),
+      g = uniform(2, 3 * 5 * Ho * Wo, -1, 1);
+    const W = layer.weight.toFloat32Array(),
+      b = layer.bias!.toFloat32Array();
     const y = layer.forward(Tensor.from(x, [3, 2, 9, 7], { device: 'cuda' }));
     assertClose(y.toFloat32Array(), conv2dRef(x, geom, W, b), 'output');
     const dx = layer.backward(Tensor.from(g, y.shape, { device: 'cuda' }));
@@ -46,12 +60,18 @@ describe('Linear and Conv2d on CUDA', function () {
   });
 
   it('to() moves pending calls both ways; inputs on another device are a TypeError naming both', () => {
-    const M = 6, K = 8, N = 4;
+    const M = 6,
+      K = 8,
+      N = 4;
     const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 4 });
-    const x = uniform(1, M * K, -1, 1), g = uniform(2, M * N, -1, 1);
+    const x = uniform(1, M * K, -1, 1),
+      g = uniform(2, M * N, -1, 1);
     layer.forward(Tensor.from(x, [M, K]));
     layer.to('cuda');
-    expect(() => layer.forward(Tensor.from(x, [M, K]))).to.throw(TypeError, /input is on cpu but the layer is on cuda:0/);
+    expect(() => layer.forward(Tensor.from(x, [M, K]))).to.throw(
+      TypeError,
+      /input is on cpu but the layer is on cuda:0/,
+    );
     const dx = layer.backward(Tensor.from(g, [M, N], { device: 'cuda' }));
     const ref = linearBackRef(g, x, M, K, layer.weight.toFloat32Array(), N);
     assertClose(dx.toFloat32Array(), ref.dx, 'input gradient after cpu -> cuda');

@@ -11,15 +11,22 @@ export interface FatbinEntry {
 export function elfSection(buf: Buffer, name: string): { off: number; size: number } | null {
   if (buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2) throw new Error('not a 64-bit ELF file');
   const shoff = Number(buf.readBigUInt64LE(0x28));
-  const shentsize = buf.readUInt16LE(0x3a), shnum = buf.readUInt16LE(0x3c), shstrndx = buf.readUInt16LE(0x3e);
+  const shentsize = buf.readUInt16LE(0x3a),
+    shnum = buf.readUInt16LE(0x3c),
+    shstrndx = buf.readUInt16LE(0x3e);
   const sec = (i: number) => {
     const o = shoff + i * shentsize;
-    return { name: buf.readUInt32LE(o), off: Number(buf.readBigUInt64LE(o + 0x18)), size: Number(buf.readBigUInt64LE(o + 0x20)) };
+    return {
+      name: buf.readUInt32LE(o),
+      off: Number(buf.readBigUInt64LE(o + 0x18)),
+      size: Number(buf.readBigUInt64LE(o + 0x20)),
+    };
   };
   const strtab = sec(shstrndx);
   for (let i = 0; i < shnum; ++i) {
     const s = sec(i);
-    let e = strtab.off + s.name, n = '';
+    let e = strtab.off + s.name,
+      n = '';
     while (buf[e]) n += String.fromCharCode(buf[e++]!);
     if (n === name) return { off: s.off, size: s.size };
   }
@@ -34,7 +41,10 @@ export function fatbinEntries(file: string): FatbinEntry[] {
   let p = sec.off;
   const end = sec.off + sec.size;
   while (p + 16 <= end) {
-    if (buf.readUInt32LE(p) !== 0xba55ed50) { p += 8; continue; } // containers are 8-byte aligned
+    if (buf.readUInt32LE(p) !== 0xba55ed50) {
+      p += 8;
+      continue;
+    } // containers are 8-byte aligned
     const headerSize = buf.readUInt16LE(p + 6);
     const fatSize = Number(buf.readBigUInt64LE(p + 8));
     let e = p + headerSize;

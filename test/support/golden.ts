@@ -6,12 +6,32 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import {
-  ExpLeak, IAF, Gaussian, Heaviside, LIF, MaxSpike, MembraneReset, MembraneSubtract, MultiGaussian, MultiSpike,
-  PeriodicExponential, SingleExponential, SingleSpike, Tensor, type LIFOptions,
+  ExpLeak,
+  IAF,
+  Gaussian,
+  Heaviside,
+  LIF,
+  MaxSpike,
+  MembraneReset,
+  MembraneSubtract,
+  MultiGaussian,
+  MultiSpike,
+  PeriodicExponential,
+  SingleExponential,
+  SingleSpike,
+  Tensor,
+  type LIFOptions,
 } from '../../lib/index.js';
 
-export interface InTensor { shape: number[]; data: number[] }
-export interface ResTensor { shape: number[]; f32: number[]; f64: number[] }
+export interface InTensor {
+  shape: number[];
+  data: number[];
+}
+export interface ResTensor {
+  shape: number[];
+  f32: number[];
+  f64: number[];
+}
 export interface GoldenCall {
   op: 'forward' | 'reset_states' | 'detach_states';
   input?: InTensor;
@@ -59,21 +79,31 @@ export function lifOptionsOf(c: GoldenCase): LIFOptions {
   const o = c.options;
   const sf = o.spike_fn?.type;
   const spikeFn =
-    sf === 'MultiSpike' ? MultiSpike
-    : sf === 'SingleSpike' ? SingleSpike
-    : sf === 'MaxSpike' ? new MaxSpike({ maxNumSpikesPerBin: o.spike_fn.max_num_spikes_per_bin })
-    : (() => { throw new Error(`unknown spike_fn ${sf}`); })();
+    sf === 'MultiSpike'
+      ? MultiSpike
+      : sf === 'SingleSpike'
+        ? SingleSpike
+        : sf === 'MaxSpike'
+          ? new MaxSpike({ maxNumSpikesPerBin: o.spike_fn.max_num_spikes_per_bin })
+          : (() => {
+              throw new Error(`unknown spike_fn ${sf}`);
+            })();
   const rf = o.reset_fn;
-  const resetFn = rf.type === 'MembraneSubtract'
-    ? new MembraneSubtract({ subtractValue: rf.subtract_value })
-    : new MembraneReset({ resetValue: rf.reset_value });
+  const resetFn =
+    rf.type === 'MembraneSubtract'
+      ? new MembraneSubtract({ subtractValue: rf.subtract_value })
+      : new MembraneReset({ resetValue: rf.reset_value });
   const s = o.surrogate_grad_fn;
   const surrogateGradFn =
-    s.type === 'SingleExponential' ? new SingleExponential({ gradWidth: s.grad_width, gradScale: s.grad_scale })
-    : s.type === 'Heaviside' ? new Heaviside({ window: s.window })
-    : s.type === 'Gaussian' ? new Gaussian({ mu: s.mu, sigma: s.sigma, gradScale: s.grad_scale })
-    : s.type === 'MultiGaussian' ? new MultiGaussian({ mu: s.mu, sigma: s.sigma, h: s.h, s: s.s, gradScale: s.grad_scale })
-    : new PeriodicExponential({ gradWidth: s.grad_width, gradScale: s.grad_scale });
+    s.type === 'SingleExponential'
+      ? new SingleExponential({ gradWidth: s.grad_width, gradScale: s.grad_scale })
+      : s.type === 'Heaviside'
+        ? new Heaviside({ window: s.window })
+        : s.type === 'Gaussian'
+          ? new Gaussian({ mu: s.mu, sigma: s.sigma, gradScale: s.grad_scale })
+          : s.type === 'MultiGaussian'
+            ? new MultiGaussian({ mu: s.mu, sigma: s.sigma, h: s.h, s: s.s, gradScale: s.grad_scale })
+            : new PeriodicExponential({ gradWidth: s.grad_width, gradScale: s.grad_scale });
   return {
     tauMem: tauOpt(o.tau_mem)!,
     tauSyn: tauOpt(o.tau_syn),
@@ -93,11 +123,27 @@ export function lifOptionsOf(c: GoldenCase): LIFOptions {
 export function makeLif(c: GoldenCase): LIF {
   if (c.layer === 'ExpLeak') {
     const o = c.options;
-    return new ExpLeak({ tauMem: tauOpt(o.tau_mem)!, shape: o.shape, trainAlphas: o.train_alphas, minVMem: o.min_v_mem, normInput: o.norm_input, recordStates: o.record_states });
+    return new ExpLeak({
+      tauMem: tauOpt(o.tau_mem)!,
+      shape: o.shape,
+      trainAlphas: o.train_alphas,
+      minVMem: o.min_v_mem,
+      normInput: o.norm_input,
+      recordStates: o.record_states,
+    });
   }
   if (c.layer === 'IAF') {
     const l = lifOptionsOf({ ...c, options: { ...c.options, tau_mem: 1 } });
-    return new IAF({ spikeThreshold: l.spikeThreshold, spikeFn: l.spikeFn!, resetFn: l.resetFn, surrogateGradFn: l.surrogateGradFn, tauSyn: l.tauSyn, minVMem: l.minVMem, shape: l.shape, recordStates: l.recordStates });
+    return new IAF({
+      spikeThreshold: l.spikeThreshold,
+      spikeFn: l.spikeFn!,
+      resetFn: l.resetFn,
+      surrogateGradFn: l.surrogateGradFn,
+      tauSyn: l.tauSyn,
+      minVMem: l.minVMem,
+      shape: l.shape,
+      recordStates: l.recordStates,
+    });
   }
   return new LIF(lifOptionsOf(c));
 }
@@ -105,10 +151,14 @@ export function makeLif(c: GoldenCase): LIF {
 // ---- the golden runner ------------------------------------------------------------------------
 
 function maxAbsDiff(a: Float32Array, ref: number[]): { d: number; at: number } {
-  let d = 0, at = -1;
+  let d = 0,
+    at = -1;
   for (let k = 0; k < ref.length; ++k) {
     const e = Math.abs(a[k]! - ref[k]!);
-    if (!(e <= d)) { d = e; at = k; }
+    if (!(e <= d)) {
+      d = e;
+      at = k;
+    }
   }
   return { d, at };
 }
@@ -117,7 +167,10 @@ function expectClose(what: string, got: Tensor | null | undefined, ref: ResTenso
   expect(got, `${what} missing`).to.be.instanceOf(Tensor);
   expect(got!.shape, `${what} shape`).to.deep.equal(ref.shape);
   const { d, at } = maxAbsDiff(got!.toFloat32Array(), ref.f64);
-  expect(d, `${what}: max |diff| ${d} at ${at} (got ${got!.toFloat32Array()[at]}, ref ${ref.f64[at]}) > atol ${atol}`).to.be.at.most(atol);
+  expect(
+    d,
+    `${what}: max |diff| ${d} at ${at} (got ${got!.toFloat32Array()[at]}, ref ${ref.f64[at]}) > atol ${atol}`,
+  ).to.be.at.most(atol);
 }
 
 function expectSpikes(what: string, got: Tensor, ref: ResTensor): void {
@@ -152,8 +205,16 @@ export function runGoldenCase(c: GoldenCase, layer?: LIF, device = 'cpu'): void 
     segment.length = 0;
   };
   c.calls.forEach((call, idx) => {
-    if (call.op === 'reset_states') { flush(); layer.resetStates(); return; }
-    if (call.op === 'detach_states') { flush(); layer.detachStates(); return; }
+    if (call.op === 'reset_states') {
+      flush();
+      layer.resetStates();
+      return;
+    }
+    if (call.op === 'detach_states') {
+      flush();
+      layer.detachStates();
+      return;
+    }
     const input = on(tensorOf(call.input!));
     const st = layer.shape;
     if (st && st.slice(1).join() !== input.shape.slice(2).join()) flush(); // re-creation cuts
@@ -165,7 +226,8 @@ export function runGoldenCase(c: GoldenCase, layer?: LIF, device = 'cpu'): void 
     else expect(layer.iSyn, 'i_syn without tau_syn').to.equal(null);
     if (call.recordings) {
       expectClose(`call ${idx} recordings.v_mem`, layer.recordings.vMem, call.recordings.v_mem!, tol.state_atol);
-      if (call.recordings.i_syn) expectClose(`call ${idx} recordings.i_syn`, layer.recordings.iSyn, call.recordings.i_syn, tol.state_atol);
+      if (call.recordings.i_syn)
+        expectClose(`call ${idx} recordings.i_syn`, layer.recordings.iSyn, call.recordings.i_syn, tol.state_atol);
     }
     segment.push({ call, idx });
   });
@@ -178,6 +240,8 @@ export function runGoldenCase(c: GoldenCase, layer?: LIF, device = 'cpu'): void 
     const refMax = Math.max(...ref.f64.map(Math.abs));
     const { d } = maxAbsDiff(g!.toFloat32Array(), ref.f64);
     const rel = refMax > 0 ? d / refMax : d;
-    expect(rel, `${name}.grad: max|diff|/max|ref| = ${rel} > ${tol.grad_param_rtol}`).to.be.at.most(tol.grad_param_rtol);
+    expect(rel, `${name}.grad: max|diff|/max|ref| = ${rel} > ${tol.grad_param_rtol}`).to.be.at.most(
+      tol.grad_param_rtol,
+    );
   }
 }

@@ -51,7 +51,8 @@ export function refStep(p: RefStepRules, vPrev: number, iPrev: number, x: number
   } else if (p.spike === 'single') s = u - p.theta >= 0 ? 1 : 0;
   else s = u;
   // 4. reset
-  const r = p.reset === 'subtract' ? u - s * p.thetaSub : p.reset === 'reset' ? u * (s === 0 ? 1 : 0) + p.resetValue : u;
+  const r =
+    p.reset === 'subtract' ? u - s * p.thetaSub : p.reset === 'reset' ? u * (s === 0 ? 1 : 0) + p.resetValue : u;
   // 5. clip: relu(r - m) + m
   let v = r;
   if (p.minV !== null) {
@@ -94,20 +95,43 @@ export interface Traj {
 }
 
 /** Forward recurrence of §3.2 from state (v0, i0); returns the trajectory and the final state. */
-export function refForward(m: RefModel, T: number, x: number[], v0: number[], i0: number[]): { traj: Traj; v1: number[]; i1: number[] } {
-  const N = m.alphaMem.length, B = m.B;
+export function refForward(
+  m: RefModel,
+  T: number,
+  x: number[],
+  v0: number[],
+  i0: number[],
+): { traj: Traj; v1: number[]; i1: number[] } {
+  const N = m.alphaMem.length,
+    B = m.B;
   const E = B * T * N;
-  const traj: Traj = { T, x, u: new Array(E), s: new Array(E), r: new Array(E), v: new Array(E), i: new Array(E), vPrev: new Array(E), iPrev: new Array(E) };
-  const v = v0.slice(), is = i0.slice();
+  const traj: Traj = {
+    T,
+    x,
+    u: new Array(E),
+    s: new Array(E),
+    r: new Array(E),
+    v: new Array(E),
+    i: new Array(E),
+    vPrev: new Array(E),
+    iPrev: new Array(E),
+  };
+  const v = v0.slice(),
+    is = i0.slice();
   const rules = stepRules(m);
   for (let b = 0; b < B; ++b)
     for (let t = 0; t < T; ++t)
       for (let n = 0; n < N; ++n) {
-        const q = (b * T + t) * N + n, bn = b * N + n;
+        const q = (b * T + t) * N + n,
+          bn = b * N + n;
         traj.vPrev[q] = v[bn]!;
         traj.iPrev[q] = is[bn]!;
         const st = refStep(rules[n]!, v[bn]!, is[bn]!, x[q]!);
-        traj.u[q] = st.u; traj.s[q] = st.s; traj.r[q] = st.r; traj.v[q] = st.v; traj.i[q] = st.i;
+        traj.u[q] = st.u;
+        traj.s[q] = st.s;
+        traj.r[q] = st.r;
+        traj.v[q] = st.v;
+        traj.i[q] = st.i;
         v[bn] = st.v;
         if (m.alphaSyn) is[bn] = st.i;
       }
@@ -120,22 +144,28 @@ export function refForward(m: RefModel, T: number, x: number[], v0: number[], i0
  * plus the sums of |terms| of the alpha gradients (their rounding-error scale).
  */
 export function refBackward(m: RefModel, tr: Traj, g: number[], gvEnd: number[], giEnd: number[]) {
-  const N = m.alphaMem.length, B = m.B, T = tr.T;
+  const N = m.alphaMem.length,
+    B = m.B,
+    T = tr.T;
   const gx = new Array<number>(B * T * N).fill(0);
-  const gv = gvEnd.slice(), gic = giEnd.slice();
-  const gAm = new Array<number>(N).fill(0), gAs = new Array<number>(N).fill(0);
-  const absAm = new Array<number>(N).fill(0), absAs = new Array<number>(N).fill(0);
+  const gv = gvEnd.slice(),
+    gic = giEnd.slice();
+  const gAm = new Array<number>(N).fill(0),
+    gAs = new Array<number>(N).fill(0);
+  const absAm = new Array<number>(N).fill(0),
+    absAs = new Array<number>(N).fill(0);
   for (let b = 0; b < B; ++b)
     for (let t = T - 1; t >= 0; --t)
       for (let n = 0; n < N; ++n) {
-        const q = (b * T + t) * N + n, bn = b * N + n;
-        const am = m.alphaMem[n]!, c = m.norm ? 1 - am : 1;
+        const q = (b * T + t) * N + n,
+          bn = b * N + n;
+        const am = m.alphaMem[n]!,
+          c = m.norm ? 1 - am : 1;
         const gr = m.minV === null ? gv[bn]! : tr.r[q]! - m.minV > 0 ? gv[bn]! : 0;
         const sg = m.sigma(tr.u[q]!);
         const gt = g[q]!;
-        const gu = m.reset.kind === 'subtract'
-          ? gr + (gt - m.reset.sub * gr) * sg
-          : gr * (tr.s[q] === 0 ? 1 : 0) + gt * sg;
+        const gu =
+          m.reset.kind === 'subtract' ? gr + (gt - m.reset.sub * gr) * sg : gr * (tr.s[q] === 0 ? 1 : 0) + gt * sg;
         const dAm = gu * (m.norm ? tr.vPrev[q]! - tr.i[q]! : tr.vPrev[q]!);
         gAm[n] += dAm;
         absAm[n] += Math.abs(dAm);

@@ -3,7 +3,14 @@
 // independently of the library: no im2col, no GEMM, no transposes.
 
 /** y[m][n] = b[n] + sum_k x[m][k] W[n][k]. */
-export function linearRef(x: ArrayLike<number>, M: number, K: number, W: ArrayLike<number>, N: number, b: ArrayLike<number> | null): Float64Array {
+export function linearRef(
+  x: ArrayLike<number>,
+  M: number,
+  K: number,
+  W: ArrayLike<number>,
+  N: number,
+  b: ArrayLike<number> | null,
+): Float64Array {
   const y = new Float64Array(M * N);
   for (let m = 0; m < M; ++m)
     for (let n = 0; n < N; ++n) {
@@ -15,8 +22,17 @@ export function linearRef(x: ArrayLike<number>, M: number, K: number, W: ArrayLi
 }
 
 /** dL/dx, dL/dW, dL/db of linearRef for dL/dy = g (M x N). */
-export function linearBackRef(g: ArrayLike<number>, x: ArrayLike<number>, M: number, K: number, W: ArrayLike<number>, N: number) {
-  const dx = new Float64Array(M * K), dW = new Float64Array(N * K), db = new Float64Array(N);
+export function linearBackRef(
+  g: ArrayLike<number>,
+  x: ArrayLike<number>,
+  M: number,
+  K: number,
+  W: ArrayLike<number>,
+  N: number,
+) {
+  const dx = new Float64Array(M * K),
+    dW = new Float64Array(N * K),
+    db = new Float64Array(N);
   for (let m = 0; m < M; ++m)
     for (let n = 0; n < N; ++n) {
       const gv = g[m * N + n]!;
@@ -31,8 +47,17 @@ export function linearBackRef(g: ArrayLike<number>, x: ArrayLike<number>, M: num
 
 /** Convolution geometry: input (N, C, H, W), weight (O, C, kH, kW), stride, zero padding. */
 export interface RefGeom {
-  N: number; C: number; H: number; W: number; O: number;
-  kH: number; kW: number; sH: number; sW: number; pH: number; pW: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
 }
 
 export function outSize(g: RefGeom): [number, number] {
@@ -40,7 +65,12 @@ export function outSize(g: RefGeom): [number, number] {
 }
 
 /** y[n][o][i][j] = b[o] + sum_{c,a,e} W[o][c][a][e] x[n][c][i*sH + a - pH][j*sW + e - pW] (zero outside). */
-export function conv2dRef(x: ArrayLike<number>, g: RefGeom, W: ArrayLike<number>, b: ArrayLike<number> | null): Float64Array {
+export function conv2dRef(
+  x: ArrayLike<number>,
+  g: RefGeom,
+  W: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+): Float64Array {
   const [Ho, Wo] = outSize(g);
   const y = new Float64Array(g.N * g.O * Ho * Wo);
   for (let n = 0; n < g.N; ++n)
@@ -82,7 +112,8 @@ export function conv2dBackRef(gy: ArrayLike<number>, x: ArrayLike<number>, g: Re
               for (let e = 0; e < g.kW; ++e) {
                 const xx = j * g.sW + e - g.pW;
                 if (xx < 0 || xx >= g.W) continue;
-                const wi = ((o * g.C + c) * g.kH + a) * g.kW + e, xi = ((n * g.C + c) * g.H + yy) * g.W + xx;
+                const wi = ((o * g.C + c) * g.kH + a) * g.kW + e,
+                  xi = ((n * g.C + c) * g.H + yy) * g.W + xx;
                 dx[xi]! += gv * W[wi]!;
                 dW[wi]! += gv * x[xi]!;
               }
@@ -94,7 +125,8 @@ export function conv2dBackRef(gy: ArrayLike<number>, x: ArrayLike<number>, g: Re
 /** max |a - ref| and max |ref|. */
 export function deviation(a: ArrayLike<number>, ref: ArrayLike<number>): { err: number; scale: number } {
   if (a.length !== ref.length) throw new Error(`length ${a.length} vs reference ${ref.length}`);
-  let err = 0, scale = 0;
+  let err = 0,
+    scale = 0;
   for (let k = 0; k < ref.length; ++k) {
     const d = Math.abs(a[k]! - ref[k]!);
     err = Number.isNaN(d) ? Infinity : Math.max(err, d);
@@ -116,5 +148,7 @@ export const F32_RTOL = 1e-5;
 export function assertClose(a: ArrayLike<number>, ref: ArrayLike<number>, what: string, rtol = F32_RTOL): void {
   const { err, scale } = deviation(a, ref);
   if (!(err <= rtol * scale))
-    throw new Error(`${what}: max |impl - ref| = ${err.toExponential(3)} > ${rtol} * max|ref| (${scale.toExponential(3)})`);
+    throw new Error(
+      `${what}: max |impl - ref| = ${err.toExponential(3)} > ${rtol} * max|ref| (${scale.toExponential(3)})`,
+    );
 }

@@ -2,9 +2,16 @@
 // from their PyTorch/sinabs definitions (not from the library's code). Arrays are row-major.
 
 /** AvgPool2d / SumPool2d forward on (N, C, H, W): window means or sums, padding 0, floor mode. */
-export function poolRef(x: ArrayLike<number>, shape: number[], k: [number, number], s: [number, number], sum: boolean): { y: number[]; shape: number[] } {
+export function poolRef(
+  x: ArrayLike<number>,
+  shape: number[],
+  k: [number, number],
+  s: [number, number],
+  sum: boolean,
+): { y: number[]; shape: number[] } {
   const [N, C, H, W] = shape as [number, number, number, number];
-  const Ho = Math.floor((H - k[0]) / s[0]) + 1, Wo = Math.floor((W - k[1]) / s[1]) + 1;
+  const Ho = Math.floor((H - k[0]) / s[0]) + 1,
+    Wo = Math.floor((W - k[1]) / s[1]) + 1;
   const y: number[] = [];
   for (let n = 0; n < N; ++n)
     for (let c = 0; c < C; ++c)
@@ -23,10 +30,16 @@ export function poolRef(x: ArrayLike<number>, shape: number[], k: [number, numbe
  * SumPool2d (sinabs, LPPool2d with p = 1): a window whose output `y` is exactly 0 passes nothing.
  */
 export function poolBackwardRef(
-  g: ArrayLike<number>, y: ArrayLike<number>, shape: number[], k: [number, number], s: [number, number], sum: boolean,
+  g: ArrayLike<number>,
+  y: ArrayLike<number>,
+  shape: number[],
+  k: [number, number],
+  s: [number, number],
+  sum: boolean,
 ): number[] {
   const [N, C, H, W] = shape as [number, number, number, number];
-  const Ho = Math.floor((H - k[0]) / s[0]) + 1, Wo = Math.floor((W - k[1]) / s[1]) + 1;
+  const Ho = Math.floor((H - k[0]) / s[0]) + 1,
+    Wo = Math.floor((W - k[1]) / s[1]) + 1;
   const dx = new Array<number>(N * C * H * W).fill(0);
   for (let n = 0; n < N; ++n)
     for (let c = 0; c < C; ++c)
@@ -57,10 +70,14 @@ export function maxAbs(a: ArrayLike<number>): number {
 
 /** torch.optim.SGD in float64, one step over arrays (buf: undefined before the first step). */
 export function sgdRef(
-  p: number[], g: number[], buf: number[] | undefined,
+  p: number[],
+  g: number[],
+  buf: number[] | undefined,
   o: { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean },
 ): { p: number[]; buf: number[] | undefined } {
-  const mom = o.momentum ?? 0, damp = o.dampening ?? 0, wd = o.weightDecay ?? 0;
+  const mom = o.momentum ?? 0,
+    damp = o.dampening ?? 0,
+    wd = o.weightDecay ?? 0;
   let d = g.map((v, k) => v + wd * p[k]!);
   let nb: number[] | undefined;
   if (mom !== 0) {
@@ -72,16 +89,21 @@ export function sgdRef(
 
 /** torch.optim.Adam / AdamW in float64, one step (t: the new step count, from 1). */
 export function adamRef(
-  p: number[], g: number[], m: number[], v: number[], t: number,
+  p: number[],
+  g: number[],
+  m: number[],
+  v: number[],
+  t: number,
   o: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; min?: number },
 ): { p: number[]; m: number[]; v: number[] } {
   const q = o.decoupled ? p.map((x) => x * (1 - o.lr * o.weightDecay)) : p.slice();
   const gg = o.decoupled ? g : g.map((x, k) => x + o.weightDecay * p[k]!);
   const nm = m.map((x, k) => o.beta1 * x + (1 - o.beta1) * gg[k]!);
   const nv = v.map((x, k) => o.beta2 * x + (1 - o.beta2) * gg[k]! * gg[k]!);
-  const bc1 = 1 - o.beta1 ** t, bc2 = 1 - o.beta2 ** t;
+  const bc1 = 1 - o.beta1 ** t,
+    bc2 = 1 - o.beta2 ** t;
   const np = q.map((x, k) => {
-    const y = x - (o.lr / bc1) * nm[k]! / (Math.sqrt(nv[k]!) / Math.sqrt(bc2) + o.eps);
+    const y = x - ((o.lr / bc1) * nm[k]!) / (Math.sqrt(nv[k]!) / Math.sqrt(bc2) + o.eps);
     return o.min === undefined ? y : Math.max(o.min, y);
   });
   return { p: np, m: nm, v: nv };
