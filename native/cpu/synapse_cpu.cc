@@ -297,8 +297,20 @@ void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, i
 #pragma omp for schedule(static)
     for (int64_t m = 0; m < M; ++m) {
       const float* xr = x + m * K;
-      int64_t n = 0;
-      for (int64_t k = 0; k < K; ++k) {
+      int64_t n = 0, k = 0;
+      // groups of 8 with no nonzero (most of them, in spike data) are skipped after one test
+      for (; k + 8 <= K; k += 8) {
+        int any = 0;
+        for (int q = 0; q < 8; ++q) any |= (xr[k + q] != 0.0f) ? 1 : 0;
+        if (!any) continue;
+        for (int64_t q = k; q < k + 8; ++q) {
+          const float e = xr[q];
+          c[n] = static_cast<int32_t>(q);
+          v[n] = e;
+          n += (e != 0.0f) ? 1 : 0;
+        }
+      }
+      for (; k < K; ++k) {
         const float e = xr[k];
         c[n] = static_cast<int32_t>(k);
         v[n] = e;
