@@ -154,6 +154,47 @@ export interface NativeSynapseOps {
   linearSparseForward(args: NativeLinearSparseForwardArgs): void;
   /** Event-driven Linear weight gradient (host only): gradWeight (N x K) = [accumulate ? gradWeight : 0] + gradOutᵀ . x. */
   linearSparseWeightGrad(args: NativeLinearSparseWeightGradArgs): void;
+  /**
+   * CSR index of a dense (M, K) host matrix x (nonzero = `x != 0`, NaN included; columns
+   * ascending within a row), or null when x has more than `maxNnz` nonzeros (or over 2^31 - 1).
+   */
+  csrBuild(args: NativeCsrBuildArgs): NativeCsr | null;
+  /** Event-driven Linear forward on a CSR input (host only): y = x . wT [+ bias], events in order. */
+  linearCsrForward(args: NativeLinearCsrForwardArgs): void;
+  /** Event-driven Linear weight gradient on a CSR input (host only): gradWeight = [accumulate ? gradWeight : 0] + gradOutᵀ . x. */
+  linearCsrWeightGrad(args: NativeLinearCsrWeightGradArgs): void;
+}
+
+/** A CSR matrix: row offsets (M + 1), then column indices and values (rowPtr[M] each). */
+export interface NativeCsr {
+  rowPtr: Int32Array;
+  cols: Int32Array;
+  vals: Float32Array;
+}
+
+export interface NativeCsrBuildArgs {
+  M: number;
+  K: number;
+  x: Float32Array;
+  maxNnz: number;
+}
+
+export interface NativeLinearCsrForwardArgs extends NativeCsr {
+  M: number;
+  N: number;
+  K: number;
+  wT: Float32Array;
+  bias?: Float32Array;
+  y: Float32Array;
+}
+
+export interface NativeLinearCsrWeightGradArgs extends NativeCsr {
+  M: number;
+  N: number;
+  K: number;
+  accumulate?: boolean;
+  gradOut: Float32Array;
+  gradWeight: Float32Array;
 }
 
 /** Common to the synaptic operations: host arrays run the CUDA launch's CPU emulation when set (tests). */

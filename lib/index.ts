@@ -107,7 +107,12 @@ export {
 } from './nn/flatten.js';
 export type { ShapeAware } from './nn/infer.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
-export { SPARSE_DENSITY_THRESHOLD } from './nn/sparse.js';
+export {
+  SPARSE_DENSITY_THRESHOLD,
+  LINEAR_SPARSE_FORWARD_THRESHOLD,
+  LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD,
+} from './nn/sparse.js';
+export type { InputGradOptions } from './nn/backward-options.js';
 export { Conv2d, type Conv2dOptions } from './nn/conv2d.js';
 export { manualSeed } from './nn/init.js';
 export {

@@ -1,14 +1,16 @@
 // torch.nn.Linear: y = x . W^T + b over the last dimension, with its backward. Dense inputs run
 // one GEMM; spike inputs that are mostly zero run the event-driven path (CPU).
-import { alloc, copyTo, type Storage } from '../storage.js';
+import { alloc, copyTo, release, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt } from '../validate.js';
+import type { NativeCsr } from '#binding';
 import { resolveDevice } from '../backend.js';
 import { defaultBound, initGenerator, uniformFill } from './init.js';
 import { Module } from './module.js';
 import { PendingStack, ensureGrad, wantsGrad } from './pending.js';
 import * as ops from './synapse-ops.js';
-import { sparseNonzeros } from './sparse.js';
+import { readInputGrad, type InputGradOptions } from './backward-options.js';
+import { LINEAR_SPARSE_FORWARD_THRESHOLD, LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD, SPARSE_MIN_ELEMENTS } from './sparse.js';
 
 /** Options of {@link Linear}. */
 export interface LinearOptions {
@@ -32,10 +34,13 @@ const KEYS = ['inFeatures', 'outFeatures', 'bias', 'device', 'seed'] as const;
 interface LinearPending {
   outputShape: number[];
   inputShape: number[];
-  /** A copy of the input (M x inFeatures), kept for the weight gradient. */
-  input: Storage;
-  /** Nonzero count of the input when it took the event-driven path, else -1. */
-  nnz: number;
+  /**
+   * What the weight gradient needs of the input (M x inFeatures), a snapshot taken by the forward
+   * (the caller's tensor may be written in place later, e.g. by a layer's `out` option): the CSR
+   * index of its nonzeros when it was built, else a copy of the input.
+   */
+  input: Storage | null;
+  csr: NativeCsr | null;
 }
 
 /**
@@ -43,11 +48,16 @@ interface LinearPending {
  * giving `(..., outFeatures)`. Parameters `weight` `(outFeatures, inFeatures)` and `bias`
  * `(outFeatures)`, initialised as PyTorch does: uniform in ±1/sqrt(inFeatures).
  *
- * On the CPU, an input with at most a fraction {@link SPARSE_DENSITY_THRESHOLD} of nonzero elements (spikes) runs
- * the event-driven path: each nonzero input adds its weighted column. Both paths give the same
- * result up to float32 rounding, and neither depends on the thread count.
+ * On the CPU, the forward builds a CSR index of the input's nonzero elements (spikes) once; with
+ * at most a fraction {@link LINEAR_SPARSE_FORWARD_THRESHOLD} of nonzeros the forward runs the
+ * event-driven path (each nonzero input adds its weighted row of Wᵀ), and with at most
+ * {@link LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD} the weight gradient does (each nonzero input adds
+ * its weighted row of dY), reusing the index the forward kept. Both paths give the same result up
+ * to float32 rounding, and neither depends on the thread count.
  *
- * In training mode each forward keeps its input until its `backward` (the newest first).
+ * In training mode each forward keeps a snapshot of its input (the CSR index, or a copy when the
+ * input is dense) until its `backward` (the newest first); `backward(g, { inputGrad: false })`
+ * skips dL/dinput (a network's first layer).
  * `backward` uses the parameters' values at the time of the backward call.
  */
 export class Linear extends Module {
@@ -57,6 +67,9 @@ export class Linear extends Module {
   readonly outFeatures: number;
   readonly #pending = new PendingStack<LinearPending>();
   #lastPath: 'dense' | 'sparse' | null = null;
+  #lastWeightGradPath: 'dense' | 'sparse' | null = null;
+  /** Internal (Sequential): `backward` takes {@link InputGradOptions}. */
+  readonly _takesBackwardOptions = true;
 
   constructor(opts: LinearOptions) {
     super();
@@ -124,6 +137,11 @@ export class Linear extends Module {
     return this.#lastPath;
   }
 
+  /** Internal (tests): the path of the last weight gradient, 'dense' or 'sparse'. */
+  get _lastWeightGradPath(): 'dense' | 'sparse' | null {
+    return this.#lastWeightGradPath;
+  }
+
   /** y = x · Wᵀ + b for `input` `(..., inFeatures)`; returns `(..., outFeatures)`. */
   forward(input: Tensor): Tensor {
     const what = 'Linear.forward';
@@ -143,31 +161,29 @@ export class Linear extends Module {
     const W = this.weight._storage();
     const b = this.bias?._storage();
     const y = alloc(this.device, M * N);
-    const nnz = sparseNonzeros(xs);
-    const sparse = nnz >= 0;
+    const size = M * K;
+    let csr: NativeCsr | null = null;
+    if (ops.sparseAllowed(xs) && size >= SPARSE_MIN_ELEMENTS) {
+      // one CSR index per call: the forward's events, and in training the weight gradient's
+      const limit = Math.max(LINEAR_SPARSE_FORWARD_THRESHOLD, this.training ? LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD : 0);
+      csr = ops.csrIfSparse(xs, M, K, limit * size);
+    }
+    const sparse = csr !== null && csr.cols.length <= LINEAR_SPARSE_FORWARD_THRESHOLD * size;
     if (sparse) {
       const wT = new Float32Array(K * N);
       ops.transpose({ batch: 1, rows: N, cols: K, src: W, dst: wT });
-      ops.linearSparseForward({
-        M,
-        N,
-        K,
-        x: xs as Float32Array,
-        wT,
-        bias: b as Float32Array | undefined,
-        y: y as Float32Array,
-      });
+      ops.linearCsrForward({ M, N, K, ...csr!, wT, bias: b as Float32Array | undefined, y: y as Float32Array });
     } else {
       ops.gemm({ M, N, K, transB: true, A: xs, B: W, C: y, bias: b });
     }
     this.#lastPath = sparse ? 'sparse' : 'dense';
-    // a snapshot: the caller's tensor may be written in place later (e.g. a layer's `out` option)
+    // a snapshot (the CSR index is one): the caller's tensor may be written in place later
     if (this.training)
       this.#pending.push({
         outputShape: outShape,
         inputShape: shape,
-        input: copyTo(this.device, xs),
-        nnz: sparse ? nnz : -1,
+        input: csr ? null : copyTo(this.device, xs),
+        csr,
       });
     return Tensor._adopt(y, outShape, this.device);
   }
@@ -175,10 +191,15 @@ export class Linear extends Module {
   /**
    * Backward of the newest pending forward: returns dL/dinput (the input's shape) and adds
    * dL/dweight and dL/dbias into `weight.grad` and `bias.grad` (created on first use; parameters
-   * with `requiresGrad` false are skipped).
+   * with `requiresGrad` false are skipped). With `{ inputGrad: false }` dL/dinput is not computed
+   * and null is returned; the parameter gradients are the same.
    */
-  backward(gradOutput: Tensor): Tensor {
+  backward(gradOutput: Tensor): Tensor;
+  backward(gradOutput: Tensor, options: { inputGrad: false }): null;
+  backward(gradOutput: Tensor, options?: InputGradOptions): Tensor | null;
+  backward(gradOutput: Tensor, options?: InputGradOptions): Tensor | null {
     const what = 'Linear.backward';
+    const wantInput = readInputGrad(options, what);
     const dev = this.device;
     const { rec, grad } = this.#pending.top(gradOutput, dev, what);
     const w = this.weight,
@@ -189,25 +210,36 @@ export class Linear extends Module {
       N = this.outFeatures,
       M = grad.size / N;
     const g = grad._storage();
-    const dx = alloc(dev, M * K);
-    ops.gemm({ M, N: K, K: N, A: g, B: w._storage(), C: dx });
+    let dx: Storage | null = null;
+    if (wantInput) {
+      dx = alloc(dev, M * K);
+      ops.gemm({ M, N: K, K: N, A: g, B: w._storage(), C: dx });
+    }
     if (gw) {
       const dW = ensureGrad(w, dev)._storage();
-      if (rec.nnz >= 0 && rec.input instanceof Float32Array && ops.sparseAllowed(rec.input))
-        ops.linearSparseWeightGrad({
-          M,
-          N,
-          K,
-          accumulate: true,
-          x: rec.input,
-          gradOut: g as Float32Array,
-          gradWeight: dW as Float32Array,
-        });
-      else ops.gemm({ M: N, N: K, K: M, transA: true, accumulate: true, A: g, B: rec.input, C: dW });
+      const csr = rec.csr;
+      if (
+        csr &&
+        csr.cols.length <= LINEAR_SPARSE_WEIGHT_GRAD_THRESHOLD * M * K &&
+        ops.sparseAllowed(dW) &&
+        ops.sparseAllowed(g)
+      ) {
+        ops.linearCsrWeightGrad({ M, N, K, accumulate: true, ...csr, gradOut: g, gradWeight: dW });
+        this.#lastWeightGradPath = 'sparse';
+      } else {
+        this.#lastWeightGradPath = 'dense';
+        // a CSR index over the weight gradient's threshold (or kept before a move to a device): densified
+        const xs = rec.input ?? copyTo(dev, ops.csrToDense(csr!, M, K));
+        try {
+          ops.gemm({ M: N, N: K, K: M, transA: true, accumulate: true, A: g, B: xs, C: dW });
+        } finally {
+          if (!rec.input) release(xs);
+        }
+      }
     }
     if (gb) ops.sumRows({ M, N, accumulate: true, src: g, dst: ensureGrad(b!, dev)._storage() });
     this.#pending.pop();
-    return Tensor._adopt(dx, rec.inputShape, dev);
+    return dx ? Tensor._adopt(dx, rec.inputShape, dev) : null;
   }
 
   protected override _moveExtra(device: string): void {

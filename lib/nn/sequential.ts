@@ -7,6 +7,7 @@ import { ErrorCodes, SpikelayersError } from '../errors.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
 import { inferOutputShape, type ShapeAware } from './infer.js';
 import { Module, type LoadStateDictOptions, type ModuleLike } from './module.js';
+import { readInputGrad, type InputGradOptions } from './backward-options.js';
 import { loadWithPlainChildren, plainDescendants, readLoadOptions } from './load.js';
 
 /** A function called with each child's output during a forward (see `registerForwardHook`). */
@@ -72,6 +73,8 @@ const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
  */
 export class Sequential extends Module implements ShapeAware {
   readonly #layers: ModuleLike[];
+  /** Internal (a parent Sequential): `backward` takes {@link InputGradOptions}. */
+  readonly _takesBackwardOptions = true;
   #pending: PendingCall[] = [];
   readonly #hooks = new Set<ForwardHook>();
   #inflight = 0;
@@ -224,20 +227,36 @@ export class Sequential extends Module implements ShapeAware {
    * Returns dL/d(input); parameter gradients accumulate into each parameter's `grad`.
    * `gradOutput` is checked against the call's output shape first; once the children run, the
    * call is consumed (if a child throws, the children after it have already taken theirs).
+   *
+   * With `{ inputGrad: false }` the network's input gets no gradient: null is returned, and a first
+   * child that can skip dL/dinput (Linear, a nested Sequential) does, which saves its largest
+   * product; the parameter gradients are the same as without the option.
    */
-  backward(gradOutput: Tensor): Tensor {
+  backward(gradOutput: Tensor): Tensor;
+  backward(gradOutput: Tensor, options: { inputGrad: false }): null;
+  backward(gradOutput: Tensor, options?: InputGradOptions): Tensor | null;
+  backward(gradOutput: Tensor, options?: InputGradOptions): Tensor | null {
     this._assertIdle('backward');
+    const wantInput = readInputGrad(options, 'Sequential.backward');
     let g = this.#checkBackward(gradOutput, 'backward');
     this.#pending.pop();
     for (let i = this.#layers.length - 1; i >= 0; --i) {
       const c = this.#layers[i]!;
       try {
+        if (i === 0 && !wantInput) {
+          if ((c as { _takesBackwardOptions?: boolean })._takesBackwardOptions === true)
+            (c as unknown as { backward(g: Tensor, o: InputGradOptions): Tensor | null }).backward(g, {
+              inputGrad: false,
+            });
+          else c.backward(g);
+          return null;
+        }
         g = c.backward(g);
       } catch (e) {
         throw inLayer(e, i, c);
       }
     }
-    return g;
+    return wantInput ? g : null;
   }
 
   #checkBackward(gradOutput: unknown, what: string): Tensor {

@@ -4,6 +4,9 @@
 import type {
   NativeGemmArgs,
   NativeIm2colArgs,
+  NativeCsr,
+  NativeLinearCsrForwardArgs,
+  NativeLinearCsrWeightGradArgs,
   NativeLinearSparseForwardArgs,
   NativeLinearSparseWeightGradArgs,
   NativeSumRowsArgs,
@@ -60,4 +63,29 @@ export function linearSparseForward(a: NativeLinearSparseForwardArgs): void {
 /** Event-driven Linear weight gradient (host arrays). */
 export function linearSparseWeightGrad(a: NativeLinearSparseWeightGradArgs): void {
   native().linearSparseWeightGrad(a);
+}
+
+/**
+ * The CSR index of host data `x` (M x K) when it has at most `maxNnz` nonzero elements, else
+ * null. The count is exact, so the choice never depends on the thread count.
+ */
+export function csrIfSparse(x: Float32Array, M: number, K: number, maxNnz: number): NativeCsr | null {
+  return native().csrBuild({ M, K, x, maxNnz: Math.max(0, Math.floor(maxNnz)) });
+}
+
+/** Event-driven Linear forward on a CSR input (host arrays). */
+export function linearCsrForward(a: NativeLinearCsrForwardArgs): void {
+  native().linearCsrForward(a);
+}
+
+/** Event-driven Linear weight gradient on a CSR input (host arrays). */
+export function linearCsrWeightGrad(a: NativeLinearCsrWeightGradArgs): void {
+  native().linearCsrWeightGrad(a);
+}
+
+/** The dense (M x K) matrix of a CSR index (zeros elsewhere). */
+export function csrToDense(c: NativeCsr, M: number, K: number): Float32Array {
+  const x = new Float32Array(M * K);
+  for (let m = 0; m < M; ++m) for (let p = c.rowPtr[m]!; p < c.rowPtr[m + 1]!; ++p) x[m * K + c.cols[p]!] = c.vals[p]!;
+  return x;
 }

@@ -8,6 +8,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -226,6 +228,164 @@ void linear_sparse_weight_grad_cpu(const LinearSparseWeightGradArgs& a, int thre
         float* g = a.gW + j * K + k0;
         for (int64_t q = 0; q < nk; ++q)
           g[q] = a.accumulate ? g[q] + acc[q * N + j] : acc[q * N + j];
+      }
+    }
+  }
+}
+
+namespace {
+
+// y[j] += v * w[j], j ascending (one product, one rounding per term: the order of the sum over
+// events is that of the calls).
+inline void axpy(float* __restrict y, const float* __restrict w, float v, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] += v * w[j];
+}
+
+// y[j] = (((y[j] + v0 w0[j]) + v1 w1[j]) + v2 w2[j]) + v3 w3[j]: four events in order, with one
+// pass over y (the same roundings as four axpy calls).
+inline void axpy4(float* __restrict y, const float* __restrict w0, const float* __restrict w1,
+                  const float* __restrict w2, const float* __restrict w3, float v0, float v1,
+                  float v2, float v3, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    float t = y[j] + v0 * w0[j];
+    t = t + v1 * w1[j];
+    t = t + v2 * w2[j];
+    y[j] = t + v3 * w3[j];
+  }
+}
+
+// acc = [acc] + the events (rows idx[p] of the (., n) matrix src, weights val[p]) for p in
+// [p0, p1), in order.
+inline void gather_axpy(float* __restrict acc, const float* __restrict src, int64_t n,
+                        const int32_t* idx, const float* val, int64_t p0, int64_t p1) {
+  int64_t p = p0;
+  for (; p + 4 <= p1; p += 4)
+    axpy4(acc, src + static_cast<int64_t>(idx[p]) * n, src + static_cast<int64_t>(idx[p + 1]) * n,
+          src + static_cast<int64_t>(idx[p + 2]) * n, src + static_cast<int64_t>(idx[p + 3]) * n,
+          val[p], val[p + 1], val[p + 2], val[p + 3], n);
+  for (; p < p1; ++p) axpy(acc, src + static_cast<int64_t>(idx[p]) * n, val[p], n);
+}
+
+}  // namespace
+
+int64_t csr_row_ptr_cpu(const float* x, int64_t M, int64_t K, int32_t* rowPtr, int threads) {
+  rowPtr[0] = 0;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t m = 0; m < M; ++m) {
+    const float* xr = x + m * K;
+    int64_t c = 0;
+    for (int64_t k = 0; k < K; ++k) c += (xr[k] != 0.0f) ? 1 : 0;
+    rowPtr[m + 1] = static_cast<int32_t>(std::min<int64_t>(c, INT32_MAX));
+  }
+  int64_t total = 0;
+  for (int64_t m = 0; m < M; ++m) {
+    total += rowPtr[m + 1];
+    if (total > INT32_MAX) return -1;
+    rowPtr[m + 1] = static_cast<int32_t>(total);
+  }
+  return total;
+}
+
+void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, int32_t* cols,
+                  float* vals, int threads) {
+#pragma omp parallel num_threads(threads)
+  {
+    // a row's entries go to scratch first (written unconditionally, no branch per element), then
+    // to their place
+    std::vector<int32_t> c(static_cast<size_t>(K));
+    std::vector<float> v(static_cast<size_t>(K));
+#pragma omp for schedule(static)
+    for (int64_t m = 0; m < M; ++m) {
+      const float* xr = x + m * K;
+      int64_t n = 0, k = 0;
+      // groups of 8 with no nonzero (most of them, in spike data) are skipped after one test
+      for (; k + 8 <= K; k += 8) {
+        int any = 0;
+        for (int q = 0; q < 8; ++q) any |= (xr[k + q] != 0.0f) ? 1 : 0;
+        if (!any) continue;
+        for (int64_t q = k; q < k + 8; ++q) {
+          const float e = xr[q];
+          c[n] = static_cast<int32_t>(q);
+          v[n] = e;
+          n += (e != 0.0f) ? 1 : 0;
+        }
+      }
+      for (; k < K; ++k) {
+        const float e = xr[k];
+        c[n] = static_cast<int32_t>(k);
+        v[n] = e;
+        n += (e != 0.0f) ? 1 : 0;
+      }
+      const int64_t p = rowPtr[m];
+      std::memcpy(cols + p, c.data(), sizeof(int32_t) * n);
+      std::memcpy(vals + p, v.data(), sizeof(float) * n);
+    }
+  }
+}
+
+void linear_csr_forward_cpu(const LinearCsrForwardArgs& a, int threads) {
+  const int64_t M = a.M, N = a.N;
+  if (M <= 0 || N <= 0) return;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t m = 0; m < M; ++m) {
+    float* y = a.y + m * N;
+    if (a.bias)
+      std::memcpy(y, a.bias, sizeof(float) * N);
+    else
+      std::fill(y, y + N, 0.0f);
+    gather_axpy(y, a.wT, N, a.cols, a.vals, a.rowPtr[m], a.rowPtr[m + 1]);
+  }
+}
+
+void linear_csr_weight_grad_cpu(const LinearCsrWeightGradArgs& a, int threads) {
+  constexpr int64_t kB = 16;  // columns k per block
+  const int64_t M = a.M, N = a.N, K = a.K;
+  if (N <= 0 || K <= 0) return;
+  const int64_t nnz = M > 0 ? a.rowPtr[M] : 0;
+  // the events regrouped by column k (a counting sort; rows ascending within a column)
+  std::vector<int32_t> colPtr(static_cast<size_t>(K + 1), 0), rows(static_cast<size_t>(nnz));
+  std::vector<float> vals(static_cast<size_t>(nnz));
+  for (int64_t p = 0; p < nnz; ++p) ++colPtr[static_cast<size_t>(a.cols[p]) + 1];
+  for (int64_t k = 0; k < K; ++k) colPtr[k + 1] += colPtr[k];
+  std::vector<int32_t> cursor(colPtr.begin(), colPtr.end() - 1);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t p = a.rowPtr[m]; p < a.rowPtr[m + 1]; ++p) {
+      const int32_t q = cursor[a.cols[p]]++;
+      rows[q] = static_cast<int32_t>(m);
+      vals[q] = a.vals[p];
+    }
+  std::copy(colPtr.begin(), colPtr.end() - 1, cursor.begin());
+  // acc (K x N) = the sums, column k in row k. Rows m are taken in blocks, ascending, so that a
+  // block of dY stays in cache while every column adds its events from it; within a column the
+  // events still come in ascending m.
+  const int64_t mB = std::max<int64_t>(16, (int64_t(1) << 16) / N);  // about 256 KiB of dY
+  const int64_t mBlocks = ceil_div(M, mB), blocks = ceil_div(K, kB);
+  std::vector<float> acc(static_cast<size_t>(K * N), 0.0f);
+#pragma omp parallel num_threads(threads)
+  {
+    for (int64_t mb = 0; mb < mBlocks; ++mb) {
+      const int32_t m1 = static_cast<int32_t>(std::min(M, (mb + 1) * mB));
+      // a column is always taken by the same thread (static schedule, same loop): no barrier
+#pragma omp for schedule(static) nowait
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        const int64_t k1 = std::min(K, (blk + 1) * kB);
+        for (int64_t k = blk * kB; k < k1; ++k) {
+          const int64_t p0 = cursor[k], end = colPtr[k + 1];
+          int64_t p1 = p0;
+          while (p1 < end && rows[p1] < m1) ++p1;
+          gather_axpy(acc.data() + k * N, a.dY, N, rows.data(), vals.data(), p0, p1);
+          cursor[k] = static_cast<int32_t>(p1);
+        }
+      }
+    }
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t k0 = blk * kB, nk = std::min(kB, K - k0);
+      for (int64_t j = 0; j < N; ++j) {
+        float* g = a.gW + j * K + k0;
+        const float* s = acc.data() + k0 * N + j;
+        for (int64_t q = 0; q < nk; ++q) g[q] = a.accumulate ? g[q] + s[q * N] : s[q * N];
       }
     }
   }

@@ -46,4 +46,41 @@ struct LinearSparseWeightGradArgs {
 };
 void linear_sparse_weight_grad_cpu(const LinearSparseWeightGradArgs& a, int threads);
 
+// Compressed sparse rows of a dense (M, K) matrix x: the nonzero elements (x != 0, NaN included)
+// of row m are cols/vals[rowPtr[m] .. rowPtr[m+1]), columns ascending. Row counts: rowPtr[0] = 0,
+// rowPtr[m+1] = rowPtr[m] + (nonzeros of row m); returns rowPtr[M]. The caller guarantees that it
+// fits in int32 (csr_row_ptr_cpu returns -1 when it does not).
+int64_t csr_row_ptr_cpu(const float* x, int64_t M, int64_t K, int32_t* rowPtr, int threads);
+// Fills cols and vals for a rowPtr from csr_row_ptr_cpu on the same x.
+void csr_fill_cpu(const float* x, int64_t M, int64_t K, const int32_t* rowPtr, int32_t* cols,
+                  float* vals, int threads);
+
+// Event-driven Linear forward on a CSR input: y[m] = [bias] + sum over the events (k, v) of row m,
+// in order, of v * wT[k] (wT = W transposed, K x N). Parallel over rows m.
+struct LinearCsrForwardArgs {
+  int64_t M = 0, N = 0, K = 0;
+  const int32_t* rowPtr = nullptr;  // M + 1
+  const int32_t* cols = nullptr;    // rowPtr[M]
+  const float* vals = nullptr;      // rowPtr[M]
+  const float* wT = nullptr;        // (K, N)
+  const float* bias = nullptr;      // N values, or null
+  float* y = nullptr;               // (M, N)
+};
+void linear_csr_forward_cpu(const LinearCsrForwardArgs& a, int threads);
+
+// Event-driven Linear weight gradient on a CSR input: gW (N x K) = [accumulate ? gW : 0] + the
+// sum for column k of v * dY[m] over the events (m, k, v), m ascending, formed first and then
+// added (the same order as linear_sparse_weight_grad_cpu). The events are regrouped by column
+// first; parallel over fixed blocks of columns k.
+struct LinearCsrWeightGradArgs {
+  int64_t M = 0, N = 0, K = 0;
+  bool accumulate = false;
+  const int32_t* rowPtr = nullptr;
+  const int32_t* cols = nullptr;
+  const float* vals = nullptr;
+  const float* dY = nullptr;  // (M, N)
+  float* gW = nullptr;        // (N, K)
+};
+void linear_csr_weight_grad_cpu(const LinearCsrWeightGradArgs& a, int threads);
+
 }  // namespace sl

@@ -237,7 +237,9 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
     if (optional) return nullptr;
     throw_type(env, std::string("native: '") + key + "' is required");
   }
-  const char* tname = TT == napi_float32_array ? "Float32Array" : "Float64Array";
+  const char* tname = TT == napi_float32_array ? "Float32Array"
+                      : TT == napi_int32_array ? "Int32Array"
+                                               : "Float64Array";
   if constexpr (TT == napi_float32_array) {
     if (DeviceBuffer::Is(v)) {
       DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
@@ -272,6 +274,11 @@ inline float* f32(Napi::Object o, const char* key, int64_t need, bool optional, 
 }
 inline double* f64(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep) {
   return get_array<double, napi_float64_array>(o, key, need, optional, keep);
+}
+
+inline int32_t* i32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
+                    int64_t* lenOut = nullptr) {
+  return get_array<int32_t, napi_int32_array>(o, key, need, optional, keep, lenOut);
 }
 
 constexpr int64_t kMaxElems = int64_t(1) << 40;

@@ -6,6 +6,9 @@
 #include <climits>
 
 #include "cpu/emulated_synapse.h"
+
+#include <algorithm>
+#include <vector>
 #include "cpu/synapse_cpu.h"
 #include "cuda/synapse_cuda.h"
 #include "napi/napi_common.h"
@@ -248,6 +251,87 @@ Napi::Value LinearSparseWeightGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- event-driven Linear on a CSR input (host arrays only) ------------------------------------
+// { M, K, x (M*K), maxNnz } -> { rowPtr (M+1), cols, vals } (the CSR index of x's nonzeros,
+// columns ascending within a row), or null when x has more than maxNnz nonzeros (or 2^31 - 1).
+Napi::Value CsrBuild(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = args_of(info, "csrBuild");
+  Keep keep;
+  LocScope scope;
+  const int64_t M = dim(o, "M"), K = dim(o, "K");
+  const float* x = f32(o, "x", mul(env, M, K, "x (M*K)"), false, keep);
+  const int64_t maxNnz = get_int(o, "maxNnz", 0, kMaxElems);
+  host_only(env, scope.loc, "csrBuild");
+  if (M + 1 > INT32_MAX) return env.Null();
+  Napi::Int32Array rowPtr = Napi::Int32Array::New(env, static_cast<size_t>(M + 1));
+  const int64_t nnz = csr_row_ptr_cpu(x, M, K, rowPtr.Data(), threads_now());
+  if (nnz < 0 || nnz > maxNnz) return env.Null();
+  Napi::Int32Array cols = Napi::Int32Array::New(env, static_cast<size_t>(nnz));
+  Napi::Float32Array vals = Napi::Float32Array::New(env, static_cast<size_t>(nnz));
+  if (nnz > 0) csr_fill_cpu(x, M, K, rowPtr.Data(), cols.Data(), vals.Data(), threads_now());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rowPtr", rowPtr);
+  out.Set("cols", cols);
+  out.Set("vals", vals);
+  return out;
+}
+
+// Reads and checks a CSR input { rowPtr (M+1), cols, vals } of an (M, K) matrix: rowPtr starts at
+// 0 and never decreases, cols and vals hold rowPtr[M] entries, every column lies in [0, K).
+void read_csr(Napi::Env env, Napi::Object o, int64_t M, int64_t K, Keep& keep,
+              const int32_t*& rowPtr, const int32_t*& cols, const float*& vals, const char* fn) {
+  rowPtr = i32(o, "rowPtr", M + 1, false, keep);
+  if (rowPtr[0] != 0) throw_range(env, std::string("native ") + fn + ": 'rowPtr' must start at 0");
+  for (int64_t m = 0; m < M; ++m)
+    if (rowPtr[m + 1] < rowPtr[m])
+      throw_range(env, std::string("native ") + fn + ": 'rowPtr' must not decrease");
+  const int64_t nnz = rowPtr[M];
+  cols = i32(o, "cols", nnz, false, keep);
+  vals = f32(o, "vals", nnz, false, keep);
+  for (int64_t p = 0; p < nnz; ++p)
+    if (cols[p] < 0 || cols[p] >= K)
+      throw_range(env, std::string("native ") + fn + ": 'cols' entries must lie in [0, K)");
+}
+
+// { M, N, K, rowPtr, cols, vals, wT (K*N), bias? (N), y (M*N) }
+Napi::Value LinearCsrForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = args_of(info, "linearCsrForward");
+  Keep keep;
+  LocScope scope;
+  LinearCsrForwardArgs a;
+  a.M = dim(o, "M");
+  a.N = dim(o, "N");
+  a.K = dim(o, "K");
+  read_csr(env, o, a.M, a.K, keep, a.rowPtr, a.cols, a.vals, "linearCsrForward");
+  a.wT = f32(o, "wT", mul(env, a.K, a.N, "wT (K*N)"), false, keep);
+  a.bias = f32(o, "bias", a.N, true, keep);
+  a.y = f32(o, "y", mul(env, a.M, a.N, "y (M*N)"), false, keep);
+  host_only(env, scope.loc, "linearCsrForward");
+  linear_csr_forward_cpu(a, threads_now());
+  return env.Undefined();
+}
+
+// { M, N, K, accumulate?, rowPtr, cols, vals, gradOut (M*N), gradWeight (N*K) }
+Napi::Value LinearCsrWeightGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = args_of(info, "linearCsrWeightGrad");
+  Keep keep;
+  LocScope scope;
+  LinearCsrWeightGradArgs a;
+  a.M = dim(o, "M");
+  a.N = dim(o, "N");
+  a.K = dim(o, "K");
+  a.accumulate = get_bool(o, "accumulate");
+  read_csr(env, o, a.M, a.K, keep, a.rowPtr, a.cols, a.vals, "linearCsrWeightGrad");
+  a.dY = f32(o, "gradOut", mul(env, a.M, a.N, "gradOut (M*N)"), false, keep);
+  a.gW = f32(o, "gradWeight", mul(env, a.N, a.K, "gradWeight (N*K)"), false, keep);
+  host_only(env, scope.loc, "linearCsrWeightGrad");
+  linear_csr_weight_grad_cpu(a, threads_now());
+  return env.Undefined();
+}
+
 }  // namespace
 
 void register_synapse_ops(Napi::Env env, Napi::Object exports) {
@@ -261,6 +345,10 @@ void register_synapse_ops(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, LinearSparseForward, "linearSparseForward"));
   exports.Set("linearSparseWeightGrad",
               Napi::Function::New(env, LinearSparseWeightGrad, "linearSparseWeightGrad"));
+  exports.Set("csrBuild", Napi::Function::New(env, CsrBuild, "csrBuild"));
+  exports.Set("linearCsrForward", Napi::Function::New(env, LinearCsrForward, "linearCsrForward"));
+  exports.Set("linearCsrWeightGrad",
+              Napi::Function::New(env, LinearCsrWeightGrad, "linearCsrWeightGrad"));
 }
 
 }  // namespace sl::napi

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import {
   ErrorCodes,
   Linear,
-  SPARSE_DENSITY_THRESHOLD,
+  LINEAR_SPARSE_FORWARD_THRESHOLD,
   Tensor,
   getNumThreads,
   manualSeed,
@@ -235,9 +235,9 @@ describe('Linear', () => {
   describe('event-driven path', () => {
     const M = 100,
       K = 64,
-      N = 40; // 6400 input elements: the threshold is 320 nonzeros
+      N = 40; // 6400 input elements: the forward's threshold is 640 nonzeros
 
-    it(`spike input with density <= ${SPARSE_DENSITY_THRESHOLD} takes it, and matches the reference and the dense GEMM`, () => {
+    it(`spike input with density <= ${LINEAR_SPARSE_FORWARD_THRESHOLD} takes it, and matches the reference and the dense GEMM`, () => {
       const x = spikes(31, M * K, 0.03);
       const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 4 });
       const g = uniform(32, M * N, -1, 1);
@@ -253,7 +253,7 @@ describe('Linear', () => {
     });
 
     it('the threshold: exactly the limit of nonzeros is event-driven, one more is dense', () => {
-      const limit = Math.floor(SPARSE_DENSITY_THRESHOLD * M * K);
+      const limit = Math.floor(LINEAR_SPARSE_FORWARD_THRESHOLD * M * K);
       const layer = new Linear({ inFeatures: K, outFeatures: N, seed: 4 });
       for (const [count, expected] of [
         [limit, 'sparse'],
