@@ -14,7 +14,9 @@
  *
  *   synaptic: dense GEMM flops / the sgemm rate of the native GEMM on a 2048 x 2048 x 2048 product
  *             (a Linear layer on (B*T, in) does 2*B*T*in*out flops forward; its backward does the
- *             input gradient and the weight gradient, twice that);
+ *             input gradient and the weight gradient, twice that; the first layer's input
+ *             gradient is skipped with `{ inputGrad: false }`, as PyTorch skips it for an input
+ *             that does not require a gradient);
  *   neuron:   the LIF byte model of bench/run.ts (inference 8 + 8/T bytes per neuron-step,
  *             training 20 + 8*ceil(T/K)/T + 16/T) / the STREAM-triad bandwidth (memoryBandwidth).
  *
@@ -206,7 +208,7 @@ function timeRow(
       const t7 = performance.now();
       const g1 = n1.backward(g2);
       const t8 = performance.now();
-      l0.backward(g1);
+      l0.backward(g1, { inputGrad: false }); // the network input needs no gradient
       const t9 = performance.now();
       opt.step();
       tEnd = performance.now();
@@ -225,7 +227,8 @@ function timeRow(
   }
   const rows = B * T;
   const fwdFlops = 2 * rows * (IN * HID + HID * OUT);
-  const flops = mode === 'inference' ? fwdFlops : 3 * fwdFlops;
+  // training: forward + both weight gradients + the second layer's input gradient
+  const flops = mode === 'inference' ? fwdFlops : 3 * fwdFlops - 2 * rows * IN * HID;
   const K = CHECKPOINT_INTERVAL;
   const bytesPerNs = mode === 'inference' ? 8 + 8 / T : 20 + (8 * Math.ceil(T / K)) / T + 16 / T;
   const neuronBytes = bytesPerNs * rows * (HID + OUT);
@@ -361,10 +364,10 @@ export function networkTable(res: NetworkResult): string {
     w.map((n) => '-'.repeat(n)).join('  '),
     ...body.map(line),
     '',
-    'synaptic: the two Linear layers (forward; training adds their backward: input and weight gradients). x bound: median / (dense GEMM flops / sgemm rate).',
+    'synaptic: the two Linear layers (forward; training adds their backward: both weight gradients and the input gradient of the second layer). x bound: median / (dense GEMM flops / sgemm rate).',
     'neuron: the two LIF layers. x bound: median / (LIF byte model / triad bandwidth), the model of the LIF rows above.',
     'other: readout (spike counts over time), cross-entropy, Adam step, and the time between calls. spread: min-max of the runs.',
-    'input nz: nonzero input elements (Linear takes its event-driven path at <= 5%). spikes: per neuron-step, PyTorch-initialised weights.',
+    'input nz: nonzero input elements (Linear takes its event-driven path at <= 10%, see lib/nn/sparse.ts). spikes: per neuron-step, PyTorch-initialised weights.',
     'sinabs ms: sinabs 3.1.3 (PyTorch CPU) on this network with 5% input spikes; speed-up = sinabs ms / median ms.',
   ];
   return out.join('\n');
