@@ -1,4 +1,4 @@
-// Sequential with neuron and reshaping children, against the float64 reference in lif-ref.ts:
+// Sequential with neuron and reshaping children, against the float64 reference in test/support/lif-ref-simple.ts:
 // forward in order, backward in reverse, several forwards then backwards, state dicts with
 // PyTorch keys, errors that name the layer (or key) and leave the network unchanged.
 import { expect } from 'chai';
@@ -16,7 +16,7 @@ import {
   setNumThreads,
 } from '../../lib/index.js';
 import { uniform } from '../support/random.js';
-import { refBackward, refForward, relErr, type RefLif } from './lif-ref.js';
+import { refBackward, refForward, relErr, type RefLif } from '../support/lif-ref-simple.js';
 
 const B = 2,
   T = 12,
