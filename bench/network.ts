@@ -381,7 +381,9 @@ export const networkRows: RowGroup = {
   name: 'network',
   run(ctx: BenchContext): GroupOutput {
     const want = ctx.opt.device !== 'cuda' && (ctx.opt.only === null || ctx.opt.only.includes('network'));
-    const res = want ? runNetworkBench({ quick: ctx.opt.quick, log: progress }) : null;
+    // --threads N runs the rows at N threads only; by default at 1 and 2
+    const threads = ctx.opt.threads !== null ? [ctx.opt.threads] : undefined;
+    const res = want ? runNetworkBench({ quick: ctx.opt.quick, log: progress, threads }) : null;
     return {
       header: [],
       jsonHead: {},
