@@ -12,7 +12,8 @@ import type {
   NativeSumRowsArgs,
   NativeTransposeArgs,
 } from '#binding';
-import { _cudaLaunchEmulation, native } from '../backend.js';
+import { _cudaLaunchEmulation } from '../backend.js';
+import { codedBinding as native } from './tensor-ops.js';
 import { isHost, type Storage } from '../storage.js';
 
 /** Whether host arrays should run through the CPU emulation of the CUDA launch. */

@@ -3,12 +3,36 @@
 // it on; device buffers: CUDA).
 import type { NativeBinding } from '#binding';
 import { _cudaLaunchEmulation, native } from '../backend.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, fromNative } from '../errors.js';
 import { Tensor } from '../tensor.js';
+
+let coded: NativeBinding | undefined;
+/**
+ * The native binding with every function wrapped so that a native failure with a known code
+ * (e.g. a CUDA runtime error) is thrown as the error table's class, as the neuron layers do.
+ */
+export function codedBinding(): NativeBinding {
+  if (coded) return coded;
+  const b = native();
+  coded = new Proxy(b, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      if (typeof v !== 'function' || key === 'DeviceBuffer') return v;
+      return (...args: unknown[]) => {
+        try {
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        } catch (e) {
+          throw fromNative(e);
+        }
+      };
+    },
+  });
+  return coded;
+}
 
 /** The native operations and the emulation flag of the current call. */
 export function ops(): { n: NativeBinding; emulate: boolean } {
-  return { n: native(), emulate: _cudaLaunchEmulation() };
+  return { n: codedBinding(), emulate: _cudaLaunchEmulation() };
 }
 
 /** A RangeError with the NOTHING_PENDING code, for a backward without a pending forward. */
