@@ -9,6 +9,7 @@ import { Module } from './module.js';
 import { PendingStack, ensureGrad, wantsGrad } from './pending.js';
 import * as ops from './synapse-ops.js';
 import { sparseNonzeros } from './sparse.js';
+import { readInputGrad, type InputGradOptions } from './backward-options.js';
 
 /** Options of {@link Conv2d}. */
 export interface Conv2dOptions {
@@ -99,6 +100,8 @@ export class Conv2d extends Module {
   /** [pH, pW]. */
   readonly padding: readonly [number, number];
   readonly #pending = new PendingStack<Conv2dPending>();
+  /** Internal (Sequential): `backward` takes {@link InputGradOptions}. */
+  readonly _takesBackwardOptions = true;
   #lastPath: 'dense' | 'sparse' | null = null;
 
   constructor(opts: Conv2dOptions) {
@@ -247,10 +250,16 @@ export class Conv2d extends Module {
   /**
    * Backward of the newest pending forward: returns dL/dinput `(N, C, H, W)` and adds dL/dweight
    * and dL/dbias into `weight.grad` and `bias.grad` (created on first use; parameters with
-   * `requiresGrad` false are skipped).
+   * `requiresGrad` false are skipped). With `{ inputGrad: false }` dL/dinput is not computed and
+   * null is returned (the first layer of a network, whose input needs no gradient); the parameter
+   * gradients are the same.
    */
-  backward(gradOutput: Tensor): Tensor {
+  backward(gradOutput: Tensor): Tensor;
+  backward(gradOutput: Tensor, options: { inputGrad: false }): null;
+  backward(gradOutput: Tensor, options?: InputGradOptions): Tensor | null;
+  backward(gradOutput: Tensor, options?: InputGradOptions): Tensor | null {
     const what = 'Conv2d.backward';
+    const wantInput = readInputGrad(options, what);
     const dev = this.device;
     const { rec, grad } = this.#pending.top(gradOutput, dev, what);
     const w = this.weight,
@@ -263,14 +272,16 @@ export class Conv2d extends Module {
       rows = g.N * HW,
       ck = g.C * g.kH * g.kW;
     const gT = alloc(dev, rows * O);
-    const dcols = alloc(dev, rows * ck);
-    const dx = alloc(dev, g.N * g.C * g.H * g.W);
+    const dcols = wantInput ? alloc(dev, rows * ck) : null;
+    const dx = wantInput ? alloc(dev, g.N * g.C * g.H * g.W) : null;
     let cols: Storage | null = null;
     try {
       // dY (N, O, HW) -> dY' (N, HW, O) = (rows, O)
       ops.transpose({ batch: g.N, rows: O, cols: HW, src: grad._storage(), dst: gT });
-      ops.gemm({ M: rows, N: ck, K: O, A: gT, B: w._storage(), C: dcols });
-      ops.col2im({ ...g, x: dx, cols: dcols });
+      if (dx && dcols) {
+        ops.gemm({ M: rows, N: ck, K: O, A: gT, B: w._storage(), C: dcols });
+        ops.col2im({ ...g, x: dx, cols: dcols });
+      }
       if (gw) {
         cols = alloc(dev, rows * ck);
         ops.im2col({ ...g, x: rec.input, cols });
@@ -297,7 +308,7 @@ export class Conv2d extends Module {
       release(cols);
     }
     this.#pending.pop();
-    return Tensor._adopt(dx, rec.inputShape, dev);
+    return dx ? Tensor._adopt(dx, rec.inputShape, dev) : null;
   }
 
   protected override _moveExtra(device: string): void {

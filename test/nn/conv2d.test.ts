@@ -308,4 +308,39 @@ describe('Conv2d', () => {
         .with.property('code', ErrorCodes.NOTHING_PENDING);
     });
   });
+
+  describe('backward with { inputGrad: false }', () => {
+    for (const kind of ['spikes', 'dense'] as const) {
+      it(`(${kind} input) returns null; weight and bias gradients bit-identical to the default call, whose dL/dinput matches the reference`, () => {
+        const c: Case = { N: 3, C: 2, H: 9, W: 8, O: 4, k: 3, s: 2, p: 1 };
+        const g = geomOf(c);
+        const n = g.N * g.C * g.H * g.W;
+        const x = kind === 'spikes' ? spikes(81, n, 0.04) : uniform(81, n, -1, 1);
+        const [Ho, Wo] = outSize(g);
+        const gy = uniform(82, g.N * g.O * Ho * Wo, -1, 1);
+        const a = layerOf(c, 9),
+          b = layerOf(c, 9);
+        const ref = run(a, x, g, gy);
+        b.forward(Tensor.from(x, [g.N, g.C, g.H, g.W]));
+        expect(b.backward(Tensor.from(gy, [g.N, g.O, Ho, Wo]), { inputGrad: false })).to.equal(null);
+        expect(b.pendingCalls).to.equal(0);
+        const want = conv2dBackRef(gy, x, g, data(a.weight));
+        assertClose(ref.dx, want.dx, 'default input gradient');
+        const same = (p: Float32Array, q: Float32Array) =>
+          p.length === q.length && p.every((v, i) => Object.is(v, q[i]));
+        expect(same(ref.dW, data(b.weight.grad!)), 'weight gradient').to.equal(true);
+        expect(same(ref.db!, data(b.bias!.grad!)), 'bias gradient').to.equal(true);
+      });
+    }
+    it('bad options: TypeError naming the option, and the pending call is kept', () => {
+      const conv = new Conv2d({ inChannels: 1, outChannels: 2, kernelSize: 2, seed: 1 });
+      conv.forward(Tensor.zeros([1, 1, 3, 3]));
+      expect(() => conv.backward(Tensor.zeros([1, 2, 2, 2]), { inputGrad: 0 } as never)).to.throw(
+        TypeError,
+        /inputGrad/,
+      );
+      expect(() => conv.backward(Tensor.zeros([1, 2, 2, 2]), { out: 1 } as never)).to.throw(TypeError, /out/);
+      expect(conv.pendingCalls).to.equal(1);
+    });
+  });
 });
