@@ -6,40 +6,12 @@
 #include <string>
 
 #include "core/ops_thread.h"
+#include "cuda/cuda_guard.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/cuda_probe.h"
 
 namespace sl {
 namespace {
-
-void check(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return;
-  (void)cudaGetLastError();
-  const std::string code =
-      e == cudaErrorMemoryAllocation ? "ERR_CUDA_OUT_OF_MEMORY" : "ERR_CUDA_RUNTIME";
-  throw CudaError(
-      code, std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
-}
-
-struct DeviceGuard {
-  int prev = -1;
-  explicit DeviceGuard(int device) {
-    const CudaStatus& st = cuda_status();
-    if (!st.available)
-      throw CudaError(st.code.empty() ? "ERR_CUDA_UNAVAILABLE" : st.code, st.reason);
-    if (device < 0 || device >= static_cast<int>(st.devices.size()) || !st.devices[device].usable)
-      throw CudaError("ERR_CUDA_NO_DEVICE",
-                      "CUDA device " + std::to_string(device) + " does not exist or is not usable");
-    check(cudaGetDevice(&prev), "cudaGetDevice");
-    if (prev != device) check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceGuard() {
-    int cur = -1;
-    if (prev >= 0 && cudaGetDevice(&cur) == cudaSuccess && cur != prev) cudaSetDevice(prev);
-  }
-};
-
-const cudaStream_t kStream = cudaStreamPerThread;
 
 template <OpKind K>
 __global__ void op_kernel(OpCall c) {
