@@ -3,7 +3,8 @@
 // a layer with thresholds θ on input x gives the same spikes as the layer with threshold 1 on
 // input x / θ: its membrane is v / θ at every step (and an IF's clip at -θ becomes -1). These
 // classes divide the input by θ (broadcast against the neuron shape from the right) before the
-// layer runs, and divide the input gradient by θ after its backward.
+// layer runs, and divide the input gradient by θ after its backward. The gradients are those of the
+// threshold-1 layer on the scaled input: its surrogate sees v / θ against 1, not v against θ.
 import { Tensor, checkTensor } from '../tensor.js';
 import { broadcastMap } from '../neurons/broadcast.js';
 import { IAFSqueeze, LIFSqueeze, type SqueezeOptions } from '../neurons/squeeze.js';
@@ -32,6 +33,8 @@ function noOut(opts: ForwardOptions | BackwardOptions | undefined, what: string)
 /**
  * LIFSqueeze with one spike threshold per neuron (`neuronThreshold`), run as a threshold-1 layer
  * on input / threshold: the spikes are those of the per-neuron layer, `v_mem` is v / threshold.
+ * `backward` gives the gradients of that threshold-1 layer (its surrogate sees v / threshold
+ * against 1), chained through the division. `out` options are not supported.
  */
 export class ThresholdScaledLIFSqueeze extends LIFSqueeze {
   /** The per-neuron thresholds (a host copy). */
@@ -65,6 +68,7 @@ export class ThresholdScaledLIFSqueeze extends LIFSqueeze {
 /**
  * IAFSqueeze with one spike threshold per neuron and the membrane clipped at -threshold (what
  * fromNir builds for an IF node), run as a threshold-1 layer clipped at -1 on input / threshold.
+ * `v_mem` is v / threshold; `backward` as for {@link ThresholdScaledLIFSqueeze}.
  */
 export class ThresholdScaledIAFSqueeze extends IAFSqueeze {
   /** The per-neuron thresholds (a host copy). */
