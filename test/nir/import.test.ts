@@ -5,7 +5,8 @@
 // documented mapping (test/support/nir-reference.ts), and s08 also against sinabs' in-memory round
 // trip. Error cases are in import-errors.test.ts.
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExpLeakSqueeze, Tensor, fromNir, readNir, type NirArray, type NirGraph } from '../../lib/index.js';
@@ -159,6 +160,48 @@ function runModel(g: NirGraph, m: MModel): Float32Array {
       }
     });
   }
+
+  it("edited copies of s02 (the reader probes nir accepts) give sinabs' from_nir output", async function () {
+    // written with h5wasm from the graph as read: 'type' as fixed-length ASCII, tau as float64, no
+    // version, no v_reset, the edges reversed
+    const m = sets[0]!.models.find((x) => x.name.startsWith('s02'))!;
+    const g = await readNir(path.join(goldenDir, m.file));
+    const h5 = (await import('h5wasm/node')).default;
+    await h5.ready;
+    const dir = mkdtempSync(path.join(tmpdir(), 'spikelayers-nir-probe-'));
+    try {
+      const p = path.join(dir, 'edited.nir');
+      const f = new h5.File(p, 'w');
+      try {
+        const top = f.create_group('node');
+        top.create_dataset({ name: 'type', data: 'NIRGraph' });
+        const nodes = top.create_group('nodes');
+        for (const [id, n] of Object.entries(g.nodes)) {
+          const grp = nodes.create_group(id);
+          grp.create_dataset({ name: 'type', data: n.type, dtype: `A${n.type.length}` });
+          for (const [name, v] of Object.entries(n.params)) {
+            if (name === 'v_reset') continue;
+            const a = v as NirArray;
+            const dtype = a.dtype === 'int64' ? '<q' : name === 'tau' ? '<d' : '<f';
+            const data =
+              a.dtype === 'int64' ? BigInt64Array.from(a.data as number[], BigInt) : Float64Array.from(a.data);
+            grp.create_dataset({ name, data, shape: a.shape, dtype });
+          }
+        }
+        top.create_dataset({ name: 'edges', data: [...g.edges].reverse().flat(), shape: [g.edges.length, 2] });
+      } finally {
+        f.close();
+      }
+      const e = await readNir(p);
+      expect(e.version).to.equal(null);
+      expect(e.nodes['1']!.params.tau).to.deep.include({ dtype: 'float64' });
+      expect(e.nodes['1']!.params).to.not.have.property('v_reset');
+      expect(e.nodes['1']!.type).to.equal('LIF');
+      expect(plain(runModel(e, m))).to.deep.equal(plain(m.roundtrip.output!.data));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('children are named by node id (s11: a bare layer is "model"); order comes from the edges', async function () {
     const s11 = await readNir(path.join(goldenDir, 's11_single_iaf_layer.nir'));
