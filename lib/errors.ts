@@ -48,7 +48,7 @@ export const ErrorCodes = {
   DATA_FORMAT: 'ERR_DATA_FORMAT',
   /** A NIR file or graph lacks something a NIR graph must have, or holds it in the wrong form (the message names the node and parameter). */
   NIR_FORMAT: 'ERR_NIR_FORMAT',
-  /** A NIR graph uses a node type, parameter value or structure that `fromNir` cannot map. */
+  /** A NIR graph uses a node type, parameter value or structure that `fromNir` cannot map, or `toNir` meets a layer it cannot export. */
   NIR_UNSUPPORTED: 'ERR_NIR_UNSUPPORTED',
 } as const;
 
@@ -115,7 +115,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, { readonly class: ErrorClas
   ERR_NIR_UNSUPPORTED: {
     class: 'SpikelayersError',
     meaning:
-      '`fromNir` cannot map a node type (the message names the node and the supported types), a parameter value (e.g. a nonzero `v_leak`) or a graph that is not a chain from `Input` to `Output`.',
+      '`fromNir` cannot map a node type (the message names the node and the supported types), a parameter value (e.g. a nonzero `v_leak`) or a graph that is not a chain from `Input` to `Output`; `toNir` cannot export a layer (e.g. `AvgPool2d`, `trainAlphas`).',
   },
 };
 

@@ -137,3 +137,5 @@ export {
 } from './nir/read.js';
 export { fromNir, type FromNirOptions } from './nir/from-nir.js';
 export { ThresholdScaledLIFSqueeze, ThresholdScaledIAFSqueeze } from './nir/threshold.js';
+export { toNir, type ToNirOptions } from './nir/to-nir.js';
+export { writeNir, type WriteNirOptions } from './nir/write.js';
