@@ -46,6 +46,10 @@ export const ErrorCodes = {
   DATA_FILE: 'ERR_DATA_FILE',
   /** A data file lacks a dataset or holds values of the wrong type, shape or range (the message names which). */
   DATA_FORMAT: 'ERR_DATA_FORMAT',
+  /** A NIR file or graph lacks something a NIR graph must have, or holds it in the wrong form (the message names the node and parameter). */
+  NIR_FORMAT: 'ERR_NIR_FORMAT',
+  /** A NIR graph uses a node type, parameter value or structure that `fromNir` cannot map, or `toNir` meets a layer it cannot export. */
+  NIR_UNSUPPORTED: 'ERR_NIR_UNSUPPORTED',
 } as const;
 
 /** One of the codes in {@link ErrorCodes}. */
@@ -94,11 +98,24 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, { readonly class: ErrorClas
     class: 'SpikelayersError',
     meaning: 'A CUDA runtime call failed during a call (the message has the CUDA error).',
   },
-  ERR_DATA_FILE: { class: 'SpikelayersError', meaning: 'A data file (`loadShd`) is missing or is not an HDF5 file.' },
+  ERR_DATA_FILE: {
+    class: 'SpikelayersError',
+    meaning: 'A data file (`loadShd`, `readNir`) is missing or is not an HDF5 file.',
+  },
   ERR_DATA_FORMAT: {
     class: 'SpikelayersError',
     meaning:
       'A data file lacks a dataset (the message names its path) or holds values of the wrong type, length or range (it names the sample).',
+  },
+  ERR_NIR_FORMAT: {
+    class: 'SpikelayersError',
+    meaning:
+      'A NIR file or graph (`readNir`, `fromNir`) lacks the graph, a node type, the edges or a required parameter, or holds one in the wrong form; the message names the node and parameter.',
+  },
+  ERR_NIR_UNSUPPORTED: {
+    class: 'SpikelayersError',
+    meaning:
+      '`fromNir` cannot map a node type (the message names the node and the supported types), a parameter value (e.g. a nonzero `v_leak`) or a graph that is not a chain from `Input` to `Output`; `toNir` cannot export a layer (e.g. `AvgPool2d`, `trainAlphas`).',
   },
 };
 

@@ -126,3 +126,16 @@ export {
 } from './data/events.js';
 export { loadShd, type ShdOptions } from './data/shd.js';
 export { syntheticEvents, classPatterns, type SyntheticOptions, type ClassPattern } from './data/synthetic.js';
+export {
+  readNir,
+  type NirGraph,
+  type NirNode,
+  type NirValue,
+  type NirArray,
+  type NirString,
+  type NirDict,
+} from './nir/read.js';
+export { fromNir, type FromNirOptions } from './nir/from-nir.js';
+export { ThresholdScaledLIFSqueeze, ThresholdScaledIAFSqueeze } from './nir/threshold.js';
+export { toNir, type ToNirOptions } from './nir/to-nir.js';
+export { writeNir, type WriteNirOptions } from './nir/write.js';

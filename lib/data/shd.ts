@@ -162,7 +162,7 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
 }
 
 /** Whether the file has the HDF5 signature at offset 0, 512, 1024, 2048, ... (after a user block). */
-function hasHdf5Signature(path: string): boolean {
+export function hasHdf5Signature(path: string): boolean {
   const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
   const size = statSync(path).size;
   const fd = openSync(path, 'r');

@@ -54,6 +54,9 @@ function isModuleLike(m: unknown): m is ModuleLike {
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
+/** Set by `Sequential.fromNamed` for the one constructor call it makes: the children's names. */
+let namesForNext: readonly string[] | null = null;
+
 /**
  * torch.nn.Sequential: runs its children in order. Children are registered as '0', '1', ...,
  * so `stateDict()` keys are those of PyTorch (`0.weight`, `1.tau_mem`, `1.v_mem`, ...) and a
@@ -82,18 +85,49 @@ export class Sequential extends Module implements ShapeAware {
 
   constructor(...modules: ModuleLike[]) {
     super();
+    const names = namesForNext;
+    namesForNext = null;
     modules.forEach((m, i) => {
       if (!isModuleLike(m))
         throw new TypeError(
           `Sequential: module ${i} must be a module with forward() and backward(), got ${describe(m)}`,
         );
-      this.registerModule(String(i), m);
+      this.registerModule(names ? names[i]! : String(i), m);
     });
     this.#layers = modules.slice();
     const devices = new Set(
       modules.map((m) => (m as { device?: unknown }).device).filter((d) => typeof d === 'string'),
     );
     if (devices.size === 1) this._setDevice([...devices][0] as string);
+  }
+
+  /**
+   * A Sequential whose children have the given names instead of '0', '1', ...: the names become
+   * the `stateDict()` key prefixes (e.g. `model.v_mem`) and what `toString` shows. The children
+   * still run in the order given, and `at(i)` indexes them by position. Names must be distinct,
+   * non-empty strings without a '.'.
+   */
+  static fromNamed(children: ReadonlyArray<readonly [string, ModuleLike]>): Sequential {
+    if (!Array.isArray(children))
+      throw new TypeError(`Sequential.fromNamed: expected an array of [name, module] pairs, got ${describe(children)}`);
+    const seen = new Set<string>();
+    children.forEach((c, i) => {
+      if (!Array.isArray(c) || c.length !== 2)
+        throw new TypeError(`Sequential.fromNamed: entry ${i} must be a [name, module] pair, got ${describe(c)}`);
+      const name: unknown = c[0];
+      if (typeof name !== 'string' || name === '' || name.includes('.'))
+        throw new TypeError(
+          `Sequential.fromNamed: entry ${i}: the name must be a non-empty string without '.', got ${describe(name)}`,
+        );
+      if (seen.has(name)) throw new RangeError(`Sequential.fromNamed: entry ${i}: the name '${name}' is used twice`);
+      seen.add(name);
+    });
+    namesForNext = children.map((c) => c[0]);
+    try {
+      return new Sequential(...children.map((c) => c[1]));
+    } finally {
+      namesForNext = null;
+    }
   }
 
   /** Number of children. */

@@ -358,4 +358,31 @@ describe('Sequential', function () {
     );
     expect(() => m.forward(Tensor.from(xData, [B, T, N]))).to.not.throw();
   });
+
+  it('fromNamed: children under given names (state-dict keys, toString), run in the order given', function () {
+    const named = Sequential.fromNamed([
+      ['model', new LIF({ tauMem: 6 })],
+      ['7', new LIF({ tauMem: 2, spikeThreshold: 0.5 })],
+    ]);
+    const plain = new Sequential(new LIF({ tauMem: 6 }), new LIF({ tauMem: 2, spikeThreshold: 0.5 }));
+    expect(Object.keys(named.stateDict())).to.deep.equal(
+      Object.keys(plain.stateDict()).map((k) => k.replace(/^0\./, 'model.').replace(/^1\./, '7.')),
+    );
+    expect(String(named)).to.include('(model): LIF').and.include('(7): LIF');
+    expect(named.length).to.equal(2);
+    const x = Tensor.from(uniform(7, B * T * N, 0, 1.5), [B, T, N]);
+    expect(named.forward(x).toArray()).to.deep.equal(plain.forward(x).toArray());
+    // the plain constructor is unaffected
+    expect(Object.keys(new Sequential(new LIF({ tauMem: 6 })).stateDict())[0]).to.match(/^0\./);
+    expect(() =>
+      Sequential.fromNamed([
+        ['a', new LIF({ tauMem: 6 })],
+        ['a', new LIF({ tauMem: 6 })],
+      ]),
+    ).to.throw(RangeError, "the name 'a' is used twice");
+    expect(() => Sequential.fromNamed([['a.b', new LIF({ tauMem: 6 })]])).to.throw(TypeError, "without '.'");
+    expect(() => Sequential.fromNamed([['', new LIF({ tauMem: 6 })]])).to.throw(TypeError, 'non-empty');
+    expect(() => Sequential.fromNamed([['a', {} as LIF]])).to.throw(TypeError, 'module 0');
+    expect(Object.keys(new Sequential(new LIF({ tauMem: 6 })).stateDict())[0]).to.match(/^0\./);
+  });
 });
