@@ -8,11 +8,11 @@
  *
  * The file is read with h5wasm (the HDF5 library compiled to WebAssembly), loaded on first use.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { checkOptions, readInt, readNumber } from '../validate.js';
 import { describe } from '../tensor.js';
 import { ErrorCodes, SpikelayersError } from '../errors.js';
 import { EventDataset, type TimeArray, type UnitArray } from './events.js';
+import { openHdf5 } from './hdf5.js';
 
 /** Options of {@link loadShd}. */
 export interface ShdOptions {
@@ -66,26 +66,8 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
   const numClasses =
     o.numClasses === undefined ? undefined : readInt(o.numClasses, 'loadShd: numClasses', undefined, 1);
   const limit = o.limit === undefined ? Infinity : readInt(o.limit, 'loadShd: limit', undefined, 1);
-  if (!existsSync(path) || !statSync(path).isFile())
-    throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: cannot read '${path}': no such file`);
-
-  if (!hasHdf5Signature(path))
-    throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: '${path}' is not an HDF5 file (no HDF5 signature)`);
-
-  const h5 = (await import('h5wasm/node')).default;
-  await h5.ready;
-  let file: InstanceType<typeof h5.File>;
+  const { h5, file } = await openHdf5(path, 'loadShd');
   try {
-    file = new h5.File(path, 'r');
-  } catch (e) {
-    throw new SpikelayersError(
-      ErrorCodes.DATA_FILE,
-      `loadShd: '${path}' is not a readable HDF5 file (${(e as Error).message})`,
-    );
-  }
-  try {
-    if (!(file.file_id >= 0n))
-      throw new SpikelayersError(ErrorCodes.DATA_FILE, `loadShd: '${path}' is not a readable HDF5 file`);
     const get = (name: string): H5Dataset => {
       let entity: unknown;
       try {
@@ -158,22 +140,6 @@ export async function loadShd(path: string, opts?: ShdOptions): Promise<EventDat
     }
   } finally {
     file.close();
-  }
-}
-
-/** Whether the file has the HDF5 signature at offset 0, 512, 1024, 2048, ... (after a user block). */
-export function hasHdf5Signature(path: string): boolean {
-  const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
-  const size = statSync(path).size;
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(8);
-    for (let at = 0; at + 8 <= size; at = at === 0 ? 512 : at * 2) {
-      if (readSync(fd, buf, 0, 8, at) === 8 && sig.every((b, k) => buf[k] === b)) return true;
-    }
-    return false;
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -12,10 +12,8 @@
  * Datasets may be contiguous or gzip-compressed, 0-d (scalar) or arrays; the file is read with
  * h5wasm (the HDF5 library compiled to WebAssembly), loaded on first use.
  */
-import { existsSync, statSync } from 'node:fs';
-import { describe } from '../tensor.js';
 import { ErrorCodes, SpikelayersError } from '../errors.js';
-import { hasHdf5Signature } from '../data/shd.js';
+import { openHdf5 } from '../data/hdf5.js';
 
 /** A numeric parameter: its shape (`[]` for a 0-d value) and its values in row-major order. */
 export interface NirArray {
@@ -89,26 +87,8 @@ function formatError(path: string, what: string): never {
  *   message names the HDF5 path).
  */
 export async function readNir(path: string): Promise<NirGraph> {
-  if (typeof path !== 'string' || path === '')
-    throw new TypeError(`readNir: path must be a non-empty string, got ${describe(path)}`);
-  if (!existsSync(path) || !statSync(path).isFile())
-    throw new SpikelayersError(ErrorCodes.DATA_FILE, `readNir: cannot read '${path}': no such file`);
-  if (!hasHdf5Signature(path))
-    throw new SpikelayersError(ErrorCodes.DATA_FILE, `readNir: '${path}' is not an HDF5 file (no HDF5 signature)`);
-  const h5 = (await import('h5wasm/node')).default;
-  await h5.ready;
-  let file: InstanceType<typeof h5.File>;
+  const { h5, file } = await openHdf5(path, 'readNir');
   try {
-    file = new h5.File(path, 'r');
-  } catch (e) {
-    throw new SpikelayersError(
-      ErrorCodes.DATA_FILE,
-      `readNir: '${path}' is not a readable HDF5 file (${(e as Error).message})`,
-    );
-  }
-  try {
-    if (!(file.file_id >= 0n))
-      throw new SpikelayersError(ErrorCodes.DATA_FILE, `readNir: '${path}' is not a readable HDF5 file`);
     const isGroup = (x: unknown): x is H5GroupLike => x instanceof h5.Group;
     const isDataset = (x: unknown): x is H5DatasetLike => x instanceof h5.Dataset;
     const child = (g: H5GroupLike, name: string): unknown => {
