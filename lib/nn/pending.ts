@@ -1,4 +1,4 @@
-// The stack of pending training calls of a stateless layer (Linear, Conv2d) and the parameter
+// The stack of pending training calls of a stateless layer (Linear, Conv2d, the pools, the readouts)
 // gradient bookkeeping their backward shares.
 import { native } from '../backend.js';
 import { ErrorCodes } from '../errors.js';

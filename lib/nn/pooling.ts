@@ -4,8 +4,9 @@ import { resolveDevice } from '../backend.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { alloc, copyTo, type Storage } from '../storage.js';
 import { checkOptions, readPair } from '../validate.js';
+import { PendingStack } from './pending.js';
 import { Module } from './module.js';
-import { checkDevice, fmt, nothingPending, ops } from './tensor-ops.js';
+import { checkDevice, fmt, ops } from './tensor-ops.js';
 
 /** Options of {@link AvgPool2d} and {@link SumPool2d}. */
 export interface Pool2dOptions {
@@ -33,7 +34,7 @@ abstract class Pool2d extends Module {
   /** [sH, sW]. */
   readonly stride: [number, number];
   readonly #sum: boolean;
-  #pending: PendingPool[] = [];
+  readonly #pending = new PendingStack<PendingPool>();
 
   protected constructor(opts: Pool2dOptions, name: string, sum: boolean) {
     super();
@@ -104,15 +105,7 @@ abstract class Pool2d extends Module {
   /** dL/d(input) of the most recent pending forward, from dL/d(output). */
   backward(gradOutput: Tensor): Tensor {
     const what = `${this.typeName}.backward`;
-    const g = checkTensor(gradOutput, `${what}: gradOutput`);
-    checkDevice(g, this.device, `${what}: gradOutput`);
-    const rec = this.#pending[this.#pending.length - 1];
-    if (!rec) throw nothingPending(what);
-    const gs = g.shape;
-    if (gs.length !== 4 || gs.some((d, k) => d !== rec.outputShape[k]))
-      throw new RangeError(
-        `${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.outputShape)}, got ${fmt(gs)}`,
-      );
+    const { rec, grad: g } = this.#pending.top(gradOutput, this.device, what);
     const gradIn = alloc(
       this.device,
       rec.inputShape.reduce((a, b) => a * b, 1),
@@ -136,16 +129,16 @@ abstract class Pool2d extends Module {
 
   /** Discards the pending calls (the layer has no state), as the stateful layers do. */
   override resetStates(): void {
-    this.#pending = [];
+    this.#pending.clear();
   }
   override detachStates(): void {
-    this.#pending = [];
+    this.#pending.clear();
   }
   protected override _onZeroGrad(): void {
-    this.#pending = [];
+    this.#pending.clear();
   }
   protected override _moveExtra(device: string): void {
-    for (const r of this.#pending) if (r.out) r.out = copyTo(device, r.out);
+    this.#pending.moveTo(device);
   }
 
   protected override extraRepr(): string {

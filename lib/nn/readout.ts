@@ -4,10 +4,11 @@
 // backward (a stack of pending calls, as every layer). Kernels: native/core/ops_thread.h.
 import { resolveDevice } from '../backend.js';
 import { Tensor, checkTensor } from '../tensor.js';
-import { alloc, copyTo, type Storage } from '../storage.js';
+import { alloc, type Storage } from '../storage.js';
 import { checkOptions, readInt } from '../validate.js';
+import { PendingStack } from './pending.js';
 import { Module } from './module.js';
-import { checkDevice, fmt, nothingPending, ops } from './tensor-ops.js';
+import { checkDevice, fmt, ops } from './tensor-ops.js';
 
 /** Options of the readouts. */
 export interface ReadoutOptions {
@@ -35,7 +36,7 @@ abstract class TimeReadout extends Module {
   /** B of a squeezed input, or null for (B, T, ...F) inputs. */
   readonly batchSize: number | null;
   readonly #mode: number;
-  #pending: PendingReadout[] = [];
+  readonly #pending = new PendingStack<PendingReadout>();
 
   protected constructor(opts: ReadoutOptions | undefined, name: string, mode: keyof typeof MODES) {
     super();
@@ -105,15 +106,7 @@ abstract class TimeReadout extends Module {
   /** dL/d(input) of the most recent pending forward, from dL/d(output) (B, ...F). */
   backward(gradOutput: Tensor): Tensor {
     const what = `${this.typeName}.backward`;
-    const g = checkTensor(gradOutput, `${what}: gradOutput`);
-    checkDevice(g, this.device, `${what}: gradOutput`);
-    const rec = this.#pending[this.#pending.length - 1];
-    if (!rec) throw nothingPending(what);
-    const gs = g.shape;
-    if (gs.length !== rec.outputShape.length || gs.some((d, k) => d !== rec.outputShape[k]))
-      throw new RangeError(
-        `${what}: gradOutput must have the shape of the pending call's output ${fmt(rec.outputShape)}, got ${fmt(gs)}`,
-      );
+    const { rec, grad: g } = this.#pending.top(gradOutput, this.device, what);
     const gradIn = alloc(this.device, rec.B * rec.T * rec.F);
     const { n, emulate } = ops();
     n.timeBackward({
@@ -136,19 +129,19 @@ abstract class TimeReadout extends Module {
   }
 
   override resetStates(): void {
-    this.#pending = [];
+    this.#pending.clear();
   }
   override detachStates(): void {
-    this.#pending = [];
+    this.#pending.clear();
   }
   protected override _onZeroGrad(): void {
-    this.#pending = [];
+    this.#pending.clear();
   }
   protected override _onTrainingChange(mode: boolean): void {
-    if (!mode) this.#pending = [];
+    if (!mode) this.#pending.clear();
   }
   protected override _moveExtra(device: string): void {
-    for (const r of this.#pending) if (r.arg) r.arg = copyTo(device, r.arg);
+    this.#pending.moveTo(device);
   }
   protected override extraRepr(): string {
     return this.batchSize === null ? '' : `batch_size=${this.batchSize}`;

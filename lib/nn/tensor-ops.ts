@@ -3,7 +3,7 @@
 // it on; device buffers: CUDA).
 import type { NativeBinding } from '#binding';
 import { _cudaLaunchEmulation, native } from '../backend.js';
-import { ErrorCodes, fromNative } from '../errors.js';
+import { fromNative } from '../errors.js';
 import { Tensor } from '../tensor.js';
 
 let coded: NativeBinding | undefined;
@@ -33,13 +33,6 @@ export function codedBinding(): NativeBinding {
 /** The native operations and the emulation flag of the current call. */
 export function ops(): { n: NativeBinding; emulate: boolean } {
   return { n: codedBinding(), emulate: _cudaLaunchEmulation() };
-}
-
-/** A RangeError with the NOTHING_PENDING code, for a backward without a pending forward. */
-export function nothingPending(what: string): RangeError {
-  const e = new RangeError(`${what}: no forward call is pending (run forward in training mode first)`);
-  (e as RangeError & { code: string }).code = ErrorCodes.NOTHING_PENDING;
-  return e;
 }
 
 /** Throws unless `t` is on `device`. */
