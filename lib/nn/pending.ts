@@ -1,5 +1,5 @@
-// The stack of pending training calls of a stateless layer (Linear, Conv2d, the pools, the readouts)
-// gradient bookkeeping their backward shares.
+// The stack of pending training calls of a stateless layer (Linear, Conv2d, the pools, the
+// readouts) and the parameter gradient bookkeeping their backward shares.
 import { native } from '../backend.js';
 import { ErrorCodes } from '../errors.js';
 import { Tensor, checkTensor } from '../tensor.js';
