@@ -4,7 +4,7 @@ import { alloc, copyTo, release, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt, readPair } from '../validate.js';
 import { resolveDevice } from '../backend.js';
-import { defaultBound, initGenerator, uniformFill } from './init.js';
+import { initWeightAndBias } from './init.js';
 import { Module } from './module.js';
 import { PendingStack, ensureGrad, wantsGrad } from './pending.js';
 import * as ops from './synapse-ops.js';
@@ -131,17 +131,9 @@ export class Conv2d extends Module {
     this.kernelSize = Object.freeze(k);
     this.stride = Object.freeze(s);
     this.padding = Object.freeze(p);
-    const rng = initGenerator(seed);
-    const bound = defaultBound(fanIn);
-    const w = Tensor.from(uniformFill(O * fanIn, bound, rng), [O, C, k[0], k[1]], { device });
-    w.requiresGrad = true;
-    this.registerParameter('weight', w);
-    let b: Tensor | null = null;
-    if (hasBias) {
-      b = Tensor.from(uniformFill(O, bound, rng), [O], { device });
-      b.requiresGrad = true;
-    }
-    this.registerParameter('bias', b);
+    const { weight, bias } = initWeightAndBias([O, C, k[0], k[1]], fanIn, hasBias, device, seed);
+    this.registerParameter('weight', weight);
+    this.registerParameter('bias', bias);
     this._setDevice(device);
   }
 

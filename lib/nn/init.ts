@@ -1,6 +1,7 @@
 // PyTorch's default initialisation of Linear and Conv2d: weight and bias uniform in
 // [-1/sqrt(fanIn), 1/sqrt(fanIn)), drawn from lib/rng.ts.
 import { Rng } from '../rng.js';
+import { Tensor } from '../tensor.js';
 import { readInt } from '../validate.js';
 
 // Layers built without a `seed` draw from this generator, seeded randomly when the module loads
@@ -31,4 +32,29 @@ export function uniformFill(n: number, bound: number, rng: Rng): Float32Array {
 /** PyTorch's default bound for Linear/Conv2d weight and bias: 1/sqrt(fanIn) (0 when fanIn is 0). */
 export function defaultBound(fanIn: number): number {
   return fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+}
+
+/**
+ * PyTorch's default weight and bias of a Linear/Conv2d layer: weight (`shape`, whose first
+ * dimension is the output count) and bias (that count, or null) ~ U(-1/sqrt(fanIn), 1/sqrt(fanIn)),
+ * drawn in that order from `seed`'s generator, on `device`, with `requiresGrad` set.
+ */
+export function initWeightAndBias(
+  shape: number[],
+  fanIn: number,
+  hasBias: boolean,
+  device: string,
+  seed: number | undefined,
+): { weight: Tensor; bias: Tensor | null } {
+  const rng = initGenerator(seed);
+  const bound = defaultBound(fanIn);
+  const out = shape[0]!;
+  const weight = Tensor.from(uniformFill(out * fanIn, bound, rng), shape, { device });
+  weight.requiresGrad = true;
+  let bias: Tensor | null = null;
+  if (hasBias) {
+    bias = Tensor.from(uniformFill(out, bound, rng), [out], { device });
+    bias.requiresGrad = true;
+  }
+  return { weight, bias };
 }

@@ -5,7 +5,7 @@ import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt } from '../validate.js';
 import type { NativeCsr } from '#binding';
 import { resolveDevice } from '../backend.js';
-import { defaultBound, initGenerator, uniformFill } from './init.js';
+import { initWeightAndBias } from './init.js';
 import { Module } from './module.js';
 import { PendingStack, ensureGrad, wantsGrad } from './pending.js';
 import * as ops from './synapse-ops.js';
@@ -83,17 +83,9 @@ export class Linear extends Module {
       throw new RangeError(`Linear: inFeatures * outFeatures must be < 2^32, got ${inF * outF}`);
     this.inFeatures = inF;
     this.outFeatures = outF;
-    const rng = initGenerator(seed);
-    const bound = defaultBound(inF);
-    const w = Tensor.from(uniformFill(outF * inF, bound, rng), [outF, inF], { device });
-    w.requiresGrad = true;
-    this.registerParameter('weight', w);
-    let b: Tensor | null = null;
-    if (hasBias) {
-      b = Tensor.from(uniformFill(outF, bound, rng), [outF], { device });
-      b.requiresGrad = true;
-    }
-    this.registerParameter('bias', b);
+    const { weight, bias } = initWeightAndBias([outF, inF], inF, hasBias, device, seed);
+    this.registerParameter('weight', weight);
+    this.registerParameter('bias', bias);
     this._setDevice(device);
   }
 
