@@ -1,5 +1,6 @@
 // torch.nn.Conv2d (groups 1, dilation 1, zero padding): im2col, one GEMM with the weight, and a
 // transpose back to NCHW; the backward runs the same pieces in reverse.
+import type { NativeIm2colArgs } from '#binding';
 import { alloc, copyTo, release, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readBool, readInt, readPair } from '../validate.js';
@@ -61,18 +62,7 @@ interface Conv2dPending {
 }
 
 /** The geometry of one call, in the native argument names. */
-interface Geom {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  kH: number;
-  kW: number;
-  sH: number;
-  sW: number;
-  pH: number;
-  pW: number;
-}
+type Geom = Omit<NativeIm2colArgs, 'x' | 'cols' | 'emulate'>;
 
 /**
  * A 2-D convolution, as `torch.nn.Conv2d` with `groups=1`, `dilation=1` and
