@@ -11,6 +11,7 @@ import type { ModuleLike } from '../nn/module.js';
 import { ExpLeakSqueeze, IAFSqueeze, LIFSqueeze } from '../neurons/squeeze.js';
 import { ThresholdScaledIAFSqueeze, ThresholdScaledLIFSqueeze } from './threshold.js';
 import type { NirArray, NirGraph, NirNode } from './read.js';
+import { fmt } from '../nn/shape.js';
 
 /** Options of {@link fromNir}. */
 export interface FromNirOptions {
@@ -20,8 +21,6 @@ export interface FromNirOptions {
 
 /** The node types fromNir maps (Input and Output become no layer). */
 const SUPPORTED = ['Input', 'Output', 'Affine', 'Conv2d', 'SumPool2d', 'Flatten', 'IF', 'LIF', 'LI'];
-
-const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 function unsupported(message: string): never {
   throw new SpikelayersError(ErrorCodes.NIR_UNSUPPORTED, `fromNir: ${message}`);

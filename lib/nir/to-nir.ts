@@ -14,6 +14,7 @@ import { IAF } from '../neurons/iaf.js';
 import { ExpLeak } from '../neurons/expleak.js';
 import { ThresholdScaledIAFSqueeze, ThresholdScaledLIFSqueeze } from './threshold.js';
 import type { NirArray, NirGraph, NirNode } from './read.js';
+import { fmt } from '../nn/shape.js';
 
 /** Options of {@link toNir}. */
 export interface ToNirOptions {
@@ -21,7 +22,6 @@ export interface ToNirOptions {
   inputShape: number[];
 }
 
-const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 function floats(t: Tensor): NirArray {

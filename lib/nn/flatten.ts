@@ -1,10 +1,11 @@
 // Reshaping layers: torch's nn.Flatten and sinabs' FlattenTime / UnflattenTime. They move no
 // data: the output shares the input's storage (host array or device buffer), and the backward
 // reshapes the gradient back to the shape of the call's input.
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, codedError } from '../errors.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions, readInt } from '../validate.js';
 import { Module } from './module.js';
+import { fmt } from './shape.js';
 
 /** Options of {@link Flatten} (torch's `start_dim`, `end_dim` in camelCase). */
 export interface FlattenOptions {
@@ -25,13 +26,12 @@ interface PendingShapes {
   output: number[];
 }
 
-function nothingPending(what: string): RangeError {
-  const e = new RangeError(`${what}: no forward call is pending (run forward in training mode first)`);
-  (e as RangeError & { code: string }).code = ErrorCodes.NOTHING_PENDING;
-  return e;
+function nothingPending(what: string): Error {
+  return codedError(
+    ErrorCodes.NOTHING_PENDING,
+    `${what}: no forward call is pending (run forward in training mode first)`,
+  );
 }
-
-const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /**
  * The common part of the reshaping layers: a stateless module whose output is a view of its

@@ -3,14 +3,13 @@
 // that would fail halfway is refused before anything changed.
 import { LIF, broadcastMap } from '../layer.js';
 import type { ModuleLike } from './module.js';
+import { fmt } from './shape.js';
 
 /** A child that can tell its output shape: `forward` of an input of that shape would return this shape. */
 export interface ShapeAware {
   /** The output shape for `inputShape`; throws the error `forward` would throw for that shape. */
   outputShape(inputShape: readonly number[]): number[];
 }
-
-const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** What a *Squeeze layer adds (lib/siblings.ts). */
 interface SqueezeLike {

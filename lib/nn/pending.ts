@@ -1,7 +1,7 @@
 // The stack of pending training calls of a stateless layer (Linear, Conv2d, the pools, the
 // readouts) and the parameter gradient bookkeeping their backward shares.
 import { native } from '../backend.js';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, codedError } from '../errors.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { sameShape } from './module.js';
 import { copyTo, isHost, release, type Storage } from '../storage.js';
@@ -39,11 +39,11 @@ export class PendingStack<R extends PendingRecord> {
     if (g.device !== device)
       throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${device}; move one with .to()`);
     const rec = this.#items[this.#items.length - 1];
-    if (!rec) {
-      // as LIF: a RangeError carrying the stable code
-      const e = new RangeError(`${what}: no forward call is pending (run forward in training mode first)`);
-      throw Object.assign(e, { code: ErrorCodes.NOTHING_PENDING });
-    }
+    if (!rec)
+      throw codedError(
+        ErrorCodes.NOTHING_PENDING,
+        `${what}: no forward call is pending (run forward in training mode first)`,
+      );
     if (!sameShape(g.shape, rec.outputShape))
       throw new RangeError(
         `${what}: gradOutput must have the shape of the pending call's output [${rec.outputShape.join(', ')}], got [${g.shape.join(', ')}]`,

@@ -3,13 +3,14 @@
 // whole before any child runs (devices, and every layer's shape where the layer can tell it),
 // so that a call refused halfway leaves every layer as it was; an error from a child names the
 // layer index and type and keeps its class and `code`.
-import { ErrorCodes, SpikelayersError } from '../errors.js';
+import { ErrorCodes, SpikelayersError, codedError } from '../errors.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
 import { inferOutputShape, type ShapeAware } from './infer.js';
 import { Module, type LoadStateDictOptions, type ModuleLike } from './module.js';
 import { readInputGrad, type InputGradOptions } from './backward-options.js';
 import { loadWithPlainChildren, plainDescendants, readLoadOptions } from './load.js';
 import { inLayer, isModuleLike, typeNameOf } from './child.js';
+import { fmt } from './shape.js';
 
 /** A function called with each child's output during a forward (see `registerForwardHook`). */
 export type ForwardHook = (output: Tensor, index: number, module: ModuleLike) => void;
@@ -18,8 +19,6 @@ interface PendingCall {
   input: number[];
   output: number[];
 }
-
-const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** Set by `Sequential.fromNamed` for the one constructor call it makes: the children's names. */
 let namesForNext: readonly string[] | null = null;
@@ -263,12 +262,11 @@ export class Sequential extends Module implements ShapeAware {
   #checkBackward(gradOutput: unknown, what: string): Tensor {
     const g = checkTensor(gradOutput, `${what}: gradOutput`);
     const rec = this.#pending[this.#pending.length - 1];
-    if (!rec) {
-      const e = new RangeError(
+    if (!rec)
+      throw codedError(
+        ErrorCodes.NOTHING_PENDING,
         `${what}: no forward call is pending (run forward in training mode first; resetStates/detachStates/zeroGrad discard pending calls)`,
       );
-      throw Object.assign(e, { code: ErrorCodes.NOTHING_PENDING });
-    }
     const s = g.shape;
     if (s.length !== rec.output.length || s.some((d, k) => d !== rec.output[k]))
       throw new RangeError(

@@ -41,4 +41,4 @@ export function checkDevice(t: Tensor, device: string, what: string): void {
     throw new TypeError(`${what} is on ${t.device} but the layer is on ${device}; move one with .to()`);
 }
 
-export const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
+export { fmt } from './shape.js';
