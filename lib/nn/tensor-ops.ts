@@ -14,17 +14,23 @@ let coded: NativeBinding | undefined;
 export function codedBinding(): NativeBinding {
   if (coded) return coded;
   const b = native();
+  const wrapped = new Map<PropertyKey, unknown>(); // one wrapper per function, made on first use
   coded = new Proxy(b, {
     get(target, key, receiver) {
       const v = Reflect.get(target, key, receiver) as unknown;
       if (typeof v !== 'function' || key === 'DeviceBuffer') return v;
-      return (...args: unknown[]) => {
-        try {
-          return (v as (...a: unknown[]) => unknown).apply(target, args);
-        } catch (e) {
-          throw fromNative(e);
-        }
-      };
+      let w = wrapped.get(key);
+      if (!w) {
+        w = (...args: unknown[]) => {
+          try {
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          } catch (e) {
+            throw fromNative(e);
+          }
+        };
+        wrapped.set(key, w);
+      }
+      return w;
     },
   });
   return coded;
