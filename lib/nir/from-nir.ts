@@ -12,6 +12,7 @@ import { ExpLeakSqueeze, IAFSqueeze, LIFSqueeze } from '../neurons/squeeze.js';
 import { ThresholdScaledIAFSqueeze, ThresholdScaledLIFSqueeze } from './threshold.js';
 import type { NirArray, NirGraph, NirNode } from './read.js';
 import { fmt } from '../nn/shape.js';
+import { checkConnected } from './connect.js';
 
 /** Options of {@link fromNir}. */
 export interface FromNirOptions {
@@ -316,5 +317,6 @@ export function fromNir(graph: NirGraph, opts: FromNirOptions): Sequential {
     }
     children.push([id, m]);
   }
+  checkConnected(graph, order, children, batchSize);
   return Sequential.fromNamed(children);
 }
