@@ -70,6 +70,7 @@ export function checkConnected(
     } catch (e) {
       throw new RangeError(
         `${where}: parameter '${FIELD[type] ?? 'type'}' does not fit ${gives} (${(e as Error).message})`,
+        { cause: e },
       );
     }
     if (out === null) return;
@@ -80,7 +81,9 @@ export function checkConnected(
         try {
           broadcastMap(th.shape, out.slice(1), 'v_threshold');
         } catch (e) {
-          throw new RangeError(`${where}: parameter 'v_threshold' does not fit ${gives} (${(e as Error).message})`);
+          throw new RangeError(`${where}: parameter 'v_threshold' does not fit ${gives} (${(e as Error).message})`, {
+            cause: e,
+          });
         }
     }
     shape = out;
