@@ -158,8 +158,10 @@ function nodeOf(
         params: { r: filled(neurons, 1), v_threshold: thresholdLike(th, neurons, id), v_reset: filled(neurons, 0) },
       };
     }
-    const tau = tauOf();
     const th = m instanceof ThresholdScaledLIFSqueeze ? m.neuronThreshold : (m.spikeThreshold as Tensor);
+    // NIR wants the five in one shape: tau's, or the thresholds' when tau is one value and they are not
+    let tau = tauOf();
+    if (tau.size === 1 && th.size > 1) tau = Tensor.full(th.shape, tau.toFloat32Array()[0]!);
     return {
       type: 'LIF',
       params: {

@@ -144,6 +144,11 @@ describe('NIR layer options: the README table, row by row', function () {
     const th = Tensor.from([0.5, 1, 2], [3]);
     const gs = lossless(seq(new ThresholdScaledLIFSqueeze({ tauMem: tau, normInput: false, batchSize: 2 }, th)), [3]);
     expect(values(arr(gs, '0', 'v_threshold'))).to.deep.equal([0.5, 1, 2]);
+    // one tau and per-neuron thresholds: NIR wants one shape, so tau takes the thresholds' shape
+    const g1 = lossless(seq(new ThresholdScaledLIFSqueeze({ tauMem: 5, normInput: false, batchSize: 2 }, th)), [3]);
+    expect(arr(g1, '0', 'tau')).to.deep.include({ shape: [3] });
+    expect(values(arr(g1, '0', 'tau'))).to.deep.equal([5, 5, 5]);
+    expect(values(arr(g1, '0', 'v_threshold'))).to.deep.equal([0.5, 1, 2]);
   });
 
   it('row: dt: no field; tau counts steps (dt = 1) both ways, so alpha = exp(-1/tau) is the same', function () {
