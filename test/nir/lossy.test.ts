@@ -129,13 +129,21 @@ describe('NIR layer options: the README table, row by row', function () {
       .with.property('code', ErrorCodes.NIR_UNSUPPORTED);
   });
 
-  it('row: tauMem -> tau (in steps) and back; spikeThreshold -> v_threshold in the shape of tau (IF: of the layer)', function () {
+  it('row: tauMem -> tau (in steps), and back', function () {
+    const tau = Tensor.from([4, 8, 16], [3]);
+    const g = lossless(seq(new LIFSqueeze({ tauMem: tau, normInput: false, batchSize: 2 })), [3]);
+    expect(values(arr(g, '0', 'tau'))).to.deep.equal([4, 8, 16]);
+    expect(Array.from(child<LIFSqueeze>(rebuilt(g), '0').tauMem!.toFloat32Array())).to.deep.equal([4, 8, 16]);
+    const ge = lossless(seq(new ExpLeakSqueeze({ tauMem: 6, batchSize: 2 })), [3]);
+    expect(arr(ge, '0', 'tau')).to.deep.include({ shape: [] });
+    expect(Array.from(child<ExpLeakSqueeze>(rebuilt(ge), '0').tauMem!.toFloat32Array())).to.deep.equal([6]);
+  });
+
+  it('row: spikeThreshold -> v_threshold in the shape of tau (IF: of the layer), and back', function () {
     const tau = Tensor.from([4, 8, 16], [3]);
     const g = lossless(seq(new LIFSqueeze({ tauMem: tau, spikeThreshold: 0.75, normInput: false, batchSize: 2 })), [3]);
-    expect(values(arr(g, '0', 'tau'))).to.deep.equal([4, 8, 16]);
     expect(values(arr(g, '0', 'v_threshold'))).to.deep.equal([0.75, 0.75, 0.75]);
     const l = child<LIFSqueeze>(rebuilt(g), '0');
-    expect(Array.from(l.tauMem!.toFloat32Array())).to.deep.equal([4, 8, 16]);
     expect(Array.from(l.spikeThreshold!.toFloat32Array())).to.deep.equal([0.75]);
     const gi = lossless(seq(new IAFSqueeze({ spikeThreshold: 0.5, minVMem: -0.5, batchSize: 1 })), [2, 2]);
     expect(arr(gi, '0', 'v_threshold')).to.deep.include({ shape: [2, 2] });
