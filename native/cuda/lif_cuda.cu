@@ -12,14 +12,18 @@
 namespace sl {
 namespace {
 
+constexpr int kBackwardBlocksPerSm = 6;
+
 template <SpikeKind SK, ResetKind RK, bool SYN>
 __global__ void __launch_bounds__(kMaxForwardThreads) forward_kernel(LifKernelArgs a) {
   forward_thread<SK, RK, SYN>(a, blockIdx.x, threadIdx.x, blockDim.x);
 }
 
-// Dynamic shared memory: the replay buffers of the block's threads (replay_floats floats).
+// Dynamic shared memory: the replay buffers of the block's threads (replay_floats floats). At
+// K = 32 they allow 6 blocks of 128 threads per sm_90 SM; the register cap that follows from 6
+// blocks (80) keeps the registers from lowering that further (ptxas spills nothing at 80).
 template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
-__global__ void __launch_bounds__(kMaxBackwardThreads) backward_kernel(LifKernelArgs a) {
+__global__ void __launch_bounds__(kMaxBackwardThreads, kBackwardBlocksPerSm) backward_kernel(LifKernelArgs a) {
   extern __shared__ float replay[];
   backward_thread<SK, RK, SS, SYN>(a, blockIdx.x, threadIdx.x, blockDim.x, replay);
 }
