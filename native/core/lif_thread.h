@@ -198,8 +198,7 @@ SL_HD void backward_thread(const LifKernelArgs& a, int64_t block, int64_t thread
   const float* const sigma = a.sigmaGiven;
   const float* const gout = a.gradOut;
   const int bd = static_cast<int>(blockDim);
-  float* const U = sh + thread;                                          // row o: u of step t0 + o
-  float* const C = sh + static_cast<int>(replay_rows(a)) * bd + thread;  // x or i + x
+  const int rows = static_cast<int>(replay_rows(a));
   float gv = a.gvEnd ? SL_LDG(a.gvEnd + tn.idx) : 0.0f;
   float gi = (SYN && a.giEnd) ? SL_LDG(a.giEnd + tn.idx) : 0.0f;
   double pm = 0.0, ps = 0.0;
@@ -209,6 +208,8 @@ SL_HD void backward_thread(const LifKernelArgs& a, int64_t block, int64_t thread
     const int64_t first = tn.base + t0 * N;      // element of step t0
     const int64_t last = first + (len - 1) * N;  // element of step t0 + len - 1
     const int64_t ckOff = (tn.b * tn.nCk + k) * N + tn.n;
+    float* const U = sh + thread;              // row o: u of step t0 + o
+    float* const C = sh + rows * bd + thread;  // row o: x, or i + x with a synapse
     // first group of the reverse loop's loads: steps t0+len-1, t0+len-2, ...
     float go[L], sgG[L], gp[L];  // gradOut and sigma at step o, given spikes at step o - 1
     {
