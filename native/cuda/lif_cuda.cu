@@ -23,7 +23,8 @@ __global__ void __launch_bounds__(kMaxForwardThreads) forward_kernel(LifKernelAr
 // K = 32 they allow 6 blocks of 128 threads per sm_90 SM; the register cap that follows from 6
 // blocks (80) keeps the registers from lowering that further (ptxas spills nothing at 80).
 template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN>
-__global__ void __launch_bounds__(kMaxBackwardThreads, kBackwardBlocksPerSm) backward_kernel(LifKernelArgs a) {
+__global__ void __launch_bounds__(kMaxBackwardThreads, kBackwardBlocksPerSm)
+    backward_kernel(LifKernelArgs a) {
   extern __shared__ float replay[];
   backward_thread<SK, RK, SS, SYN>(a, blockIdx.x, threadIdx.x, blockDim.x, replay);
 }
