@@ -10,10 +10,10 @@
 #   build      the addon with CUDA required, for the card's architecture only (cmake, offline)
 #   probe      backendInfo(): CUDA built into the addon, and usable where nvidia-smi lists a GPU
 #   tests      the CUDA suites: every dist/test file named *cuda* or *device* (the golden suite
-#              on 'cuda', CPU vs CUDA bit for bit, device tensors, async, device memory) and the
-#              network golden suite, with the pack's golden files (SPIKELAYERS_GOLDEN_DIR), CI=1
-#              (missing data fails instead of skipping) and SPIKELAYERS_EXPECT_SM = the build's
-#              architecture
+#              on 'cuda', CPU vs CUDA bit for bit, device tensors, async, device memory), the
+#              network golden suite and the stream suite (a CUDA case), with the pack's golden
+#              files (SPIKELAYERS_GOLDEN_DIR), CI=1 (missing data fails instead of skipping) and
+#              SPIKELAYERS_EXPECT_SM = the build's architecture
 #   memcheck   compute-sanitizer --tool memcheck on the small subset (GPU_CHECK_SANITIZE_TESTS)
 #   initcheck  compute-sanitizer --tool initcheck on the same subset
 #   bench      node dist/bench/run.js --device cuda --json --require-targets (exit status 3 when a
@@ -66,11 +66,11 @@ run_limited() {
   local step=$1 log=$2
   shift 2
   local limit=${budget[$step]} left=$((TOTAL - SECONDS))
-  ((limit > left)) && limit=$left
-  if ((limit < 3)); then
+  if ((left < 3)); then
     rc=125
     return
   fi
+  ((limit > left)) && limit=$left
   setsid "$@" >> "$log" 2>&1 < /dev/null &
   local pid=$! deadline=$((SECONDS + limit)) timed_out=0
   while kill -0 "$pid" 2> /dev/null; do
@@ -265,13 +265,15 @@ t=$SECONDS
 if [[ -z "$binary" ]]; then
   finish tests "not run" "no addon" 0
 else
-  mapfile -t tfiles < <(files_of "${GPU_CHECK_TESTS:-dist/test/**/*cuda*.test.js dist/test/**/*device*.test.js dist/test/nn/network-golden.test.js}")
+  mapfile -t tfiles < <(files_of "${GPU_CHECK_TESTS:-dist/test/**/*cuda*.test.js dist/test/**/*device*.test.js dist/test/nn/network-golden.test.js dist/test/stream.test.js}")
   say "tests: ${#tfiles[@]} files (log: tests.log): ${tfiles[*]}"
   report=$work/test-report.json
   rm -f "$report"
   run_limited tests "$out/tests.log" env CI=1 SPIKELAYERS_EXPECT_SM="$arch" SPIKELAYERS_GOLDEN_DIR="$root/$pack/golden" \
     node --expose-gc --enable-source-maps node_modules/mocha/bin/mocha.js --no-config --timeout 120000 --reporter json --reporter-option "output=$report" "${tfiles[@]}"
   mocha_rc=$rc
+  # every test that passed, with its time, then the summary (which deletes the report)
+  node -e 'try { for (const t of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).passes) console.log(`passed: ${t.fullTitle} (${t.duration} ms)`); } catch {}' "$report" >> "$out/tests.log"
   node scripts/test-summary.mjs "$report" > "$work/tests-summary.txt" 2>&1
   cat "$work/tests-summary.txt" >> "$out/tests.log"
   grep -v '^skipped: ' "$work/tests-summary.txt" | tail -30
@@ -302,13 +304,14 @@ for tool in memcheck initcheck; do
   fi
   say "$tool: ${#sfiles[@]} files under compute-sanitizer (log: $tool.log)"
   run_limited "$tool" "$log" "$sanitizer" --tool "$tool" --print-limit 200 --error-exitcode 9 \
-    node --expose-gc node_modules/mocha/bin/mocha.js --no-config --timeout 0 --reporter dot "${sfiles[@]}"
+    "$root/$pack/bin/node" --expose-gc node_modules/mocha/bin/mocha.js --no-config --timeout 0 --reporter dot "${sfiles[@]}"
   summary=$(grep -o 'ERROR SUMMARY: [0-9]* error' "$log" | tail -1)
   errors=$(grep -o '[0-9]*' <<< "$summary")
   api=$(grep -c 'Program hit' "$log")
   passing=$(grep -o '[0-9]* passing' "$log" | tail -1)
   failing=$(grep -o '[0-9]* failing' "$log" | tail -1)
   memory=$((${errors:-0} - api))
+  ((memory < 0)) && memory=0
   tail -8 "$log"
   if [[ -z "$summary" ]]; then
     finish "$tool" FAIL "no error summary ($(limit_text)); see $tool.log" $((SECONDS - t))
@@ -344,6 +347,7 @@ fi
 
 # --- the summary ---
 failed=0
+for s in "${steps[@]}"; do [[ "${res[$s]:-}" == FAIL ]] && failed=1; done
 {
   echo
   echo "=== GPU check summary: $(date -u +%FT%TZ), $SECONDS s (limit $TOTAL s) ==="
@@ -351,10 +355,9 @@ failed=0
   printf '%-10s %-9s %6s  %s\n' step result time details
   for s in "${steps[@]}"; do
     r=${res[$s]:-not run}
-    [[ "$r" == FAIL ]] && failed=1
     printf '%-10s %-9s %6s  %s\n' "$s" "$r" "${took[$s]:-0}s" "${det[$s]:-}"
   done
-  targets=$(grep -E '^bench: (target |cpu-vs-cuda|cuda vs cpu|no target|no CUDA rows were)' "$out/bench.log" 2> /dev/null | sed 's/^bench: //')
+  targets=$(grep -E '^bench: (target |cpu-vs-cuda|cuda vs cpu|no target|no CUDA rows were|CUDA part stopped)' "$out/bench.log" 2> /dev/null | sed 's/^bench: //')
   if [[ -n "$targets" ]]; then
     echo "GPU targets and checks (bench):"
     sed 's/^/  /' <<< "$targets"
