@@ -112,11 +112,15 @@ if command -v nvidia-smi > /dev/null; then
   gpu_line=$(nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv,noheader 2> /dev/null | head -1)
 fi
 have_gpu=0
-[[ -n "$gpu_line" ]] && have_gpu=1
-if ((have_gpu)); then
+if [[ -n "$gpu_line" ]]; then
+  have_gpu=1
   IFS=, read -r card driver cap mem <<< "$gpu_line"
   card=${card# } driver=${driver# } cap=${cap# } mem=${mem# }
   arch=${GPU_CHECK_ARCH:-${cap//./}}
+elif command -v nvidia-smi > /dev/null && nvidia-smi -L 2> /dev/null | grep -q '^GPU '; then
+  have_gpu=1 # listed, but the query fields were refused
+  card=$(nvidia-smi -L | head -1) driver=? cap=? mem=?
+  arch=${GPU_CHECK_ARCH:-90}
 else
   card="none (no nvidia-smi, or it lists no GPU)" driver=- cap=- mem=-
   arch=${GPU_CHECK_ARCH:-90}
@@ -129,6 +133,7 @@ say "card: $card; driver $driver; compute capability $cap; memory $mem"
 say "nvcc: $(nvcc --version 2> /dev/null | grep -o 'release [0-9.]*' || echo 'not found'); cmake: $(cmake --version 2> /dev/null | head -1 || echo 'not found'); compute-sanitizer: ${sanitizer:-not found}"
 say "$(uname -srm); $(ldd --version 2> /dev/null | head -1); $(nproc) CPUs"
 [[ -f "$pack/MANIFEST" ]] && sed 's/^/  pack: /' "$pack/MANIFEST"
+((have_gpu)) && nvidia-smi 2>&1 | sed 's/^/  nvidia-smi: /'
 
 export root pack work out arch
 export -f decompress
@@ -315,7 +320,7 @@ for tool in memcheck initcheck; do
   tail -8 "$log"
   if [[ -z "$summary" ]]; then
     finish "$tool" FAIL "no error summary ($(limit_text)); see $tool.log" $((SECONDS - t))
-  elif ((memory > 0)) || [[ -n "$failing" ]] || { ((rc != 0)) && ((rc != 9)); }; then
+  elif ((memory > 0)) || [[ -n "$failing" || -z "$passing" || "$passing" == "0 passing" ]] || { ((rc != 0)) && ((rc != 9)); }; then
     finish "$tool" FAIL "$memory memory errors, $api CUDA API errors, ${passing:-0 passing}${failing:+, $failing} ($(limit_text)); see $tool.log" $((SECONDS - t))
   else
     finish "$tool" pass "0 memory errors, ${passing:-0 passing}, ${#sfiles[@]} files$( ((api)) && echo "; $api CUDA API errors reported, see $tool.log")" $((SECONDS - t))
