@@ -76,11 +76,13 @@ export interface NirRoundtripResult {
   rereadEqual: boolean;
 }
 
-/** The golden set's s09 file: SPIKELAYERS_NIR_GOLDEN, else ../shared/golden/nir beside the repository. */
+/** The golden set's s09 file: in SPIKELAYERS_NIR_GOLDEN, else in nir/ of SPIKELAYERS_GOLDEN_DIR or of ../shared/golden beside the repository. */
 export function defaultNirFile(): string {
   // this file runs as dist/examples/nir-roundtrip.js
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const dir = process.env.SPIKELAYERS_NIR_GOLDEN ?? resolve(repoRoot, '../shared/golden/nir');
+  const dir =
+    process.env.SPIKELAYERS_NIR_GOLDEN ??
+    resolve(process.env.SPIKELAYERS_GOLDEN_DIR || resolve(repoRoot, '../shared/golden'), 'nir');
   return join(dir, 's09_conv_iaf_sumpool_linear_iaf.nir');
 }
 

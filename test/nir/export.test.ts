@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { goldenDir as sharedGoldenDir } from '../support/golden-dir.js';
 import {
   AvgPool2d,
   ErrorCodes,
@@ -55,8 +55,7 @@ interface MModel {
   roundtrip_in_memory?: { output?: MTensor };
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const goldenDir = process.env.SPIKELAYERS_NIR_GOLDEN ?? path.resolve(repoRoot, '../shared/golden/nir');
+const goldenDir = process.env.SPIKELAYERS_NIR_GOLDEN ?? path.join(sharedGoldenDir, 'nir');
 const present = existsSync(path.join(goldenDir, 'manifest.json'));
 /** The node whose edge leads to the Output node. */
 const chainEnd = (g: NirGraph): string => g.edges.find(([, b]) => g.nodes[b]!.type === 'Output')![0];

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { goldenDir as sharedGoldenDir } from '../support/golden-dir.js';
 import {
   AvgPool2d,
   Conv2d,
@@ -413,8 +413,7 @@ interface MModel {
   roundtrip_in_memory?: { matches_original?: boolean };
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const goldenDir = process.env.SPIKELAYERS_NIR_GOLDEN ?? path.resolve(repoRoot, '../shared/golden/nir');
+const goldenDir = process.env.SPIKELAYERS_NIR_GOLDEN ?? path.join(sharedGoldenDir, 'nir');
 const present = existsSync(path.join(goldenDir, 'manifest.json'));
 const models: MModel[] = present
   ? (JSON.parse(readFileSync(path.join(goldenDir, 'manifest.json'), 'utf8')) as { models: MModel[] }).models

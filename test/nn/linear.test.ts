@@ -160,7 +160,7 @@ describe('Linear', () => {
   describe('the golden network cases', () => {
     const file = goldenFile('network_cases.json');
     it('the first Linear of every MLP case matches intermediate["0"] (f64, forward_rtol rule)', function () {
-      const p = process.env.SPIKELAYERS_GOLDEN_NETWORKS ?? file;
+      const p = process.env.SPIKELAYERS_NETWORK_GOLDEN ?? file;
       if (!existsSync(p)) {
         console.log(`      skipped: the golden network file is not present (${p})`);
         this.skip();
