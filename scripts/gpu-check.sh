@@ -8,6 +8,8 @@
 # One command, under 8 minutes in all (GPU_CHECK_TOTAL, default 450 s, bounds every step):
 #   setup      node, node_modules, dist, the golden files and OpenBLAS unpacked from the pack
 #   build      the addon with CUDA required, for the card's architecture only (cmake, offline)
+#   ptxas      scripts/ptxas-report.mjs --check for the card's architecture: registers, local
+#              memory and occupancy of every LIF kernel (fails on local memory)
 #   probe      backendInfo(): CUDA built into the addon, and usable where nvidia-smi lists a GPU
 #   tests      the CUDA suites: every dist/test file named *cuda* or *device* (the golden suite
 #              on 'cuda', CPU vs CUDA bit for bit, device tensors, async, device memory), the
@@ -47,13 +49,14 @@ TOTAL=${GPU_CHECK_TOTAL:-450}
 declare -A budget=(
   [setup]=${GPU_CHECK_BUDGET_SETUP:-30}
   [build]=${GPU_CHECK_BUDGET_BUILD:-150}
+  [ptxas]=${GPU_CHECK_BUDGET_PTXAS:-40}
   [probe]=${GPU_CHECK_BUDGET_PROBE:-20}
   [tests]=${GPU_CHECK_BUDGET_TESTS:-100}
   [memcheck]=${GPU_CHECK_BUDGET_MEMCHECK:-50}
   [initcheck]=${GPU_CHECK_BUDGET_INITCHECK:-50}
   [bench]=${GPU_CHECK_BUDGET_BENCH:-$TOTAL}
 )
-steps=(setup build probe tests memcheck initcheck bench)
+steps=(setup build ptxas probe tests memcheck initcheck bench)
 declare -A res det took
 SECONDS=0
 exec > >(tee "$out/gpu-check.log") 2>&1
@@ -219,6 +222,23 @@ else
   finish build FAIL "$why; see build.log" $((SECONDS - t))
 fi
 [[ -n "$binary" ]] && export SPIKELAYERS_BINARY=$binary
+
+# --- ptxas: registers, local memory and occupancy of the LIF kernels for this card ---
+# (needs nvcc only; fails when a LIF kernel uses local memory or a forward more than 40 registers)
+t=$SECONDS
+if [[ "${res[setup]}" != pass ]]; then
+  finish ptxas "not run" "setup failed" 0
+else
+  run_limited ptxas "$out/ptxas.txt" node scripts/ptxas-report.mjs --arch "sm_$arch" --check
+  if ((rc == 0)); then
+    finish ptxas pass "no local memory; table in ptxas.txt" $((SECONDS - t))
+  elif ((rc == 1)); then
+    finish ptxas FAIL "local memory or forward registers over 40; see ptxas.txt" $((SECONDS - t))
+  else
+    finish ptxas FAIL "$(limit_text); see ptxas.txt" $((SECONDS - t))
+  fi
+  grep -E '^\| (forward|backward|reduce) ' "$out/ptxas.txt" 2> /dev/null
+fi
 
 # --- probe ---
 t=$SECONDS
