@@ -182,3 +182,43 @@ export function decodeToFloat32(dtype: Dtype, src: DtypeArray): Float32Array {
   else for (let k = 0; k < n; ++k) bits[k] = floatBitsFromHalf(src[k]!);
   return out;
 }
+
+// ---- helpers of Tensor ---------------------------------------------------------------------------
+
+/** Tensors of dtypes other than float32 live on the cpu (for now): a TypeError elsewhere. */
+export function cpuOnly(dtype: Dtype, device: string, what: string): void {
+  if (dtype !== 'float32' && device !== 'cpu')
+    throw new TypeError(
+      `${what}: ${dtype} tensors live on the cpu, not on ${device}; convert with .to('float32') first`,
+    );
+}
+
+/**
+ * The host array of a non-float32 tensor made from `data` (see Tensor.from): a Uint16Array is
+ * taken as 16-bit float bit patterns, a Uint8Array as uint8 values; numbers must be integers
+ * 0..255 for uint8 and are otherwise read by `asFloat32` (given their count) and rounded.
+ */
+export function dtypeData(
+  data: unknown,
+  dtype: Dtype,
+  what: string,
+  asFloat32: (length: number) => Float32Array,
+): DtypeArray {
+  if (dtype === 'uint8' && data instanceof Uint8Array) return data.slice();
+  if ((dtype === 'float16' || dtype === 'bfloat16') && data instanceof Uint16Array) return data.slice();
+  const len = (data as { length?: unknown } | null)?.length;
+  const n = typeof len === 'number' && Number.isInteger(len) && len >= 0 ? len : 0;
+  if (dtype === 'uint8' && (Array.isArray(data) || ArrayBuffer.isView(data))) {
+    const src = data as ArrayLike<unknown>;
+    const out = new Uint8Array(n);
+    for (let k = 0; k < n; ++k) {
+      const v = src[k];
+      if (typeof v !== 'number') throw new TypeError(`${what}: data[${k}] must be a number, got ${typeof v}`);
+      if (!(Number.isInteger(v) && v >= 0 && v <= 255))
+        throw new RangeError(`${what}: data[${k}] is ${v}; uint8 holds integers 0..255`);
+      out[k] = v;
+    }
+    return out;
+  }
+  return encodeFloat32(dtype, asFloat32(n), what);
+}

@@ -2,6 +2,8 @@ import { resolveDevice } from './backend.js';
 import {
   allocDtype,
   checkDtype,
+  cpuOnly,
+  dtypeData,
   decodeToFloat32,
   encodeFloat32,
   isDtype,
@@ -400,42 +402,12 @@ export function checkTensor(v: unknown, what: string, accept: readonly Dtype[] =
 
 const FLOAT32_ONLY: readonly Dtype[] = Object.freeze(['float32']);
 
-/** Tensors of dtypes other than float32 live on the cpu (for now): a TypeError elsewhere. */
-function cpuOnly(dtype: Dtype, device: string, what: string): void {
-  if (dtype !== 'float32' && device !== 'cpu')
-    throw new TypeError(
-      `${what}: ${dtype} tensors live on the cpu, not on ${device}; convert with .to('float32') first`,
-    );
-}
-
 /** Tensor.from for the dtypes other than float32 (see Tensor.from). */
 function fromDtype(data: unknown, shape: number[], n: number, dtype: Dtype, device: string): Tensor {
   cpuOnly(dtype, device, 'Tensor.from');
-  let raw: DtypeArray;
-  if (dtype === 'uint8' && data instanceof Uint8Array) raw = data.slice();
-  else if (dtype !== 'uint8' && data instanceof Uint16Array) raw = data.slice();
-  else if (dtype === 'uint8' && (Array.isArray(data) || ArrayBuffer.isView(data))) {
-    const src = data as ArrayLike<unknown>;
-    const out = new Uint8Array(src.length ?? 0);
-    for (let k = 0; k < out.length; ++k) {
-      const v = src[k];
-      if (typeof v !== 'number') throw new TypeError(`Tensor.from: data[${k}] must be a number, got ${typeof v}`);
-      if (!(Number.isInteger(v) && v >= 0 && v <= 255))
-        throw new RangeError(`Tensor.from: data[${k}] is ${v}; uint8 holds integers 0..255`);
-      out[k] = v;
-    }
-    raw = out;
-  } else {
-    // numbers: read as float32 (the same checks as a float32 tensor), then rounded to the dtype
-    const values = Tensor.from(data as ArrayLike<number>, [lengthOf(data)])._data();
-    raw = encodeFloat32(dtype, values, 'Tensor.from');
-  }
+  // numbers are read as float32 (the checks of a float32 tensor), then rounded to the dtype
+  const raw = dtypeData(data, dtype, 'Tensor.from', (len) => Tensor.from(data as ArrayLike<number>, [len])._data());
   if (raw.length !== n)
     throw new RangeError(`Tensor.from: data has ${raw.length} elements but shape [${shape.join(', ')}] needs ${n}`);
   return Tensor._adoptDtype(dtype, raw, shape);
-}
-
-function lengthOf(data: unknown): number {
-  const len = (data as { length?: unknown } | null)?.length;
-  return typeof len === 'number' && Number.isInteger(len) && len >= 0 ? len : 0;
 }
