@@ -19,6 +19,7 @@ export {
   bfloat16BitsToFloat32,
   type Dtype,
 } from './dtype.js';
+export type { SpikeDtype } from './neurons/io.js';
 export {
   LIF,
   CHECKPOINT_INTERVAL,
