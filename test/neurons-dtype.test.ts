@@ -162,6 +162,34 @@ describe('neuron layers with dtypes', function () {
     }
   });
 
+  it('a stream of bfloat16 chunks gives the uint8 spikes of one call over the whole input', async function () {
+    const x = Tensor.from(uniform(20, 2 * 60 * 300, -1, 3), [2, 60, 300]);
+    const xb = x.to('bfloat16');
+    const whole = new LIF({ tauMem: 5, spikeDtype: 'uint8' }).eval().forward(xb);
+    const raw = xb._hostData();
+    const chunk = (t0: number, t1: number): Tensor => {
+      const bits = new Uint16Array(2 * (t1 - t0) * 300);
+      for (let b = 0; b < 2; ++b) bits.set(raw.subarray((b * 60 + t0) * 300, (b * 60 + t1) * 300), b * (t1 - t0) * 300);
+      return Tensor.from(bits, [2, t1 - t0, 300], { dtype: 'bfloat16' });
+    };
+    const pieces: Uint8Array[] = [];
+    const layer = new LIF({ tauMem: 5, spikeDtype: 'uint8' });
+    for await (const y of layer.iterate([chunk(0, 7), chunk(7, 40), chunk(40, 60)])) {
+      expect(y.dtype).to.equal('uint8');
+      pieces.push(y._hostData() as Uint8Array);
+    }
+    const w = whole._hostData();
+    const bounds = [0, 7, 40, 60];
+    pieces.forEach((p, k) => {
+      const t0 = bounds[k]!,
+        len = bounds[k + 1]! - t0;
+      for (let b = 0; b < 2; ++b)
+        expect(Array.from(p.subarray(b * len * 300, (b + 1) * len * 300))).to.deep.equal(
+          Array.from(w.subarray((b * 60 + t0) * 300, (b * 60 + t0 + len) * 300)),
+        );
+    });
+  });
+
   it('IAFSqueeze takes a float16 (B*T, N) input and returns uint8 spikes of that shape', function () {
     const x = Tensor.from(uniform(17, 6 * 50, 0, 2), [6, 50]);
     const want = new IAFSqueeze({ batchSize: 2 }).eval().forward(x);
