@@ -106,9 +106,15 @@ describe('neuron layers with dtypes', function () {
     const out = Tensor.zeros([2, 5, 300], { dtype: 'uint8' });
     expect(layer.forward(x, { out })).to.equal(out);
     expect(Array.from(out.toFloat32Array())).to.deep.equal(counts(want));
-    const e = thrown(() => layer.forward(x, { out: Tensor.zeros([2, 5, 300]) }));
+    let e = thrown(() => layer.forward(x, { out: Tensor.zeros([2, 5, 300]) }));
     expect(e).to.be.instanceOf(TypeError);
     expect(e.message).to.match(/forward: out must be a uint8 tensor, got a float32 tensor/);
+    e = thrown(() => layer.forward(x, { out: Tensor.zeros([2, 5, 299], { dtype: 'uint8' }) }));
+    expect(e).to.be.instanceOf(RangeError);
+    expect(e.message).to.match(/forward: out must have the input's shape \[2, 5, 300\], got \[2, 5, 299\]/);
+    layer.train(); // the widened path checks the same
+    e = thrown(() => layer.forward(x, { out: Tensor.zeros([2, 5, 301], { dtype: 'uint8' }) }));
+    expect(e).to.be.instanceOf(RangeError);
   });
 
   it('training: bfloat16/float16 input and gradient give the float32 run bit for bit (gradients included)', function () {

@@ -252,19 +252,21 @@ export class LIF extends Module {
     const outTensor = readOut(opts, what, [this.spikeDtype]);
     if (this.spikeDtype !== 'float32' && dev !== 'cpu')
       throw new TypeError(`${what}: spikeDtype '${this.spikeDtype}' needs a cpu layer, this one is on ${dev}`);
-    if (outTensor && outTensor.dtype === 'float32' && x.dtype === 'float32') {
+    if (outTensor) {
       if (!sameShape(outTensor.shape, shape.inputShape))
         throw new RangeError(
           `${what}: out must have the input's shape [${shape.inputShape.join(', ')}], got [${outTensor.shape.join(', ')}]`,
         );
       if (outTensor.device !== dev)
         throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
-      if (outTensor._storage() === x._storage()) throw new RangeError(`${what}: out must not be the input tensor`);
+      // (only float32 can be both: out has the spike dtype, tensors of other dtypes never share data)
+      if (outTensor.dtype === 'float32' && x.dtype === 'float32' && outTensor._storage() === x._storage())
+        throw new RangeError(`${what}: out must not be the input tensor`);
+      if (outTensor.dtype === 'float32' && this.#tape.holdsInput(outTensor._storage()))
+        throw new RangeError(
+          `${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`,
+        );
     }
-    if (outTensor && outTensor.dtype === 'float32' && this.#tape.holdsInput(outTensor._storage()))
-      throw new RangeError(
-        `${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`,
-      );
     const p = this.#params;
     const mem = p.decay('mem', shape.neuronShape, dev, this.trainAlphas);
     const syn = p.hasSynapse ? p.decay('syn', shape.neuronShape, dev, this.trainAlphas) : null;

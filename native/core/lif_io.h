@@ -45,20 +45,21 @@ SL_HD float load_f32(BFloat16 x) { return float_of_bits(static_cast<uint32_t>(x.
 // m * 2^-24 (exact: m < 2^10, and the product is a normal float32). Branch-free, so the row
 // loop vectorises.
 SL_HD float load_f32(Half x) {
-  const uint32_t h = x.bits;
-  const uint32_t sign = (h & 0x8000u) << 16;
-  const uint32_t em = h & 0x7fffu;
-  const uint32_t normal = (em << 13) + (uint32_t(127 - 15) << 23);
-  const uint32_t special = 0x7f800000u | ((em & 0x3ffu) << 13);
+  // signed 32-bit arithmetic throughout: AVX2 has no unsigned compares or conversions
+  const int32_t h = x.bits;
+  const int32_t sign = (h & 0x8000) << 16;
+  const int32_t em = h & 0x7fff;
+  const int32_t normal = (em << 13) + ((127 - 15) << 23);
+  const int32_t special = 0x7f800000 | ((em & 0x3ff) << 13);
   const float sub = static_cast<float>(em) * 5.9604644775390625e-8f;  // 2^-24
-  uint32_t subBits;
+  int32_t subBits;
 #if defined(__CUDA_ARCH__)
-  subBits = __float_as_uint(sub);
+  subBits = __float_as_int(sub);
 #else
   std::memcpy(&subBits, &sub, sizeof subBits);
 #endif
-  const uint32_t mag = em >= 0x7c00u ? special : em >= 0x400u ? normal : subBits;
-  return float_of_bits(sign | mag);
+  const int32_t mag = em >= 0x7c00 ? special : em >= 0x400 ? normal : subBits;
+  return float_of_bits(static_cast<uint32_t>(sign | mag));
 }
 
 // Stores: float32 as is; uint8 only an integer 0..255 (returns false, and stores 0, otherwise).
@@ -98,11 +99,17 @@ inline const float* load_row(IoType t, const void* base, int64_t at, float* buf,
 }
 
 // Stores `len` float32 values at row `at` of a uint8 output. Returns the index within the row of
-// the first value uint8 cannot hold, or -1.
+// the first value uint8 cannot hold (its byte is then unspecified), or -1. The loop is the
+// store_f32 rule written out so that it vectorises: a value outside [0, 255] (or NaN) converts 0,
+// and fits exactly when the converted integer equals it.
 inline int64_t store_row_u8(uint8_t* __restrict dst, const float* __restrict src, int64_t len) {
   int bad = 0;
-#pragma omp simd reduction(| : bad)
-  for (int64_t j = 0; j < len; ++j) bad |= store_f32(src[j], dst + j) ? 0 : 1;
+  for (int64_t j = 0; j < len; ++j) {  // GCC vectorises this plain loop (not the omp simd form)
+    const float v = src[j];
+    const int i = static_cast<int>((v >= 0.0f && v <= 255.0f) ? v : 0.0f);
+    bad |= static_cast<float>(i) != v ? 1 : 0;
+    dst[j] = static_cast<uint8_t>(i);
+  }
   if (!bad) return -1;
   uint8_t scratch;
   for (int64_t j = 0; j < len; ++j)
