@@ -5,7 +5,7 @@ import { endianness } from 'node:os';
 import type { Dtype } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 
-/** The dtypes spikelayers reads (float32 Tensors, or with `keepDtype` the Tensor dtype of {@link TENSOR_DTYPE}). */
+/** The dtypes spikelayers reads: into float32 Tensors, or with `keepDtype` F16, BF16 and U8 into float16, bfloat16 and uint8 Tensors. */
 export type SafetensorsDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'U8';
 
 /** Options of parseSafetensors / decodeSafetensors / loadSafetensors. */
