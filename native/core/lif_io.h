@@ -8,6 +8,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#endif
+
 #include "core/lif_math.h"
 
 namespace sl {
@@ -102,7 +106,7 @@ inline const float* load_row(IoType t, const void* base, int64_t at, float* buf,
 // the first value uint8 cannot hold (its byte is then unspecified), or -1. The loop is the
 // store_f32 rule written out so that it vectorises: a value outside [0, 255] (or NaN) converts 0,
 // and fits exactly when the converted integer equals it.
-inline int64_t store_row_u8(uint8_t* __restrict dst, const float* __restrict src, int64_t len) {
+inline int64_t convert_row_u8(uint8_t* __restrict dst, const float* __restrict src, int64_t len) {
   int bad = 0;
   for (int64_t j = 0; j < len; ++j) {  // GCC vectorises this plain loop (not the omp simd form)
     const float v = src[j];
@@ -115,6 +119,37 @@ inline int64_t store_row_u8(uint8_t* __restrict dst, const float* __restrict src
   for (int64_t j = 0; j < len; ++j)
     if (!store_f32(src[j], &scratch)) return j;
   return -1;
+}
+
+// Copies `n` bytes with non-temporal (streaming) stores where the host has them: a large output
+// is then written without first reading its lines into the cache (see stream_row in
+// native/cpu/lif_cpu.cc; the caller fences before handing the output over).
+inline void stream_bytes(uint8_t* __restrict dst, const uint8_t* __restrict src, int64_t n) {
+  int64_t k = 0;
+#if defined(__SSE2__) && !defined(__CUDACC__)
+  for (; k < n && (reinterpret_cast<uintptr_t>(dst + k) & 15) != 0; ++k) dst[k] = src[k];
+  for (; k + 16 <= n; k += 16)
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + k),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + k)));
+#endif
+  for (; k < n; ++k) dst[k] = src[k];
+}
+
+// store_row_u8 of a row: converted in place, or with `stream` staged in 256-byte pieces and
+// written with streaming stores. Returns the index within the row of the first value uint8
+// cannot hold, or -1.
+inline int64_t store_row_u8(uint8_t* __restrict dst, const float* __restrict src, int64_t len,
+                            bool stream) {
+  if (!stream) return convert_row_u8(dst, src, len);
+  alignas(64) uint8_t piece[256];
+  int64_t bad = -1;
+  for (int64_t j0 = 0; j0 < len; j0 += 256) {
+    const int64_t n = len - j0 < 256 ? len - j0 : 256;
+    const int64_t b = convert_row_u8(piece, src + j0, n);
+    if (b >= 0 && bad < 0) bad = j0 + b;
+    stream_bytes(dst + j0, piece, n);
+  }
+  return bad;
 }
 
 // Prefetch of row `at` of an input of type `t` (len elements), for reading.

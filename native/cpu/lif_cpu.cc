@@ -218,7 +218,7 @@ void forward_impl(LifKernelArgs& a, int threads) {
                                       SK == SpikeKind::Given ? A.spikesGiven + row : nullptr, st, v,
                                       iS, A.uOut ? A.uOut + row : ubuf, acc, am, c, as, P);
       if (!of) {
-        const int64_t j = store_row_u8(static_cast<uint8_t*>(A.outIo) + row, sbuf, len);
+        const int64_t j = store_row_u8(static_cast<uint8_t*>(A.outIo) + row, sbuf, len, nt);
         if (j >= 0 && bad < 0) {
           bad = row + j;
           badV = sbuf[j];
