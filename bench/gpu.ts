@@ -328,6 +328,39 @@ function runGpu(dev: string, workloads: Workload[], reps: number, plain: PlainRe
   return res;
 }
 
+/**
+ * The verdict of --require-targets on the CUDA rows: every target on `big` met, the CPU-vs-CUDA
+ * check and the spike checks identical, and the CUDA part not stopped early. One line per target
+ * (its % of the copy bandwidth, the minimum and their ratio) and per failed check.
+ */
+export function gpuVerdict(g: GpuResult): { ok: boolean; lines: string[] } {
+  const lines: string[] = [];
+  let ok = true;
+  const bad = (line: string): void => {
+    ok = false;
+    lines.push(line);
+  };
+  if (g.error) bad(`CUDA part stopped early: ${g.error}`);
+  if (g.rows.length === 0) bad('no CUDA rows were measured');
+  if (!g.cpuVsCuda) bad('cpu-vs-cuda check: not run');
+  else if (!g.cpuVsCuda.identical)
+    bad(
+      `cpu-vs-cuda check: DIFFER (${g.cpuVsCuda.spikeMismatches} spike counts, ${g.cpuVsCuda.gradInputMismatches} gradInput values)`,
+    );
+  else lines.push('cpu-vs-cuda check: identical');
+  for (const c of g.spikeChecks)
+    if (!c.match) bad(`cuda vs cpu spikes ${c.workload}/${c.config}: DIFFER (${c.mismatches} of ${c.elements})`);
+  if (g.targets.length === 0) bad('no target rows (the big workload did not run)');
+  for (const t of g.targets) {
+    const line =
+      `target big/${t.config}/${t.mode}/${t.path}: ${t.percentOfCopyBandwidth.toFixed(1)}% of copy bandwidth, ` +
+      `minimum ${t.minPercent}%, ratio ${(t.percentOfCopyBandwidth / t.minPercent).toFixed(2)}: ${t.met ? 'met' : 'MISSED'}`;
+    if (t.met) lines.push(line);
+    else bad(line);
+  }
+  return { ok, lines };
+}
+
 /** The CUDA row group (where wanted and a usable GPU exists; a line saying why not otherwise). */
 export const gpuRows: RowGroup = {
   name: 'cuda',
@@ -335,6 +368,7 @@ export const gpuRows: RowGroup = {
     const { gpu, wantGpu, reps, noGpuLine } = ctx;
     const gpuRes = wantGpu && gpu.dev ? runGpu(gpu.dev, ctx.workloads, reps, ctx.plain, ctx.warnings) : null;
     return {
+      ...(gpuRes ? { verdict: gpuVerdict(gpuRes) } : {}),
       header: gpuRes
         ? [
             `gpu: ${gpuRes.name} (${gpuRes.device}, compute capability ${gpuRes.computeCapability}${gpuRes.memoryGiB === null ? '' : `, ${gpuRes.memoryGiB.toFixed(1)} GiB`}); ` +

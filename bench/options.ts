@@ -11,10 +11,15 @@ export interface Options {
   only: string[] | null;
   /** Which rows: 'cpu', 'cuda' or 'all' (CPU, and CUDA where a usable GPU exists). */
   device: DeviceChoice;
+  /**
+   * --require-targets: exit with status 3 unless CUDA rows ran, every GPU target was met and the
+   * CUDA results equal the CPU's (the GPU check's verdict). Off by default.
+   */
+  requireTargets: boolean;
 }
 
 export const USAGE =
-  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,dtype] [--device cpu|cuda|all]';
+  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,dtype] [--device cpu|cuda|all] [--require-targets]';
 
 /** Prints the message and the usage to stderr and exits with status 2. */
 export function fail(msg: string): never {
@@ -39,6 +44,7 @@ export function readOptions(argv: string[]): Options {
         quick: { type: 'boolean' },
         only: { type: 'string', multiple: true },
         device: { type: 'string' },
+        'require-targets': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -58,7 +64,14 @@ export function readOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const o: Options = { threads: null, json: !!v.json, quick: !!v.quick, only: null, device: 'all' };
+  const o: Options = {
+    threads: null,
+    json: !!v.json,
+    quick: !!v.quick,
+    only: null,
+    device: 'all',
+    requireTargets: !!v['require-targets'],
+  };
   if (v.threads !== undefined) {
     const n = Number(v.threads);
     if (!Number.isInteger(n) || n < 1) fail(`--threads must be a positive integer`);

@@ -42,6 +42,11 @@ export interface GroupOutput {
   json: Record<string, unknown>;
   /** The group's section of the text report; `afterSection`: an earlier group printed a section. */
   text(afterSection: boolean): string[];
+  /**
+   * For --require-targets: whether the group's targets and checks passed, with one line per target
+   * or check. Groups without targets leave it out.
+   */
+  verdict?: { ok: boolean; lines: string[] };
 }
 
 /** A part of the benchmark: runs its rows (or nothing) and describes them. */

@@ -7,6 +7,10 @@
  *   --only a,b    run only these workloads (mlp, conv, long, big, network, dtype); may be repeated
  *   --device D    cpu: only the CPU rows; cuda: only the CUDA rows; all (default): CPU rows, and
  *                 CUDA rows where a usable GPU exists (backendInfo().cuda.available)
+ *   --require-targets
+ *                 exit status 3 unless CUDA rows ran, every GPU target below was met and the CUDA
+ *                 results equal the CPU's; the verdict, one line per target, goes to stderr
+ *                 (without it the exit status does not depend on the targets)
  *   --help, -h    print the usage
  *
  * For every workload x config x mode x output path it reports the median time of >= 5 runs
@@ -53,7 +57,14 @@ import { dtypeRows } from './dtype.js';
 import { networkRows } from './network.js';
 import { progress, startProgress } from './measure.js';
 import { fail, readOptions } from './options.js';
-import { describeMachine, jsonReport, textReport, type BenchContext, type RowGroup } from './report.js';
+import {
+  describeMachine,
+  jsonReport,
+  textReport,
+  type BenchContext,
+  type GroupOutput,
+  type RowGroup,
+} from './report.js';
 import { WORKLOADS } from './workloads.js';
 
 /**
@@ -67,6 +78,20 @@ const ROW_GROUPS: RowGroup[] = [
   dtypeRows, // bench/dtype.ts: compact input and spike dtypes against their byte bounds
   // further groups here
 ];
+
+/** Exit status of --require-targets when a target was missed or no CUDA rows ran. */
+const TARGETS_MISSED = 3;
+
+/** --require-targets: prints each group's verdict to stderr; a missed target or no verdict at all sets exit status 3. */
+function requireTargets(outputs: GroupOutput[], noGpuLine: string | null): void {
+  const verdicts = outputs.flatMap((o) => (o.verdict ? [o.verdict] : []));
+  for (const v of verdicts) for (const line of v.lines) console.error(`bench: ${line}`);
+  const ok = verdicts.length > 0 && verdicts.every((v) => v.ok);
+  if (verdicts.length === 0)
+    console.error(`bench: --require-targets: no CUDA rows ran${noGpuLine ? ` (${noGpuLine})` : ''}`);
+  console.error(`bench: --require-targets: ${ok ? 'every target met' : `NOT met, exit status ${TARGETS_MISSED}`}`);
+  if (!ok) process.exitCode = TARGETS_MISSED;
+}
 
 function main(): void {
   const opt = readOptions(process.argv.slice(2));
@@ -110,6 +135,7 @@ function main(): void {
       console.log(
         `bench: ${noGpuLine}; no CUDA rows to run${opt.device === 'cuda' ? ' (--device cuda)' : ` (--only ${workloads.map((w) => w.name).join(',')} runs only on CUDA)`}`,
       );
+    if (opt.requireTargets) requireTargets([], noGpuLine);
     return;
   }
 
@@ -130,6 +156,7 @@ function main(): void {
   const outputs = ROW_GROUPS.map((group) => group.run(ctx));
   progress('done');
   console.log(opt.json ? jsonReport(ctx, outputs) : textReport(ctx, outputs));
+  if (opt.requireTargets) requireTargets(outputs, gpu.dev ? null : noGpuLine);
 }
 
 main();

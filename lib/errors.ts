@@ -50,6 +50,8 @@ export const ErrorCodes = {
   NIR_FORMAT: 'ERR_NIR_FORMAT',
   /** A NIR graph uses a node type, parameter value or structure that `fromNir` cannot map, or `toNir` meets a layer it cannot export. */
   NIR_UNSUPPORTED: 'ERR_NIR_UNSUPPORTED',
+  /** `toNir` meets layer options that NIR cannot express, without `allowLossy` (the message names each layer and option). */
+  NIR_LOSSY: 'ERR_NIR_LOSSY',
 } as const;
 
 /** One of the codes in {@link ErrorCodes}. */
@@ -115,7 +117,12 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, { readonly class: ErrorClas
   ERR_NIR_UNSUPPORTED: {
     class: 'SpikelayersError',
     meaning:
-      '`fromNir` cannot map a node type (the message names the node and the supported types), a parameter value (e.g. a nonzero `v_leak`) or a graph that is not a chain from `Input` to `Output`; `toNir` cannot export a layer (e.g. `AvgPool2d`, `trainAlphas`).',
+      '`fromNir` cannot map a node type (the message names the node and the supported types), a parameter value (e.g. a nonzero `v_leak`) or a graph that is not a chain from `Input` to `Output`; `toNir` cannot export a layer (e.g. `AvgPool2d`, nested `Sequential`s).',
+  },
+  ERR_NIR_LOSSY: {
+    class: 'SpikelayersError',
+    meaning:
+      '`toNir` without `allowLossy` on a model with layer options NIR cannot express (`tauSyn`, `normInput: true`, the reset kind, ...); the message names each layer index, name and option.',
   },
 };
 

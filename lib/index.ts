@@ -148,5 +148,6 @@ export {
 } from './nir/read.js';
 export { fromNir, type FromNirOptions } from './nir/from-nir.js';
 export { ThresholdScaledLIFSqueeze, ThresholdScaledIAFSqueeze } from './nir/threshold.js';
-export { toNir, type ToNirOptions } from './nir/to-nir.js';
-export { writeNir, type WriteNirOptions } from './nir/write.js';
+export { toNir, type ToNirOptions, type NirExport } from './nir/to-nir.js';
+export type { NirLoss } from './nir/lossy.js';
+export { writeNir, type WriteNirOptions, NIR_VERSIONS, NIR_CURRENT_VERSION, type NirVersion } from './nir/write.js';

@@ -6,8 +6,24 @@ import { fatbinEntries } from './support/fatbin.js';
 
 const info = backendInfo();
 
+/**
+ * The architectures the loaded binary must hold SASS for, PTX for the highest: those of the release
+ * build (CMakeLists.txt's SPIKELAYERS_CUDA_ARCHS), or the comma-separated list in
+ * SPIKELAYERS_EXPECT_SM (e.g. `90`) for a build made for one card, as the GPU check makes.
+ */
+function expectedArchs(): number[] {
+  const env = process.env.SPIKELAYERS_EXPECT_SM;
+  if (env === undefined || env.trim() === '') return [75, 80, 86, 89, 90];
+  const archs = env.split(',').map((s) => Number(s.trim()));
+  if (!archs.every((a) => Number.isInteger(a) && a >= 50 && a < 1000))
+    throw new RangeError(`SPIKELAYERS_EXPECT_SM must list architectures such as 90 or 80,90, got '${env}'`);
+  return archs.sort((a, b) => a - b);
+}
+const archs = expectedArchs();
+const ptxArch = archs[archs.length - 1]!;
+
 describe('CUDA build', function () {
-  it('embeds SASS for sm_75, sm_80, sm_86, sm_89, sm_90 and PTX for compute_90', function () {
+  it(`embeds SASS for ${archs.map((a) => `sm_${a}`).join(', ')} and PTX for compute_${ptxArch}`, function () {
     if (!info.cuda.built) {
       if (process.env.CI) expect.fail('CI builds with SPIKELAYERS_REQUIRE_CUDA, but the loaded binary has no CUDA');
       console.log(`      skipped: the loaded binary was built without CUDA (${info.binary})`);
@@ -16,8 +32,8 @@ describe('CUDA build', function () {
     const entries = fatbinEntries(info.binary);
     const sass = new Set(entries.filter((e) => e.kind === 'sass').map((e) => e.arch));
     const ptx = new Set(entries.filter((e) => e.kind === 'ptx').map((e) => e.arch));
-    for (const arch of [75, 80, 86, 89, 90]) expect(sass.has(arch), `SASS for sm_${arch}`).to.equal(true);
-    expect(ptx.has(90), 'PTX for compute_90').to.equal(true);
+    for (const arch of archs) expect(sass.has(arch), `SASS for sm_${arch}`).to.equal(true);
+    expect(ptx.has(ptxArch), `PTX for compute_${ptxArch}`).to.equal(true);
   });
 
   it('reports the CUDA status with a reason and a stable code', function () {

@@ -1,7 +1,7 @@
 // The CUDA kernels' per-thread code (native/core/lif_thread.h), run on the host over the same
 // grid as the CUDA launch ("emulated launch"), must give the same bits as the OpenMP kernels:
 // forward outputs, states, recordings, checkpoints (through the backward), input gradients and
-// parameter gradients. Sizes leave a partial last block (B*N not a multiple of 128), a partial
+// parameter gradients. Sizes leave a partial last block (B*N not a multiple of the block), a partial
 // last checkpoint chunk (T = 70) and steps fewer than the load-ahead depth (T = 3, T = 1).
 // The whole golden suite runs through the emulated launch too.
 import { expect } from 'chai';
@@ -131,6 +131,13 @@ describe("emulated CUDA launch (the GPU kernels' per-thread code, on the host)",
   });
   it('bit-identical on a grid of many blocks (B=4, T=40, N=1000)', function () {
     compare(configs[2]![1], 4, 40, 1000);
+  });
+  // The block size follows the work (two blocks per SM of a 132-SM card, 32 to 256 threads):
+  // 32-thread blocks above; here 64 (B*N = 20000), 128 and 256 (B*N = 68000, the backward's
+  // largest block is 128), each with a partial last block.
+  it('bit-identical with 64-, 128- and 256-thread blocks (B=4, N=5000; B=2, N=34000)', function () {
+    compare(configs[5]![1], 4, 9, 5000);
+    compare(configs[3]![1], 2, 5, 34000);
   });
 
   const golden = loadGolden();

@@ -12,6 +12,7 @@ import { ExpLeakSqueeze, IAFSqueeze, LIFSqueeze } from '../neurons/squeeze.js';
 import { ThresholdScaledIAFSqueeze, ThresholdScaledLIFSqueeze } from './threshold.js';
 import type { NirArray, NirGraph, NirNode } from './read.js';
 import { fmt } from '../nn/shape.js';
+import { checkConnected } from './connect.js';
 
 /** Options of {@link fromNir}. */
 export interface FromNirOptions {
@@ -278,8 +279,13 @@ export function chainOrder(graph: NirGraph): string[] {
  * Beyond sinabs: 0-d parameters read from a file and `[C, H, W]` LIF parameters, which sinabs'
  * importer refuses, are built with the same mapping.
  *
- * @throws TypeError / RangeError for bad arguments or parameter shapes and values (naming the
- *   node and parameter). SpikelayersError `ERR_NIR_FORMAT` for a missing parameter or an edge to
+ * Only chains are supported (no skip connections, no recurrence). Where the Input node has a
+ * `shape`, it is passed through the rebuilt layers before anything is returned: every parameter
+ * must fit the shape that arrives, and declared shapes (`Conv2d` `input_shape`, `Flatten`
+ * `input_type`, the Output node's `shape`) must equal it.
+ *
+ * @throws TypeError / RangeError for bad arguments or parameter shapes and values, including
+ *   shapes that do not connect (naming the node, the parameter and the shape that arrives). SpikelayersError `ERR_NIR_FORMAT` for a missing parameter or an edge to
  *   an unknown node, `ERR_NIR_UNSUPPORTED` for a node type outside the table, a nonzero `v_leak`
  *   and graphs that are not a chain from one Input to one Output.
  */
@@ -316,5 +322,6 @@ export function fromNir(graph: NirGraph, opts: FromNirOptions): Sequential {
     }
     children.push([id, m]);
   }
+  checkConnected(graph, order, children, batchSize);
   return Sequential.fromNamed(children);
 }

@@ -13,6 +13,7 @@
  * h5wasm (the HDF5 library compiled to WebAssembly), loaded on first use.
  */
 import { ErrorCodes, SpikelayersError } from '../errors.js';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { openHdf5 } from '../data/hdf5.js';
 
 /** A numeric parameter: its shape (`[]` for a 0-d value) and its values in row-major order. */
@@ -72,6 +73,35 @@ interface H5GroupLike {
   get(name: string): unknown;
 }
 
+/**
+ * The size the file's HDF5 superblock declares (base address + end-of-file address), when the
+ * signature is at offset 0 and the superblock is of a version this reads (0 to 3); else null.
+ */
+function declaredSize(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const b = Buffer.alloc(64);
+    const n = readSync(fd, b, 0, 64, 0);
+    const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+    if (n < 16 || !sig.every((x, k) => b[k] === x)) return null;
+    const version = b[8]!;
+    const O = version <= 1 ? b[13]! : b[9]!;
+    if (O !== 4 && O !== 8) return null;
+    // v0: the addresses start at 24, v1 at 28 (after the indexed-storage K), v2/v3 at 12
+    const at = version === 0 ? 24 : version === 1 ? 28 : version <= 3 ? 12 : -1;
+    if (at < 0 || at + 3 * O > n) return null;
+    const addr = (k: number): number => (O === 8 ? Number(b.readBigUInt64LE(k)) : b.readUInt32LE(k));
+    return addr(at) + addr(at + 2 * O);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function formatError(path: string, what: string): never {
   throw new SpikelayersError(ErrorCodes.NIR_FORMAT, `readNir: '${path}': ${what}`);
 }
@@ -82,11 +112,21 @@ function formatError(path: string, what: string): never {
  * checked beyond the layout (use {@link fromNir} to build a network from the graph).
  *
  * @throws TypeError for a path that is not a non-empty string. SpikelayersError with code
- *   `ERR_DATA_FILE` when the file is missing or not HDF5, `ERR_NIR_FORMAT` when the file lacks
+ *   `ERR_DATA_FILE` when the file is missing, not HDF5 or truncated (shorter than its superblock says), `ERR_NIR_FORMAT` when the file lacks
  *   the `node` group, a node's `type` or the edges, or holds a value of an unexpected kind (the
  *   message names the HDF5 path).
  */
 export async function readNir(path: string): Promise<NirGraph> {
+  if (typeof path === 'string' && path !== '' && existsSync(path) && statSync(path).isFile()) {
+    // a truncated file: say so (HDF5 itself would only report a file it cannot open)
+    const want = declaredSize(path),
+      size = statSync(path).size;
+    if (want !== null && size < want)
+      throw new SpikelayersError(
+        ErrorCodes.DATA_FILE,
+        `readNir: '${path}' is truncated: it has ${size} bytes, its HDF5 superblock declares ${want}`,
+      );
+  }
   const { h5, file } = await openHdf5(path, 'readNir');
   try {
     const isGroup = (x: unknown): x is H5GroupLike => x instanceof h5.Group;

@@ -4,6 +4,7 @@
 #include "cpu/emulated.h"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "core/dispatch.h"
@@ -21,6 +22,24 @@ void launch(Grid g, int threads, Fn&& fn) {
       fn(blk, static_cast<int64_t>(th), static_cast<int64_t>(g.threads));
 }
 
+// The same with a block-wide buffer of `shFloats` floats, the emulation of the backward's dynamic
+// shared memory: the threads of a block run one after another on their block's buffer, which is
+// filled with NaN before each block (device shared memory starts undefined, so a value read
+// before it is written shows up in the results).
+template <class Fn>
+void launch_shared(Grid g, int64_t shFloats, int threads, Fn&& fn) {
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> sh(static_cast<size_t>(shFloats));
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < g.blocks; ++blk) {
+      std::fill(sh.begin(), sh.end(), std::numeric_limits<float>::quiet_NaN());
+      for (int th = 0; th < g.threads; ++th)
+        fn(blk, static_cast<int64_t>(th), static_cast<int64_t>(g.threads), sh.data());
+    }
+  }
+}
+
 }  // namespace
 
 void lif_forward_emulated(LifKernelArgs& a, int threads) {
@@ -29,14 +48,16 @@ void lif_forward_emulated(LifKernelArgs& a, int threads) {
   LifKernelArgs A = a;
   A.partSpikes = partSpikes.data();
   dispatch_forward(A, [&](auto sk, auto rk, auto syn) {
-    launch(grid_for(BN), threads, [&](int64_t blk, int64_t th, int64_t dim) {
-      forward_thread<decltype(sk)::value, decltype(rk)::value, decltype(syn)::value>(A, blk, th,
-                                                                                     dim);
-    });
+    launch(lif_grid(BN, kReferenceSms, kMaxForwardThreads), threads,
+           [&](int64_t blk, int64_t th, int64_t dim) {
+             forward_thread<decltype(sk)::value, decltype(rk)::value, decltype(syn)::value>(
+                 A, blk, th, dim);
+           });
   });
-  launch(grid_for(a.N), threads, [&](int64_t blk, int64_t th, int64_t dim) {
-    reduce_batch_thread(partSpikes.data(), a.B, a.N, perNeuron.data(), blk, th, dim);
-  });
+  launch(lif_grid(a.N, kReferenceSms, kMaxForwardThreads), threads,
+         [&](int64_t blk, int64_t th, int64_t dim) {
+           reduce_batch_thread(partSpikes.data(), a.B, a.N, perNeuron.data(), blk, th, dim);
+         });
   double s = 0.0;
   for (double v : perNeuron) s += v;
   a.spikeSum = s;
@@ -48,16 +69,19 @@ void lif_backward_emulated(LifKernelArgs& a, int threads) {
   LifKernelArgs A = a;
   A.partM = partM.data();
   A.partS = a.hasSyn ? partS.data() : nullptr;
+  const Grid grid = lif_grid(BN, kReferenceSms, kMaxBackwardThreads);
   dispatch_backward(A, [&](auto sk, auto rk, auto ss, auto syn) {
-    launch(grid_for(BN), threads, [&](int64_t blk, int64_t th, int64_t dim) {
-      backward_thread<decltype(sk)::value, decltype(rk)::value, decltype(ss)::value,
-                      decltype(syn)::value>(A, blk, th, dim);
-    });
+    launch_shared(grid, replay_floats(A, grid.threads), threads,
+                  [&](int64_t blk, int64_t th, int64_t dim, float* sh) {
+                    backward_thread<decltype(sk)::value, decltype(rk)::value, decltype(ss)::value,
+                                    decltype(syn)::value>(A, blk, th, dim, sh);
+                  });
   });
-  launch(grid_for(a.N), threads, [&](int64_t blk, int64_t th, int64_t dim) {
-    reduce_batch_thread(partM.data(), a.B, a.N, a.gAlphaMem, blk, th, dim);
-    if (a.hasSyn) reduce_batch_thread(partS.data(), a.B, a.N, a.gAlphaSyn, blk, th, dim);
-  });
+  launch(lif_grid(a.N, kReferenceSms, kMaxForwardThreads), threads,
+         [&](int64_t blk, int64_t th, int64_t dim) {
+           reduce_batch_thread(partM.data(), a.B, a.N, a.gAlphaMem, blk, th, dim);
+           if (a.hasSyn) reduce_batch_thread(partS.data(), a.B, a.N, a.gAlphaSyn, blk, th, dim);
+         });
 }
 
 }  // namespace sl

@@ -8,9 +8,9 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ExpLeakSqueeze, Tensor, fromNir, readNir, type NirArray, type NirGraph } from '../../lib/index.js';
 import { arr, chainOf, simulate } from '../support/nir-reference.js';
+import { goldenDir as sharedGoldenDir } from '../support/golden-dir.js';
 
 interface MTensor {
   shape: number[];
@@ -41,8 +41,7 @@ interface MModel {
 }
 
 // this file runs as dist/test/nir/import.test.js
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const goldenDir = process.env.SPIKELAYERS_NIR_GOLDEN ?? path.resolve(repoRoot, '../shared/golden/nir');
+const goldenDir = process.env.SPIKELAYERS_NIR_GOLDEN ?? path.join(sharedGoldenDir, 'nir');
 const present = existsSync(path.join(goldenDir, 'manifest.json'));
 if (!present) console.log(`  (NIR import tests skipped: no golden files at ${goldenDir})`);
 

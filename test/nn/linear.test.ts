@@ -4,8 +4,6 @@
 // first Linear of the golden network cases.
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ErrorCodes,
   Linear,
@@ -16,6 +14,7 @@ import {
   setNumThreads,
 } from '../../lib/index.js';
 import { native, _setCudaLaunchEmulation } from '../../lib/backend.js';
+import { goldenFile } from '../support/golden-dir.js';
 import { rng, uniform } from '../support/random.js';
 import { assertClose, linearBackRef, linearRef } from '../support/reference-nn.js';
 import { spikes } from '../support/spike-data.js';
@@ -159,12 +158,9 @@ describe('Linear', () => {
   });
 
   describe('the golden network cases', () => {
-    const file = path.resolve(
-      path.dirname(fileURLToPath(import.meta.url)),
-      '../../../../shared/golden/network_cases.json',
-    );
+    const file = goldenFile('network_cases.json');
     it('the first Linear of every MLP case matches intermediate["0"] (f64, forward_rtol rule)', function () {
-      const p = process.env.SPIKELAYERS_GOLDEN_NETWORKS ?? file;
+      const p = process.env.SPIKELAYERS_NETWORK_GOLDEN ?? file;
       if (!existsSync(p)) {
         console.log(`      skipped: the golden network file is not present (${p})`);
         this.skip();

@@ -1,10 +1,9 @@
 // Loads the sinabs 3.1.3 reference vectors (see ../shared/golden/README.md), builds layers
-// from their options and runs a case through the public API (the golden runner). The file lives beside the repository (shared/golden); SPIKELAYERS_GOLDEN
-// may point elsewhere.
+// from their options and runs a case through the public API (the golden runner). The file lives beside the repository (shared/golden);
+// SPIKELAYERS_GOLDEN_DIR may name another golden folder, SPIKELAYERS_GOLDEN the file itself.
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { goldenFile } from './golden-dir.js';
 import {
   ExpLeak,
   IAF,
@@ -54,9 +53,7 @@ export interface GoldenCase {
   suggested_tolerance: { state_atol: number; grad_input_atol: number; grad_param_rtol: number };
 }
 
-// this file runs as dist/test/support/golden.js
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const goldenPath = process.env.SPIKELAYERS_GOLDEN ?? path.resolve(repoRoot, '../shared/golden/lif_cases.json');
+export const goldenPath = process.env.SPIKELAYERS_GOLDEN ?? goldenFile('lif_cases.json');
 
 export function loadGolden(): GoldenCase[] | null {
   if (!existsSync(goldenPath)) return null;

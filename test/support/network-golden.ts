@@ -1,11 +1,11 @@
 // The sinabs 3.1.3 network reference vectors (shared/golden/network_cases.json, described in
 // NETWORKS.md beside it): loading, building each case's Sequential from its `modules` with
 // spikelayers classes, and running its calls with the comparisons NETWORKS.md prescribes.
-// SPIKELAYERS_NETWORK_GOLDEN may point to another file of the same format.
+// SPIKELAYERS_GOLDEN_DIR may name another golden folder, SPIKELAYERS_NETWORK_GOLDEN another file of
+// the same format.
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   AvgPool2d,
   Conv2d,
@@ -24,6 +24,7 @@ import {
   Tensor,
   type ModuleLike,
 } from '../../lib/index.js';
+import { goldenFile } from './golden-dir.js';
 import { lifOptionsOf, type GoldenCase, type InTensor, type ResTensor } from './golden.js';
 
 /** A result tensor of the file (float32 and float64 columns). */
@@ -100,9 +101,7 @@ export interface NetCase {
   suggested_tolerance: NetTolerance;
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const networkGoldenPath =
-  process.env.SPIKELAYERS_NETWORK_GOLDEN ?? path.resolve(repoRoot, '../shared/golden/network_cases.json');
+export const networkGoldenPath = process.env.SPIKELAYERS_NETWORK_GOLDEN ?? goldenFile('network_cases.json');
 /** Where the case's `safetensors.file` paths are relative to. */
 export const networkGoldenDir = path.dirname(networkGoldenPath);
 
