@@ -10,10 +10,12 @@ import {
   DTYPES,
   Flatten,
   Linear,
+  SGD,
   Sequential,
   SumPool2d,
   Tensor,
   bfloat16BitsToFloat32,
+  clipGradNorm,
   crossEntropyLoss,
   float16BitsToFloat32,
   float32ToBfloat16Bits,
@@ -303,6 +305,8 @@ describe('dtypes', function () {
       ],
       ['mseLoss', () => mseLoss(half([2]), Tensor.zeros([2])), /output/],
       ['crossEntropyLoss', () => crossEntropyLoss(half([1, 3]), [0]), /logits/],
+      ['SGD', () => new SGD([half([3])], { lr: 0.1 }), /params\[0\]/],
+      ['clipGradNorm', () => clipGradNorm([half([3])], 1), /params\[0\]/],
       [
         'loadStateDict',
         () =>
