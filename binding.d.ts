@@ -87,6 +87,14 @@ export interface NativeForwardArgs extends NativeCommonArgs {
   recV?: NativeArray;
   recI?: NativeArray;
   uOut?: NativeArray;
+  /** Element type of x (native/core/lif_io.h): 0 float32 (default), 1 float16, 2 bfloat16, where x
+   * is then a Uint16Array of bit patterns. CPU forward only. */
+  xType?: number;
+  /** Element type of out: 0 float32 (default) or 3 uint8, where out is then a Uint8Array and
+   * ioStatus is required. CPU forward only. */
+  outType?: number;
+  /** With outType 3: the kernel writes [first element uint8 could not hold, or -1; its value]. */
+  ioStatus?: Float64Array;
 }
 
 export interface NativeBackwardArgs extends NativeCommonArgs {

@@ -19,7 +19,7 @@ export interface Options {
 }
 
 export const USAGE =
-  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network] [--device cpu|cuda|all] [--require-targets]';
+  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,dtype] [--device cpu|cuda|all] [--require-targets]';
 
 /** Prints the message and the usage to stderr and exits with status 2. */
 export function fail(msg: string): never {
@@ -83,8 +83,10 @@ export function readOptions(argv: string[]): Options {
       .map((s) => s.trim())
       .filter(Boolean);
     for (const n of names)
-      if (n !== 'network' && !WORKLOADS.some((w) => w.name === n))
-        fail(`--only: unknown workload '${n}' (expected ${[...WORKLOADS.map((w) => w.name), 'network'].join(', ')})`);
+      if (n !== 'network' && n !== 'dtype' && !WORKLOADS.some((w) => w.name === n))
+        fail(
+          `--only: unknown workload '${n}' (expected ${[...WORKLOADS.map((w) => w.name), 'network', 'dtype'].join(', ')})`,
+        );
     o.only = [...(o.only ?? []), ...names];
   }
   if (v.device !== undefined) {

@@ -4,7 +4,7 @@
  *   --threads N   kernel threads (setNumThreads); default: the addon's default
  *   --json        print one JSON document instead of the table
  *   --quick       fewer repetitions and a smaller bandwidth probe (smoke tests)
- *   --only a,b    run only these workloads (mlp, conv, long, big, network); may be repeated
+ *   --only a,b    run only these workloads (mlp, conv, long, big, network, dtype); may be repeated
  *   --device D    cpu: only the CPU rows; cuda: only the CUDA rows; all (default): CPU rows, and
  *                 CUDA rows where a usable GPU exists (backendInfo().cuda.available)
  *   --require-targets
@@ -53,6 +53,7 @@
 import { backendInfo, getNumThreads, setNumThreads } from '../lib/index.js';
 import { cpuRows } from './cpu.js';
 import { gpuRows, usableGpu } from './gpu.js';
+import { dtypeRows } from './dtype.js';
 import { networkRows } from './network.js';
 import { progress, startProgress } from './measure.js';
 import { fail, readOptions } from './options.js';
@@ -74,6 +75,7 @@ const ROW_GROUPS: RowGroup[] = [
   cpuRows,
   gpuRows,
   networkRows, // bench/network.ts: the SHD-shaped network
+  dtypeRows, // bench/dtype.ts: compact input and spike dtypes against their byte bounds
   // further groups here
 ];
 
@@ -105,14 +107,15 @@ function main(): void {
   // --device cpu, where a usable GPU exists.
   const cpuWorkloads = opt.device === 'cuda' ? [] : workloads.filter((w) => !w.gpuOnly);
   const wantNetwork = opt.device !== 'cuda' && (opt.only === null || opt.only.includes('network'));
-  if (opt.device === 'cpu' && cpuWorkloads.length === 0 && !wantNetwork)
+  const wantDtype = opt.device !== 'cuda' && (opt.only === null || opt.only.includes('dtype'));
+  if (opt.device === 'cpu' && cpuWorkloads.length === 0 && !wantNetwork && !wantDtype)
     fail(
       `--only ${opt.only!.join(',')}: ${workloads.map((w) => w.name).join(', ')} run${workloads.length > 1 ? '' : 's'} only on CUDA; nothing to run with --device cpu`,
     );
   const wantGpu = opt.device !== 'cpu';
   const gpu = usableGpu(info.cuda);
   const noGpuLine = `no usable GPU (backendInfo().cuda: ${gpu.code}: ${gpu.reason})`;
-  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0 && !wantNetwork) {
+  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0 && !wantNetwork && !wantDtype) {
     // --device cuda (or only GPU-only workloads) without a usable GPU: nothing to run, not an error
     if (opt.json)
       console.log(

@@ -11,6 +11,16 @@
  */
 export { Tensor, MAX_ELEMENTS, type TensorOptions } from './tensor.js';
 export {
+  DTYPES,
+  itemSize,
+  float32ToFloat16Bits,
+  float16BitsToFloat32,
+  float32ToBfloat16Bits,
+  bfloat16BitsToFloat32,
+  type Dtype,
+} from './dtype.js';
+export type { SpikeDtype } from './neurons/io.js';
+export {
   LIF,
   CHECKPOINT_INTERVAL,
   type LIFOptions,
@@ -80,6 +90,7 @@ export {
   parseSafetensors,
   type SafetensorsContents,
   type SafetensorsDtype,
+  type SafetensorsReadOptions,
 } from './safetensors.js';
 export {
   SGD,

@@ -15,12 +15,15 @@
  * their offsets, each starts where the previous one ends, the first at 0 and the last at the end
  * of the file. An empty tensor (a 0 in its shape) has `[b, b]`.
  *
- * Writing: tensors are written as F32, in the reference writer's order (by name, compared as UTF-8
- * bytes), the header compact, `__metadata__` first, padded with spaces to a multiple of 8 bytes:
- * the same bytes as `safetensors.torch.save_file` for the same float32 tensors.
+ * Writing: each tensor in its dtype (float32 as F32, float16 as F16, bfloat16 as BF16, uint8 as U8),
+ * in the reference writer's order (by dtype, F32 first, then BF16, F16 and U8; within a dtype by
+ * name, compared as UTF-8 bytes), the header compact, `__metadata__` first, padded with spaces to
+ * a multiple of 8 bytes: the same bytes as `safetensors.torch.save_file` for the same tensors.
  *
- * Reading: F32, F64, F16 and BF16 are read into float32 Tensors (F16, BF16: exactly; F64: rounded
- * to the nearest float32, beyond the float32 range to ±Infinity). Other dtypes are refused.
+ * Reading: F32, F64, F16, BF16 and U8 are read into float32 Tensors (F16, BF16, U8: exactly; F64:
+ * rounded to the nearest float32, beyond the float32 range to ±Infinity). With
+ * `{ keepDtype: true }`, F16, BF16 and U8 become float16, bfloat16 and uint8 Tensors holding the
+ * file's bits. Other dtypes are refused.
  *
  * Errors (the message always says what is wrong and, where it applies, which tensor):
  * - `RangeError`: sizes and offsets: a file shorter than 8 bytes, a header length beyond the end of
@@ -33,6 +36,6 @@
  *   strings. When writing: arguments of the wrong type, a tensor named `__metadata__`, names or
  *   metadata that are not well-formed Unicode.
  */
-export type { SafetensorsContents, SafetensorsDtype } from './safetensors/format.js';
+export type { SafetensorsContents, SafetensorsDtype, SafetensorsReadOptions } from './safetensors/format.js';
 export { encodeSafetensors, saveSafetensors } from './safetensors/writer.js';
 export { decodeSafetensors, loadSafetensors, parseSafetensors } from './safetensors/reader.js';

@@ -14,6 +14,7 @@
  * `forwardAsync` (the kernels run on the libuv thread pool, so the event loop keeps turning).
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { DTYPES } from './dtype.js';
 import { Tensor, checkTensor, describe } from './tensor.js';
 import { checkOptions, readBool, readCount } from './validate.js';
 
@@ -202,7 +203,7 @@ class ChunkGuard {
   /** The chunk as a Tensor, or null for a chunk without time steps. */
   check(chunk: unknown): Tensor | null {
     const label = `${this.#what}: chunk ${this.#index++}`;
-    const x = checkTensor(chunk, label);
+    const x = checkTensor(chunk, label, DTYPES); // the layer checks the dtype
     const shape = x.shape;
     if (shape.length < 2)
       throw new RangeError(`${label} must have rank >= 2, (B, T, ...neurons); got shape [${shape.join(', ')}]`);

@@ -1,6 +1,7 @@
 // safetensors files: the writer's bytes against hand-made files and the reference writer's own test
 // vectors, round trips (0-d, empty, special values, metadata, odd names), decoding of hand-made
-// F16 / BF16 / F64 / mixed files, every malformed-file case with its error class and message, and
+// F16 / BF16 / F64 / U8 / mixed files (read as float32 or kept in their dtype), files of each
+// dtype written in the reference writer's order, every malformed-file case with its error class and message, and
 // a LIF stateDict saved to a file and loaded into a new LIF.
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -408,7 +409,6 @@ describe('safetensors', () => {
     it('refuses other dtypes with a TypeError naming the tensor and the dtype', () => {
       for (const [dtype, size] of [
         ['I64', 8],
-        ['U8', 1],
         ['BOOL', 1],
         ['I32', 4],
         ['F8_E4M3', 1],
@@ -425,10 +425,76 @@ describe('safetensors', () => {
           () => decodeSafetensors(bytes),
           TypeError,
           new RegExp(
-            `tensor 'layer\\.steps' has dtype ${dtype}, which spikelayers does not load \\(it loads F32, F64, F16 and BF16`,
+            `tensor 'layer\\.steps' has dtype ${dtype}, which spikelayers does not load \\(it loads F32, F64, F16, BF16 and U8\\)`,
           ),
         );
       }
+    });
+  });
+
+  // ---- dtypes other than float32 -------------------------------------------------------------------
+
+  describe('F16, BF16 and U8 tensors', () => {
+    it('U8 is read as float32 values, and with keepDtype as a uint8 tensor of the same bytes', () => {
+      const bytes = file({ s: { dtype: 'U8', shape: [2, 3], data_offsets: [0, 6] } }, [0, 1, 2, 255, 7, 128]);
+      const plain = parseSafetensors(bytes);
+      expect(plain.dtypes.s).to.equal('U8');
+      expect(plain.tensors.s!.dtype).to.equal('float32');
+      expect(plain.tensors.s!.toArray()).to.deep.equal([0, 1, 2, 255, 7, 128]);
+      const kept = decodeSafetensors(bytes, { keepDtype: true }).s!;
+      expect(kept.dtype).to.equal('uint8');
+      expect(kept.shape).to.deep.equal([2, 3]);
+      expect(Array.from(kept._hostData())).to.deep.equal([0, 1, 2, 255, 7, 128]);
+    });
+
+    it('keepDtype keeps F16 and BF16 bit patterns exactly (signalling NaNs included); F32 and F64 stay float32', () => {
+      const halves = [0x3c00, 0x7c01, 0x8001, 0xfbff];
+      const bf = [0x3f80, 0x7f81, 0x0001];
+      const header = {
+        h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] },
+        b: { dtype: 'BF16', shape: [3], data_offsets: [8, 14] },
+        d: { dtype: 'F64', shape: [1], data_offsets: [14, 22] },
+      };
+      const got = parseSafetensors(file(header, [...le('u16', halves), ...le('u16', bf), ...le('f64', [0.1])]), {
+        keepDtype: true,
+      });
+      expect(got.tensors.h!.dtype).to.equal('float16');
+      expect(Array.from(got.tensors.h!._hostData())).to.deep.equal(halves);
+      expect(got.tensors.b!.dtype).to.equal('bfloat16');
+      expect(Array.from(got.tensors.b!._hostData())).to.deep.equal(bf);
+      expect(got.tensors.d!.dtype).to.equal('float32');
+      expect(got.tensors.d!.item()).to.equal(Math.fround(0.1));
+    });
+
+    it("writes each dtype as itself, in the reference writer's order (F32, BF16, F16, U8; then by name)", () => {
+      const tensors = {
+        z: Tensor.from([1.5], [1]),
+        u: Tensor.from(Uint8Array.of(3, 250), [2], { dtype: 'uint8' }),
+        h: Tensor.from(Uint16Array.of(0x3c00, 0xc100), [1, 2], { dtype: 'float16' }),
+        b: Tensor.from(Uint16Array.of(0x4049), [], { dtype: 'bfloat16' }),
+        a: Tensor.from([-2], [1]),
+      };
+      const header =
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},' +
+        '"z":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},' +
+        '"b":{"dtype":"BF16","shape":[],"data_offsets":[8,10]},' +
+        '"h":{"dtype":"F16","shape":[1,2],"data_offsets":[10,14]},' +
+        '"u":{"dtype":"U8","shape":[2],"data_offsets":[14,16]}}';
+      const data = [...le('f32', [-2, 1.5]), ...le('u16', [0x4049, 0x3c00, 0xc100]), 3, 250];
+      expect(Array.from(encodeSafetensors(tensors))).to.deep.equal(Array.from(file(header, data)));
+      const back = parseSafetensors(encodeSafetensors(tensors), { keepDtype: true });
+      expect(back.dtypes).to.deep.equal({ a: 'F32', z: 'F32', b: 'BF16', h: 'F16', u: 'U8' });
+      for (const [k, t] of Object.entries(tensors)) {
+        expect(back.tensors[k]!.dtype, k).to.equal(t.dtype);
+        expect(Array.from(back.tensors[k]!._hostData()), k).to.deep.equal(Array.from(t._hostData()));
+      }
+    });
+
+    it('bad read options are TypeErrors naming the option', () => {
+      const bytes = file({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, le('f32', [1]));
+      expectThrow(() => parseSafetensors(bytes, { keepDtype: 1 as never }), TypeError, /keepDtype must be a boolean/);
+      expectThrow(() => decodeSafetensors(bytes, { keep: true } as never), TypeError, /unknown option 'keep'/);
+      expectThrow(() => loadSafetensors(join(dir, 'none'), 5 as never), TypeError, /options must be an object/);
     });
   });
 

@@ -10,6 +10,7 @@ import { sameShape } from '../nn/shape.js';
 import { alloc } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { customSigma } from './custom.js';
+import { INPUT_DTYPES, float32Grad } from './io.js';
 import { lowerBackward, readOut, startAdjoints } from './lowering.js';
 import type { BackwardOptions } from './options.js';
 import { accumulateGrad } from './params.js';
@@ -30,7 +31,7 @@ export function prepareBackward(
   what: string,
   dev: string,
 ): PreparedBackward {
-  const g = checkTensor(gradOutput, `${what}: gradOutput`);
+  const g = float32Grad(checkTensor(gradOutput, `${what}: gradOutput`, INPUT_DTYPES)); // math in float32
   if (g.device !== dev)
     throw new TypeError(`${what}: gradOutput is on ${g.device} but the layer is on ${dev}; move one with .to()`);
   const rec = tape.top();

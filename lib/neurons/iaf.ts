@@ -1,6 +1,7 @@
 // sinabs.layers.IAF: LIF without a leak, described to LIF as a variant.
 import type { ResetFnSpec, SpikeFnSpec, SurrogateSpec } from '../activations.js';
 import type { Tensor } from '../tensor.js';
+import type { SpikeDtype } from './io.js';
 import { LIF } from './lif.js';
 import type { LIFOptions } from './options.js';
 import type { LayerVariant } from './variant.js';
@@ -23,6 +24,8 @@ export interface IAFOptions {
   shape?: number[] | null;
   /** Record the state after every step (default false). */
   recordStates?: boolean;
+  /** 'float32' (default) or 'uint8' spikes: see LIFOptions.spikeDtype. */
+  spikeDtype?: SpikeDtype;
   /** 'cpu' (default), 'cuda', 'cuda:N' or 'auto'. */
   device?: string;
   /** Seed of the generator used for batch resampling and randomised resets. */
@@ -40,6 +43,7 @@ export const IAF_VARIANT: LayerVariant = {
     'minVMem',
     'shape',
     'recordStates',
+    'spikeDtype',
     'device',
     'seed',
   ],

@@ -12,6 +12,7 @@ import type { Storage } from '../storage.js';
 import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from '../stream.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
 import { commitBackward, prepareBackward } from './backward.js';
+import { bindIo, callIo, INPUT_DTYPES, spikesOf, type CallIo, type SpikeDtype } from './io.js';
 import { stepCustomSpikes } from './custom.js';
 import { runBackward, runBackwardAsync, runForward, runForwardAsync } from './kernel.js';
 import {
@@ -44,6 +45,9 @@ interface PreparedForward {
   mem: LoweredDecay;
   syn: LoweredDecay | null;
   outTensor: Tensor | null;
+  io: CallIo;
+  ioStatus: Float64Array | null;
+  what: string;
 }
 
 /**
@@ -58,6 +62,8 @@ export class LIF extends Module {
   readonly spikeFn: SpikeFnSpec | null;
   readonly resetFn: ResetFnSpec;
   readonly surrogateGradFn: SurrogateSpec;
+  /** The element type of the spikes forward returns: 'float32' (default) or 'uint8'. */
+  readonly spikeDtype: SpikeDtype;
   /** The family member (from the variant): LIF, IAF or ExpLeak. */
   readonly kind: LayerKind;
   readonly #variant: LayerVariant;
@@ -83,6 +89,7 @@ export class LIF extends Module {
     this.spikeFn = c.spikeFn;
     this.resetFn = c.resetFn;
     this.surrogateGradFn = c.surrogateGradFn;
+    this.spikeDtype = c.spikeDtype;
     this._setDevice(c.device);
     this.#params = new NeuronParameters(c);
     for (const [name, t, check] of this.#params.slots()) {
@@ -241,8 +248,10 @@ export class LIF extends Module {
 
   #prepare(input: unknown, opts: ForwardOptions | undefined, what: string, training: boolean): PreparedForward {
     const dev = this.device;
-    const { x, shape } = callShape(input, dev, what);
-    const outTensor = readOut(opts, what);
+    const { x, shape } = callShape(input, dev, what, INPUT_DTYPES);
+    const outTensor = readOut(opts, what, [this.spikeDtype]);
+    if (this.spikeDtype !== 'float32' && dev !== 'cpu')
+      throw new TypeError(`${what}: spikeDtype '${this.spikeDtype}' needs a cpu layer, this one is on ${dev}`);
     if (outTensor) {
       if (!sameShape(outTensor.shape, shape.inputShape))
         throw new RangeError(
@@ -250,8 +259,10 @@ export class LIF extends Module {
         );
       if (outTensor.device !== dev)
         throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
-      if (outTensor._storage() === x._storage()) throw new RangeError(`${what}: out must not be the input tensor`);
-      if (this.#tape.holdsInput(outTensor._storage()))
+      // (only float32 can be both: out has the spike dtype, tensors of other dtypes never share data)
+      if (outTensor.dtype === 'float32' && x.dtype === 'float32' && outTensor._storage() === x._storage())
+        throw new RangeError(`${what}: out must not be the input tensor`);
+      if (outTensor.dtype === 'float32' && this.#tape.holdsInput(outTensor._storage()))
         throw new RangeError(
           `${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`,
         );
@@ -270,21 +281,27 @@ export class LIF extends Module {
     );
     // the state preparation (sinabs' rules) makes new arrays: the layer changes only on commit
     const start = this.#state.start(shape.B, shape.neuronShape, this.#tape.stateLinked(), this.#rng, dev);
-    const { call, outputs } = lowerForward(scalars, shape, { mem, syn }, x._storage(), start.values, {
+    const emulate = _cudaLaunchEmulation();
+    const custom = scalars.spike === kernelConstants().spike.given;
+    // the kernel reads and writes the compact dtypes itself in an eval forward on the CPU
+    const io = callIo(x, this.spikeDtype, outTensor, dev === 'cpu' && !emulate && !training && !custom);
+    const { call, outputs } = lowerForward(scalars, shape, { mem, syn }, io.x, start.values, {
       training,
       recordStates: this.recordStates,
-      out: outTensor ? outTensor._storage() : null,
+      out: io.out,
       device: dev,
-      emulate: _cudaLaunchEmulation(),
+      emulate,
       K: kernelConstants().checkpointInterval,
     });
-    if (call.spike === kernelConstants().spike.given) stepCustomSpikes(call, this.spikeFn as CustomSpikeFn, dev);
-    return { shape, call, outputs, start, training, mem, syn, outTensor };
+    if (custom) stepCustomSpikes(call, this.spikeFn as CustomSpikeFn, dev);
+    const ioStatus = bindIo(call, outputs, x, io);
+    return { shape, call, outputs, start, training, mem, syn, outTensor, io, ioStatus, what };
   }
 
   #commit(p: PreparedForward, spikeSum: number): Tensor {
     const { B, T, N, neuronShape, inputShape } = p.shape;
     const dev = this.device;
+    const spikes = spikesOf(p.outputs, p.io, p.ioStatus, inputShape, dev, p.what); // may refuse: before any change
     if (p.start.recreated) this.#tape.cut();
     this.#state.commit(finalStates(p.outputs), [B, ...neuronShape]);
     this.#firingRate = spikeSum / (B * T * N);
@@ -307,7 +324,7 @@ export class LIF extends Module {
     } else {
       this.#tape.detachState(); // an eval forward detaches the state
     }
-    return p.outTensor ?? Tensor._adopt(p.outputs.out, inputShape, dev);
+    return spikes;
   }
 
   /**
@@ -333,8 +350,8 @@ export class LIF extends Module {
     let x: Tensor;
     const training = this.training;
     try {
-      x = checkTensor(input, 'forwardAsync: input');
-      x = Tensor._adopt(x._storage(), x.shape, x.device);
+      x = checkTensor(input, 'forwardAsync: input', INPUT_DTYPES);
+      x = x._view(x.shape);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -368,8 +385,8 @@ export class LIF extends Module {
   backwardAsync(gradOutput: Tensor, opts?: BackwardOptions): Promise<Tensor> {
     let g: Tensor;
     try {
-      g = checkTensor(gradOutput, 'backwardAsync: gradOutput');
-      g = Tensor._adopt(g._storage(), g.shape, g.device);
+      g = checkTensor(gradOutput, 'backwardAsync: gradOutput', INPUT_DTYPES);
+      g = g._view(g.shape);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -18,6 +18,7 @@ import {
   type SpikeFnSpec,
   type SurrogateSpec,
 } from '../activations.js';
+import type { Dtype } from '../dtype.js';
 import { kernelConstants } from '../kinds.js';
 import { alloc, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
@@ -112,8 +113,13 @@ export interface CallShape {
 }
 
 /** Checks a forward's input against the layer's device and sinabs' layout; throws naming `what`. */
-export function callShape(input: unknown, device: string, what: string): { x: Tensor; shape: CallShape } {
-  const x = checkTensor(input, `${what}: input`);
+export function callShape(
+  input: unknown,
+  device: string,
+  what: string,
+  dtypes?: readonly Dtype[],
+): { x: Tensor; shape: CallShape } {
+  const x = checkTensor(input, `${what}: input`, dtypes);
   if (x.device !== device)
     throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${device}; move one with .to()`);
   const shape = x.shape;
@@ -130,9 +136,9 @@ export function callShape(input: unknown, device: string, what: string): { x: Te
 }
 
 /** Reads the options `{ out }` of forward/backward: the `out` tensor, or null. */
-export function readOut(opts: unknown, what: string): Tensor | null {
+export function readOut(opts: unknown, what: string, dtypes?: readonly Dtype[]): Tensor | null {
   const o = checkOptions<{ out?: unknown }>(opts, ['out'], what, true, '{ out }');
-  return o.out === undefined ? null : checkTensor(o.out, `${what}: out`);
+  return o.out === undefined ? null : checkTensor(o.out, `${what}: out`, dtypes);
 }
 
 /** Lowers one forward: the call (kept by a training call) and the arrays it writes. */

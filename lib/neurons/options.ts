@@ -19,6 +19,8 @@ import {
 import { resolveDevice } from '../backend.js';
 import { Tensor, checkShape, describe } from '../tensor.js';
 import { checkOptions, readBool, readScalar, readTensor } from '../validate.js';
+import { checkDtype } from '../dtype.js';
+import { SPIKE_DTYPES, type SpikeDtype } from './io.js';
 import type { LayerVariant } from './variant.js';
 
 /** Constructor options of LIF (sinabs' keywords in camelCase, with sinabs' defaults). */
@@ -45,6 +47,16 @@ export interface LIFOptions {
   normInput?: boolean;
   /** Record the state after every step in `recordings` (default false). */
   recordStates?: boolean;
+  /**
+   * The element type of the spikes `forward` returns: 'float32' (default) or 'uint8' (1 byte per
+   * neuron-step instead of 4; cpu layers; not with spikeFn null, whose output is the membrane
+   * potential). The spikes are the same numbers: a call whose spike count does not fit in 0..255
+   * (MultiSpike is unbounded; SingleSpike and MaxSpike(m <= 255) always fit) throws a RangeError
+   * naming the element and leaves the layer's state unchanged (with `{ out }`, the out tensor's
+   * contents are then unspecified); a float32 count of -0 is the uint8 count 0. With 'uint8',
+   * `{ out }` must be a uint8 tensor.
+   */
+  spikeDtype?: SpikeDtype;
   /** 'cpu' (default), 'cuda' (= 'cuda:0'), 'cuda:N', or 'auto' (CUDA when usable, else CPU). Where CUDA
    * is unusable, 'cuda' throws an Error whose `code` and message say why. */
   device?: string;
@@ -91,6 +103,7 @@ export interface LayerConfig {
   spikeFn: SpikeFnSpec | null;
   resetFn: ResetFnSpec;
   surrogateGradFn: SurrogateSpec;
+  spikeDtype: SpikeDtype;
   shape: number[] | null;
   device: string;
   seed: number | undefined;
@@ -155,6 +168,14 @@ export function readLayerOptions(options: unknown, variant: LayerVariant): Layer
     o.minVMem === undefined || o.minVMem === null
       ? null
       : readScalar(o.minVMem, 'LIF: minVMem', () => true, 'a finite number');
+  const spikeDtype = (
+    o.spikeDtype === undefined ? 'float32' : checkDtype(o.spikeDtype, `${kind}: spikeDtype`, SPIKE_DTYPES)
+  ) as SpikeDtype;
+  const spikeFn = variant.spikes ? readSpikeFn(o.spikeFn) : null;
+  if (spikeDtype !== 'float32' && spikeFn === null)
+    throw new RangeError(
+      `${kind}: spikeDtype '${spikeDtype}' needs a spike function; with spikeFn null the output is the membrane potential (use 'float32')`,
+    );
   let shape: number[] | null = null;
   if (o.shape !== undefined && o.shape !== null) {
     const n = checkShape(o.shape, 'LIF: shape');
@@ -173,7 +194,8 @@ export function readLayerOptions(options: unknown, variant: LayerVariant): Layer
     device,
     seed: o.seed,
     threshold: variant.spikes ? threshold : null,
-    spikeFn: variant.spikes ? readSpikeFn(o.spikeFn) : null,
+    spikeFn,
+    spikeDtype,
     resetFn: readResetFn(o.resetFn),
     surrogateGradFn: readSurrogate(o.surrogateGradFn),
   };

@@ -1,5 +1,6 @@
 // The squeeze variants: LIF, IAF and ExpLeak on (B*T, ...neurons) input, as a thin mixin that
 // reshapes input, out and gradients around the base layer's calls.
+import { DTYPES } from '../dtype.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { readCount } from '../validate.js';
 import { ExpLeak, type ExpLeakOptions } from './expleak.js';
@@ -64,7 +65,7 @@ function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (n
 
     /** (B*T, ...neurons) -> (B, T, ...neurons), sharing the data. */
     _unsqueeze(t: unknown, what: string): Tensor {
-      const x = checkTensor(t, what);
+      const x = checkTensor(t, what, DTYPES); // the layer checks the dtype
       const shape = x.shape;
       if (shape.length < 1) throw new RangeError(`${what} must have rank >= 1, (B*T, ...neurons); got a scalar`);
       const M = shape[0]!;
@@ -84,11 +85,11 @@ function Squeeze<TBase extends LayerCtor>(Base: TBase, name: string): TBase & (n
         throw new RangeError(
           `${what}: first dimension ${M} is not a multiple of ${this.batchSize !== null ? `batchSize ${this.batchSize}` : `numTimesteps ${this.numTimesteps}`}`,
         );
-      return Tensor._adopt(x._storage(), [B, T, ...shape.slice(1)], x.device);
+      return x._view([B, T, ...shape.slice(1)]);
     }
 
     _squeeze(t: Tensor, like: Tensor): Tensor {
-      return Tensor._adopt(t._storage(), like.shape, t.device);
+      return t._view(like.shape);
     }
 
     _opts<O extends ForwardOptions | BackwardOptions>(opts: O | undefined, what: string): O | undefined {

@@ -35,6 +35,7 @@ export const LIF_VARIANT: LayerVariant = {
     'shape',
     'normInput',
     'recordStates',
+    'spikeDtype',
     'device',
     'seed',
   ],

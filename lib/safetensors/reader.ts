@@ -1,16 +1,21 @@
 // Reading safetensors: the whole file is validated (header, entries, coverage of the data buffer)
-// before any tensor is made, then F32, F64, F16 and BF16 are decoded into float32 Tensors (see
-// lib/safetensors.ts for the rules and the errors).
+// before any tensor is made, then F32, F64, F16, BF16 and U8 are decoded into float32 Tensors, or
+// with `keepDtype` into Tensors of their own dtype (see lib/safetensors.ts for the rules and the
+// errors).
 import { readFileSync, type PathLike } from 'node:fs';
+import { floatBitsFromHalf } from '../dtype.js';
 import { MAX_ELEMENTS, Tensor, describe } from '../tensor.js';
+import { checkOptions } from '../validate.js';
 import {
   ELEMENT_SIZE,
+  TENSOR_DTYPE,
   LITTLE_ENDIAN,
   METADATA_KEY,
   OTHER_DTYPES,
   SAFETENSORS_MAX_HEADER,
   type SafetensorsContents,
   type SafetensorsDtype,
+  type SafetensorsReadOptions,
 } from './format.js';
 
 const TENSOR_FIELDS = ['dtype', 'shape', 'data_offsets'];
@@ -21,11 +26,15 @@ const TENSOR_FIELDS = ['dtype', 'shape', 'data_offsets'];
  * rules and the errors thrown).
  *
  * @param bytes - The file's bytes (a Uint8Array such as a Buffer, or an ArrayBuffer).
+ * @param options - `{ keepDtype: true }` keeps F16, BF16 and U8 tensors in their dtype.
  * @returns `{ tensors, metadata, dtypes }`.
  * @throws RangeError / TypeError for a malformed file or an unsupported dtype.
  */
-export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsContents {
-  return parse(bytes, 'parseSafetensors');
+export function parseSafetensors(
+  bytes: Uint8Array | ArrayBuffer,
+  options?: SafetensorsReadOptions,
+): SafetensorsContents {
+  return parse(bytes, 'parseSafetensors', options);
 }
 
 /**
@@ -33,10 +42,14 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsCo
  * returns the metadata.
  *
  * @param bytes - The file's bytes (a Uint8Array such as a Buffer, or an ArrayBuffer).
+ * @param options - `{ keepDtype: true }` keeps F16, BF16 and U8 tensors in their dtype.
  * @throws RangeError / TypeError for a malformed file or an unsupported dtype.
  */
-export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer): Record<string, Tensor> {
-  return parse(bytes, 'decodeSafetensors').tensors;
+export function decodeSafetensors(
+  bytes: Uint8Array | ArrayBuffer,
+  options?: SafetensorsReadOptions,
+): Record<string, Tensor> {
+  return parse(bytes, 'decodeSafetensors', options).tensors;
 }
 
 /**
@@ -45,12 +58,22 @@ export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer): Record<strin
  * `parseSafetensors(readFileSync(path))`.
  *
  * @param path - The file to read.
+ * @param options - `{ keepDtype: true }` keeps F16, BF16 and U8 tensors in their dtype.
  * @throws RangeError / TypeError for a malformed file or an unsupported dtype (the message starts
  *   with the path); file system errors as Node reports them.
  */
-export function loadSafetensors(path: PathLike): Record<string, Tensor> {
+export function loadSafetensors(path: PathLike, options?: SafetensorsReadOptions): Record<string, Tensor> {
+  const what = `loadSafetensors: ${String(path)}`;
+  readOptions(options, what);
   const bytes = readFileSync(path);
-  return parse(bytes, `loadSafetensors: ${String(path)}`).tensors;
+  return parse(bytes, what, options).tensors;
+}
+
+function readOptions(options: unknown, what: string): boolean {
+  const o = checkOptions<SafetensorsReadOptions>(options, ['keepDtype'], what, true, '{ keepDtype }');
+  if (o.keepDtype !== undefined && typeof o.keepDtype !== 'boolean')
+    throw new TypeError(`${what}: options.keepDtype must be a boolean, got ${describe(o.keepDtype)}`);
+  return o.keepDtype === true;
 }
 
 interface Entry {
@@ -61,7 +84,8 @@ interface Entry {
   end: number;
 }
 
-function parse(input: Uint8Array | ArrayBuffer, what: string): SafetensorsContents {
+function parse(input: Uint8Array | ArrayBuffer, what: string, options: unknown): SafetensorsContents {
+  const keep = readOptions(options, what);
   let bytes: Uint8Array;
   if (input instanceof Uint8Array) bytes = input;
   else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
@@ -152,11 +176,13 @@ function parse(input: Uint8Array | ArrayBuffer, what: string): SafetensorsConten
   const tensors: Record<string, Tensor> = {};
   const dtypes: Record<string, SafetensorsDtype> = {};
   for (const e of entries) {
-    define(
-      tensors,
-      e.name,
-      Tensor._adopt(decode(view, dataStart + e.begin, (e.end - e.begin) / ELEMENT_SIZE[e.dtype], e.dtype), e.shape),
-    );
+    const at = dataStart + e.begin,
+      count = (e.end - e.begin) / ELEMENT_SIZE[e.dtype];
+    const t =
+      keep && TENSOR_DTYPE[e.dtype] !== 'float32'
+        ? Tensor._adoptDtype(TENSOR_DTYPE[e.dtype], raw(bytes, view, at, count, e.dtype), e.shape)
+        : Tensor._adopt(decode(view, at, count, e.dtype), e.shape);
+    define(tensors, e.name, t);
     define(dtypes, e.name, e.dtype);
   }
   return { tensors, metadata, dtypes };
@@ -193,7 +219,7 @@ function readEntry(name: string, info: unknown, what: string): Entry {
   if (!(dtype in ELEMENT_SIZE)) {
     if (OTHER_DTYPES.has(dtype))
       throw new TypeError(
-        `${label} has dtype ${dtype}, which spikelayers does not load (it loads F32, F64, F16 and BF16, as float32)`,
+        `${label} has dtype ${dtype}, which spikelayers does not load (it loads F32, F64, F16, BF16 and U8)`,
       );
     throw new TypeError(`${label} has dtype '${dtype}', which is not a safetensors dtype`);
   }
@@ -234,27 +260,27 @@ function decode(view: DataView, at: number, count: number, dtype: SafetensorsDty
       for (let k = 0; k < count; ++k) bits[k] = view.getUint16(at + 2 * k, true) << 16;
       break;
     case 'F16':
-      for (let k = 0; k < count; ++k) bits[k] = halfToFloatBits(view.getUint16(at + 2 * k, true));
+      for (let k = 0; k < count; ++k) bits[k] = floatBitsFromHalf(view.getUint16(at + 2 * k, true));
+      break;
+    case 'U8':
+      out.set(new Uint8Array(view.buffer, view.byteOffset + at, count));
       break;
   }
   return out;
 }
 
-/** The float32 bit pattern of an IEEE half (every half is exactly a float32; NaN payloads kept). */
-function halfToFloatBits(h: number): number {
-  const sign = (h & 0x8000) << 16;
-  const exp = (h >>> 10) & 0x1f;
-  let mant = h & 0x3ff;
-  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0; // Inf, NaN
-  if (exp !== 0) return (sign | ((exp - 15 + 127) << 23) | (mant << 13)) >>> 0;
-  if (mant === 0) return sign >>> 0; // ±0
-  // subnormal half: normalise (value = mant * 2^-24)
-  let e = 127 - 15 + 1;
-  while ((mant & 0x400) === 0) {
-    mant <<= 1;
-    e -= 1;
-  }
-  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+/** `count` elements of a 16-bit or 8-bit dtype at byte `at`, as their own bits (a copy). */
+function raw(
+  bytes: Uint8Array,
+  view: DataView,
+  at: number,
+  count: number,
+  dtype: SafetensorsDtype,
+): Uint16Array | Uint8Array {
+  if (dtype === 'U8') return bytes.slice(at, at + count);
+  const out = new Uint16Array(count);
+  for (let k = 0; k < count; ++k) out[k] = view.getUint16(at + 2 * k, true);
+  return out;
 }
 
 /** Sets an own enumerable property (safe for names such as '__proto__'). */

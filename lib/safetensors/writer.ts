@@ -1,14 +1,17 @@
-// Writing safetensors: the reference writer's bytes for float32 tensors (see lib/safetensors.ts).
+// Writing safetensors: the reference writer's bytes for float32, float16, bfloat16 and uint8
+// tensors (see lib/safetensors.ts).
 import { writeFileSync, type PathLike } from 'node:fs';
+import { DTYPES, type DtypeArray } from '../dtype.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
-import { LITTLE_ENDIAN, METADATA_KEY } from './format.js';
+import { FILE_DTYPE, LITTLE_ENDIAN, METADATA_KEY } from './format.js';
 
 const UTF8 = new TextEncoder();
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * The bytes of a safetensors file holding `tensors` as F32 (and `metadata` as `__metadata__`).
- * The output is what the reference writer produces for the same float32 tensors.
+ * The bytes of a safetensors file holding `tensors` (and `metadata` as `__metadata__`), each in
+ * its dtype: float32 as F32, float16 as F16, bfloat16 as BF16, uint8 as U8. The output is what
+ * the reference writer produces for the same tensors.
  *
  * @param tensors - Tensors by name (any device; they are read, not changed). 0-d and empty
  *   tensors are allowed. The name `__metadata__` is reserved.
@@ -26,7 +29,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
     if (name === METADATA_KEY)
       throw new TypeError(`${what}: '${METADATA_KEY}' is reserved for the metadata and cannot name a tensor`);
     checkUnicode(name, `${what}: tensor name '${name}'`);
-    entries.push({ name, key: UTF8.encode(name), tensor: checkTensor(t, `${what}: tensors['${name}']`) });
+    entries.push({ name, key: UTF8.encode(name), tensor: checkTensor(t, `${what}: tensors['${name}']`, DTYPES) });
   }
   let meta: [string, string][] | null = null;
   if (metadata !== undefined) {
@@ -38,21 +41,23 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
       checkUnicode(v, `${what}: metadata['${k}']`);
     }
   }
-  // the reference writer's order: by dtype (all F32 here), then by name as UTF-8 bytes
-  entries.sort((a, b) => compareBytes(a.key, b.key));
+  // the reference writer's order: by dtype (descending alignment), then by name as UTF-8 bytes
+  entries.sort(
+    (a, b) => FILE_DTYPE[b.tensor.dtype].rank - FILE_DTYPE[a.tensor.dtype].rank || compareBytes(a.key, b.key),
+  );
 
   const parts: string[] = [];
   if (meta)
     parts.push(
       `${JSON.stringify(METADATA_KEY)}:{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`,
     );
-  const datas: Float32Array[] = [];
+  const datas: DtypeArray[] = [];
   let offset = 0;
   for (const { name, tensor } of entries) {
-    const data = tensor.toFloat32Array();
-    const end = offset + data.length * 4;
+    const data = tensor.dtype === 'float32' ? tensor.toFloat32Array() : tensor._hostData();
+    const end = offset + data.byteLength;
     parts.push(
-      `${JSON.stringify(name)}:{"dtype":"F32","shape":[${tensor.shape.join(',')}],"data_offsets":[${offset},${end}]}`,
+      `${JSON.stringify(name)}:{"dtype":"${FILE_DTYPE[tensor.dtype].name}","shape":[${tensor.shape.join(',')}],"data_offsets":[${offset},${end}]}`,
     );
     datas.push(data);
     offset = end;
@@ -67,14 +72,18 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   let at = 8 + headerLength;
   for (const data of datas) {
     if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
-    else for (let k = 0; k < data.length; ++k) view.setFloat32(at + 4 * k, data[k]!, true);
+    else if (data instanceof Float32Array)
+      for (let k = 0; k < data.length; ++k) view.setFloat32(at + 4 * k, data[k]!, true);
+    else if (data instanceof Uint16Array)
+      for (let k = 0; k < data.length; ++k) view.setUint16(at + 2 * k, data[k]!, true);
+    else out.set(data, at);
     at += data.byteLength;
   }
   return out;
 }
 
 /**
- * Writes `tensors` (as F32) and optional `metadata` to a safetensors file at `path`, replacing
+ * Writes `tensors` (each in its dtype: F32, F16, BF16 or U8) and optional `metadata` to a safetensors file at `path`, replacing
  * any file there. See {@link encodeSafetensors} for the layout and errors; file system errors
  * are thrown as Node reports them.
  *

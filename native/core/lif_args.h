@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/lif_io.h"
 #include "core/lif_math.h"
 
 namespace sl {
@@ -61,6 +62,16 @@ struct LifKernelArgs {
   double* partM = nullptr;
   double* partS = nullptr;
   double* partSpikes = nullptr;
+
+  // Element types of x and out (native/core/lif_io.h), CPU forward only: with xType other than
+  // F32, x is null and xIo holds the (B, T, N) input; with outType U8, out is null and outIo holds
+  // the (B, T, N) uint8 output, and outBad the first element that uint8 could not hold (-1: none).
+  IoType xType = IoType::F32;
+  IoType outType = IoType::F32;
+  const void* xIo = nullptr;
+  void* outIo = nullptr;
+  int64_t outBad = -1;
+  float outBadValue = 0.0f;
 };
 
 // Number of checkpoints for T steps at interval K.

@@ -159,6 +159,8 @@ void forward_impl(LifKernelArgs& a, int threads) {
   std::vector<double> groupSum(static_cast<size_t>(B * groups), 0.0);
   const LifKernelArgs A = a;  // local copy: keeps loads out of the shared struct
   const bool nt = B * T * N * int64_t(sizeof(float)) >= SL_NT_BYTES;
+  std::vector<int64_t> firstBad(A.outType == IoType::F32 ? 0 : static_cast<size_t>(jobs), -1);
+  std::vector<float> firstBadV(firstBad.size(), 0.0f);
 
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t jb = 0; jb < jobs; ++jb) {
@@ -167,7 +169,10 @@ void forward_impl(LifKernelArgs& a, int threads) {
     const StepParams P = A.P;
     alignas(64) float v[CH], iS[CH], am[CH], c[CH], as[CH], acc[CH];
     alignas(64) float sbuf[CH], ubuf[CH];  // row staging for streaming stores; u when not wanted
+    alignas(64) float xbuf[CH];            // a non-float32 input row, widened (lif_io.h)
     alignas(64) double accD[CH];
+    int64_t bad = -1;  // first element of this job that a uint8 output cannot hold, and its value
+    float badV = 0.0f;
     load_param(am, A.alphaMem, A.alphaMemStride, n0, len);
     for (int64_t j = 0; j < len; ++j) {
       c[j] = P.normInput ? (1.0f - am[j]) : 1.0f;
@@ -198,20 +203,37 @@ void forward_impl(LifKernelArgs& a, int threads) {
           acc[j] = 0.0f;
         }
       }
+      const bool xf = A.xType == IoType::F32, of = A.outType == IoType::F32;
       if (t + PD < T) {
-        prefetch_row(A.x + row + PD * N, len, false);
-        if (!nt) prefetch_row(A.out + row + PD * N, len, true);
+        if (xf)
+          prefetch_row(A.x + row + PD * N, len, false);
+        else
+          prefetch_io(A.xType, A.xIo, row + PD * N, len);
+        if (!nt && of) prefetch_row(A.out + row + PD * N, len, true);
       }
       // u goes straight into uOut when it is wanted, else into a scratch row.
-      float* st = nt ? sbuf : A.out + row;
-      forward_step<SK, RK, SYN, CLIP>(len, A.x + row,
+      float* st = (nt || !of) ? sbuf : A.out + row;
+      forward_step<SK, RK, SYN, CLIP>(len,
+                                      xf ? A.x + row : load_row(A.xType, A.xIo, row, xbuf, len),
                                       SK == SpikeKind::Given ? A.spikesGiven + row : nullptr, st, v,
                                       iS, A.uOut ? A.uOut + row : ubuf, acc, am, c, as, P);
-      if (nt) stream_row(A.out + row, sbuf, len);
+      if (!of) {
+        const int64_t j = store_row_u8(static_cast<uint8_t*>(A.outIo) + row, sbuf, len, nt);
+        if (j >= 0 && bad < 0) {
+          bad = row + j;
+          badV = sbuf[j];
+        }
+      } else if (nt) {
+        stream_row(A.out + row, sbuf, len);
+      }
       if (A.recV) std::memcpy(A.recV + row, v, sizeof(float) * len);
       if (SYN && A.recI) std::memcpy(A.recI + row, iS, sizeof(float) * len);
     }
     if (nt) stream_fence();
+    if (bad >= 0) {
+      firstBad[jb] = bad;
+      firstBadV[jb] = badV;
+    }
     for (int64_t j = 0; j < len; ++j) A.v1[b * N + n0 + j] = v[j];
     if (SYN)
       for (int64_t j = 0; j < len; ++j) A.i1[b * N + n0 + j] = iS[j];
@@ -224,6 +246,13 @@ void forward_impl(LifKernelArgs& a, int threads) {
   double total = 0.0;
   for (double g : groupSum) total += g;
   a.spikeSum = total;
+  // the smallest element index that did not fit, whatever job (thread) met it
+  a.outBad = -1;
+  for (size_t k = 0; k < firstBad.size(); ++k)
+    if (firstBad[k] >= 0 && (a.outBad < 0 || firstBad[k] < a.outBad)) {
+      a.outBad = firstBad[k];
+      a.outBadValue = firstBadV[k];
+    }
 }
 
 // Replay of one step in the backward: the forward step again (same step functions, same bits),

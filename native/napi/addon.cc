@@ -69,7 +69,14 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
     if (ls != 1 && ls != a.N) throw_range(env, "native: 'alphaSyn' must have 1 or N elements");
     a.alphaSynStride = ls == 1 ? 0 : 1;
   }
-  a.x = f32(o, "x", E, false, keep);
+  // x of another element type (lib/dtype.ts; CPU forward only, checked in parse_call)
+  Napi::Value xt = o.Get("xType");
+  if (!xt.IsUndefined())
+    a.xType = static_cast<sl::IoType>(get_int(o, "xType", 0, static_cast<int>(sl::IoType::BF16)));
+  if (a.xType == sl::IoType::F32)
+    a.x = f32(o, "x", E, false, keep);
+  else
+    a.xIo = u16(o, "x", E, false, keep);
   if (a.spike == sl::SpikeKind::Given) a.spikesGiven = f32(o, "spikesGiven", E, false, keep);
   const int64_t nCk = sl::num_checkpoints(a.T, a.K);
   a.ckV = f32(o, "ckV", a.B * nCk * a.N, true, keep);
@@ -85,7 +92,18 @@ void parse_forward(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
     a.i0 = f32(o, "i0", BN, false, keep);
     a.i1 = f32(o, "i1", BN, false, keep);
   }
-  a.out = f32(o, "out", E, false, keep);
+  Napi::Value ot = o.Get("outType");
+  if (!ot.IsUndefined()) {
+    const int64_t t = get_int(o, "outType", 0, sl::kLastIoType);
+    if (t != 0 && t != static_cast<int>(sl::IoType::U8))
+      throw_range(o.Env(), "native: 'outType' must be 0 (float32) or 3 (uint8)");
+    a.outType = static_cast<sl::IoType>(t);
+  }
+  if (a.outType == sl::IoType::F32) {
+    a.out = f32(o, "out", E, false, keep);
+  } else {
+    a.outIo = u8(o, "out", E, false, keep);
+  }
   a.recV = f32(o, "recV", E, true, keep);
   if (a.hasSyn) a.recI = f32(o, "recI", E, true, keep);
   a.uOut = f32(o, "uOut", E, true, keep);
@@ -119,6 +137,8 @@ struct Call {
   Mode mode = Mode::Cpu;
   int device = -1;
   bool backward = false;
+  // uint8 output: [first element uint8 could not hold or -1, its value], written after the call
+  double* ioStatus = nullptr;
 };
 
 void run_call(Call& c, int threads) {
@@ -128,6 +148,10 @@ void run_call(Call& c, int threads) {
         sl::lif_backward_cpu(c.args, threads);
       else
         sl::lif_forward_cpu(c.args, threads);
+      if (c.ioStatus) {
+        c.ioStatus[0] = static_cast<double>(c.args.outBad);
+        c.ioStatus[1] = c.args.outBadValue;
+      }
       break;
     case Mode::Emulated:
       if (c.backward)
@@ -165,6 +189,12 @@ std::unique_ptr<Call> parse_call(const Napi::CallbackInfo& info, bool backward) 
   }
   g_loc = nullptr;
   const bool emulate = get_bool(o, "emulate");
+  if (c->args.xType != sl::IoType::F32 || c->args.outType != sl::IoType::F32) {
+    if (backward || emulate || loc.device >= 0)
+      throw_type(info.Env(),
+                 "native: inputs and outputs other than float32 are for the CPU forward only");
+    if (c->args.outType != sl::IoType::F32) c->ioStatus = f64(o, "ioStatus", 2, false, c->keep);
+  }
   if (loc.device >= 0) {
     c->mode = Mode::Cuda;
     c->device = loc.device;

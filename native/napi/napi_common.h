@@ -237,9 +237,11 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
     if (optional) return nullptr;
     throw_type(env, std::string("native: '") + key + "' is required");
   }
-  const char* tname = TT == napi_float32_array ? "Float32Array"
-                      : TT == napi_int32_array ? "Int32Array"
-                                               : "Float64Array";
+  const char* tname = TT == napi_float32_array  ? "Float32Array"
+                      : TT == napi_int32_array  ? "Int32Array"
+                      : TT == napi_uint16_array ? "Uint16Array"
+                      : TT == napi_uint8_array  ? "Uint8Array"
+                                                : "Float64Array";
   if constexpr (TT == napi_float32_array) {
     if (DeviceBuffer::Is(v)) {
       DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
@@ -279,6 +281,14 @@ inline double* f64(Napi::Object o, const char* key, int64_t need, bool optional,
 inline int32_t* i32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
                     int64_t* lenOut = nullptr) {
   return get_array<int32_t, napi_int32_array>(o, key, need, optional, keep, lenOut);
+}
+
+// Host-only arrays of the 16-bit and 8-bit dtypes (lib/dtype.ts): bit patterns and bytes.
+inline uint16_t* u16(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep) {
+  return get_array<uint16_t, napi_uint16_array>(o, key, need, optional, keep);
+}
+inline uint8_t* u8(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep) {
+  return get_array<uint8_t, napi_uint8_array>(o, key, need, optional, keep);
 }
 
 constexpr int64_t kMaxElems = int64_t(1) << 40;
