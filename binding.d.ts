@@ -35,16 +35,60 @@ export interface NativeConstants {
   readonly maxDeviceCheckpointInterval: number;
 }
 
-/** A float32 buffer in CUDA device memory (see native/napi/addon.cc). */
+/**
+ * A float32 buffer in CUDA device memory (see native/napi/napi_common.h), held through an owning
+ * reference: dispose() drops this object's reference; the memory goes back to the caching
+ * allocator when the last owner (a share, an in-flight call) lets go.
+ */
 export interface NativeDeviceBuffer {
   readonly length: number;
   readonly device: number;
   readonly disposed: boolean;
+  /** Owners of the memory now (this object, its shares, in-flight calls); 0 once disposed. */
+  readonly owners: number;
   upload(src: Float32Array): void;
   download(dst: Float32Array): void;
   copyFrom(src: NativeDeviceBuffer): void;
   zero(): void;
+  /** Another object owning the same memory (disposing either leaves the other intact). */
+  share(): NativeDeviceBuffer;
+  /** Whether `other` owns the same memory (false once either is disposed). */
+  sameMemory(other: NativeDeviceBuffer): boolean;
   dispose(): void;
+}
+
+/** Counters of the caching allocator for one device (core/caching_allocator.h). */
+export interface NativeDeviceMemoryStats {
+  bytesInUse: number;
+  bytesCached: number;
+  blocksInUse: number;
+  blocksCached: number;
+  rawBlocks: number;
+  rawBytes: number;
+  rawAllocs: number;
+  rawFrees: number;
+  cacheHits: number;
+  fenceWaits: number;
+  /** DeviceBuffer objects holding a reference, in the whole process. */
+  handles: number;
+}
+
+/** The device-memory allocator (native/napi/memory_napi.cc); `test` selects the test memory. */
+export interface NativeDeviceMemory {
+  stats(device: number, test?: boolean): NativeDeviceMemoryStats;
+  /** Frees the cached blocks of `device` (-1: all devices) and waits until that is done. */
+  emptyCache(device: number, test?: boolean): void;
+  setCacheLimit(bytes: number): void;
+  cacheLimit(): number;
+  /** Test hook: new DeviceBuffers come from host pages standing in for a device. */
+  _useTestMemory(on: boolean): void;
+  _usingTestMemory(): boolean;
+  /** Test hook: the test memory reports out of memory beyond this many bytes. */
+  _setTestMemoryLimit(bytes: number): void;
+  /** Test hook: async kernel calls wait at a closed gate before they run. */
+  _gate(command: 'close' | 'open' | 'status'): { waiting: number; passed: number };
+  /** Test hook: the external memory V8 accounts to this environment now, in bytes. */
+  _externalMemory(): number;
 }
 
 /** Host memory, or device memory on one CUDA device: all arrays of a call live in one place. */
@@ -365,4 +409,6 @@ export interface NativeBinding extends NativeSynapseOps, NativeTensorOps {
   cudaCopyBandwidth(bytes: number, reps: number, device: number): number;
   /** Allocates `length` floats on CUDA device `device` (uninitialised). */
   DeviceBuffer: new (length: number, device: number) => NativeDeviceBuffer;
+  /** The caching allocator of device memory. */
+  readonly deviceMemory: NativeDeviceMemory;
 }

@@ -76,7 +76,26 @@ export function copyTo(device: string, s: Storage): Storage {
   return place(device, toHost(s));
 }
 
-/** Frees device memory now (host arrays are left to the garbage collector). */
+/**
+ * Another owner of the same data: the array itself on the host (the garbage collector keeps it
+ * alive while anyone holds it), a new reference to the same device memory otherwise, so that
+ * releasing either leaves the other intact.
+ */
+export function share(s: Storage): Storage {
+  return isHost(s) ? s : s.share();
+}
+
+/** Whether two storages hold the same data (one array, or shares of one block of device memory). */
+export function sameData(a: Storage, b: Storage): boolean {
+  if (isHost(a) || isHost(b)) return a === b;
+  return a === b || a.sameMemory(b);
+}
+
+/**
+ * Gives up this owner's reference to device memory now (host arrays are left to the garbage
+ * collector). The memory returns to the caching allocator when its last owner (a share, an
+ * in-flight native call) lets go.
+ */
 export function release(s: Storage | null | undefined): void {
   if (s && !isHost(s)) s.dispose();
 }

@@ -8,7 +8,7 @@ import { kernelConstants } from '../kinds.js';
 import { Module } from '../nn/module.js';
 import { sameShape } from '../nn/shape.js';
 import { Rng } from '../rng.js';
-import type { Storage } from '../storage.js';
+import { sameData, type Storage } from '../storage.js';
 import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from '../stream.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
 import { commitBackward, prepareBackward } from './backward.js';
@@ -31,7 +31,7 @@ import { readLayerOptions, readResetOptions } from './options.js';
 import { NeuronParameters, type LoweredDecay } from './params.js';
 import { CallQueue } from './queue.js';
 import { NeuronState, type StartState, type StateName } from './state.js';
-import { Tape } from './tape.js';
+import { Tape, releaseStorages } from './tape.js';
 import { LIF_VARIANT, type LayerKind, type LayerVariant } from './variant.js';
 
 /** A forward, checked and lowered, not yet run. */
@@ -250,7 +250,8 @@ export class LIF extends Module {
         );
       if (outTensor.device !== dev)
         throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
-      if (outTensor._storage() === x._storage()) throw new RangeError(`${what}: out must not be the input tensor`);
+      if (sameData(outTensor._storage(), x._storage()))
+        throw new RangeError(`${what}: out must not be the input tensor`);
       if (this.#tape.holdsInput(outTensor._storage()))
         throw new RangeError(
           `${what}: out is the input of a call still waiting for its backward; writing into it would corrupt that backward`,
@@ -306,6 +307,7 @@ export class LIF extends Module {
       });
     } else {
       this.#tape.detachState(); // an eval forward detaches the state
+      releaseStorages(p.call); // nothing keeps the call: give back what it owns
     }
     return p.outTensor ?? Tensor._adopt(p.outputs.out, inputShape, dev);
   }
@@ -333,8 +335,7 @@ export class LIF extends Module {
     let x: Tensor;
     const training = this.training;
     try {
-      x = checkTensor(input, 'forwardAsync: input');
-      x = Tensor._adopt(x._storage(), x.shape, x.device);
+      x = checkTensor(input, 'forwardAsync: input')._share();
     } catch (e) {
       return Promise.reject(e);
     }
@@ -368,8 +369,7 @@ export class LIF extends Module {
   backwardAsync(gradOutput: Tensor, opts?: BackwardOptions): Promise<Tensor> {
     let g: Tensor;
     try {
-      g = checkTensor(gradOutput, 'backwardAsync: gradOutput');
-      g = Tensor._adopt(g._storage(), g.shape, g.device);
+      g = checkTensor(gradOutput, 'backwardAsync: gradOutput')._share();
     } catch (e) {
       return Promise.reject(e);
     }

@@ -19,7 +19,7 @@ import {
   type SurrogateSpec,
 } from '../activations.js';
 import { kernelConstants } from '../kinds.js';
-import { alloc, type Storage } from '../storage.js';
+import { alloc, share, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions } from '../validate.js';
 import type { LoweredDecay } from './params.js';
@@ -135,7 +135,11 @@ export function readOut(opts: unknown, what: string): Tensor | null {
   return o.out === undefined ? null : checkTensor(o.out, `${what}: out`);
 }
 
-/** Lowers one forward: the call (kept by a training call) and the arrays it writes. */
+/**
+ * Lowers one forward: the call (kept by a training call) and the arrays it writes. The call owns
+ * its arrays (a share of the input, the decay factors and start state it is given, fresh
+ * checkpoints): releasing them (tape.ts releaseStorages) leaves every other owner's data intact.
+ */
 export function lowerForward(
   s: KernelScalars,
   shape: CallShape,
@@ -158,7 +162,7 @@ export function lowerForward(
     emulate: o.emulate,
     alphaMem: decay.mem.arr,
     alphaSyn: decay.syn?.arr,
-    x,
+    x: share(x),
     v0: start.v_mem!,
     i0: s.hasSyn ? start.i_syn : undefined,
     ckV: o.training ? alloc(dev, B * nCk * N) : undefined,
