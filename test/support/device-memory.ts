@@ -178,6 +178,46 @@ export function defineOwnershipScenarios(device: string): void {
     expectBits(got, want, 'output');
   });
 
+  // Here the call is the only owner of the memory it writes: were it given back early, the tensors
+  // allocated meanwhile could get it (and the call's writes would land in them), or (cache limit
+  // 0) it would be freed and the write would fault.
+  it('`out` of forwardAsync and of backwardAsync disposed while the call writes into it: tensors allocated meanwhile are untouched', async function () {
+    const cfg = CONFIGS[1]![1];
+    const layer = new LIF({ ...cfg, device });
+    const fills = [0, 1, 2, 3].map((k) => uniform(950 + k, prod(SHAPE), -9, 9));
+    const check = (ts: Tensor[]): void =>
+      ts.forEach((t, k) => {
+        expectBits(t.toFloat32Array(), fills[k]!, `tensor ${k} allocated while the call ran`);
+        t.dispose();
+      });
+    await withGateClosed(async () => {
+      const x = Tensor.from(data(6), SHAPE, { device });
+      const out = Tensor.zeros(SHAPE, { device });
+      const p = layer.forwardAsync(x, { out });
+      await untilWaiting(1);
+      out.dispose();
+      x.dispose();
+      await collect();
+      const others = fills.map((f) => Tensor.from(f, SHAPE, { device }));
+      gate('open');
+      await p;
+      check(others);
+    });
+    await withGateClosed(async () => {
+      const g = Tensor.from(data(7, -1, 1), SHAPE, { device });
+      const out = Tensor.zeros(SHAPE, { device });
+      const p = layer.backwardAsync(g, { out });
+      await untilWaiting(1);
+      out.dispose();
+      g.dispose();
+      await collect();
+      const others = fills.map((f) => Tensor.from(f, SHAPE, { device }));
+      gate('open');
+      await p;
+      check(others);
+    });
+  });
+
   it('calls queued on 4 layers, every input disposed as soon as it is issued: all results equal the CPU', async function () {
     const cfgs = [0, 1, 0, 1].map((k) => CONFIGS[k]![1]);
     const wants = cfgs.map((cfg, k) => {
