@@ -73,6 +73,27 @@ export interface NativeDeviceMemoryStats {
   handles: number;
 }
 
+/**
+ * Pooled host memory: a pooled array is a Float32Array over an external ArrayBuffer that owns a
+ * reference to a cached block; `release` detaches it and gives the reference up at once.
+ */
+export interface NativeHostMemory {
+  /** n floats (zeros when `zero`, else unspecified); pooled from 64 KiB on, a plain array below. */
+  alloc(n: number, zero: boolean): Float32Array;
+  /** Gives up a pooled array's reference now (the array is detached); false for other arrays. */
+  release(a: Float32Array): boolean;
+  /** Another array owning the same pooled memory; `a` itself for other arrays. */
+  share(a: Float32Array): Float32Array;
+  /** Whether two pooled arrays own the same memory. */
+  sameMemory(a: Float32Array, b: Float32Array): boolean;
+  stats(): NativeDeviceMemoryStats;
+  setCacheLimit(bytes: number): void;
+  cacheLimit(): number;
+  emptyCache(): void;
+  /** Arrays of fewer bytes are V8's own. */
+  readonly poolMinBytes: number;
+}
+
 /** The device-memory allocator (native/napi/memory_napi.cc); `test` selects the test memory. */
 export interface NativeDeviceMemory {
   stats(device: number, test?: boolean): NativeDeviceMemoryStats;
@@ -411,4 +432,6 @@ export interface NativeBinding extends NativeSynapseOps, NativeTensorOps {
   DeviceBuffer: new (length: number, device: number) => NativeDeviceBuffer;
   /** The caching allocator of device memory. */
   readonly deviceMemory: NativeDeviceMemory;
+  /** Float32Arrays over pooled host memory, owned by reference (native/napi/memory_napi.cc). */
+  readonly hostMemory: NativeHostMemory;
 }

@@ -7,7 +7,7 @@ import { _cudaLaunchEmulation } from '../backend.js';
 import { ErrorCodes, codedError } from '../errors.js';
 import { kernelConstants } from '../kinds.js';
 import { sameShape } from '../nn/shape.js';
-import { alloc } from '../storage.js';
+import { allocOutput } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { customSigma } from './custom.js';
 import { lowerBackward, readOut, startAdjoints } from './lowering.js';
@@ -61,7 +61,7 @@ export function prepareBackward(
     rec.customSurrogate && c.spike !== kernelConstants().spike.none
       ? customSigma(c, rec.customSurrogate, dev, what)
       : undefined;
-  const gradIn = outTensor ? outTensor._storage() : alloc(dev, rec.B * rec.T * rec.N);
+  const gradIn = outTensor ? outTensor._storage() : allocOutput(dev, rec.B * rec.T * rec.N);
   const args = lowerBackward(c, rec.carry, g._storage(), gradIn, sigma, {
     device: dev,
     emulate: _cudaLaunchEmulation(),

@@ -19,7 +19,7 @@ import {
   type SurrogateSpec,
 } from '../activations.js';
 import { kernelConstants } from '../kinds.js';
-import { alloc, share, type Storage } from '../storage.js';
+import { allocOutput, share, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions } from '../validate.js';
 import type { LoweredDecay } from './params.js';
@@ -165,15 +165,15 @@ export function lowerForward(
     x: share(x),
     v0: start.v_mem!,
     i0: s.hasSyn ? start.i_syn : undefined,
-    ckV: o.training ? alloc(dev, B * nCk * N) : undefined,
-    ckI: o.training && s.hasSyn ? alloc(dev, B * nCk * N) : undefined,
+    ckV: o.training ? allocOutput(dev, B * nCk * N) : undefined,
+    ckI: o.training && s.hasSyn ? allocOutput(dev, B * nCk * N) : undefined,
   };
   const outputs: KernelOutputs = {
-    out: o.out ?? alloc(dev, E),
-    v1: alloc(dev, BN),
-    i1: s.hasSyn ? alloc(dev, BN) : undefined,
-    recV: o.recordStates ? alloc(dev, E) : undefined,
-    recI: o.recordStates && s.hasSyn ? alloc(dev, E) : undefined,
+    out: o.out ?? allocOutput(dev, E),
+    v1: allocOutput(dev, BN),
+    i1: s.hasSyn ? allocOutput(dev, BN) : undefined,
+    recV: o.recordStates ? allocOutput(dev, E) : undefined,
+    recI: o.recordStates && s.hasSyn ? allocOutput(dev, E) : undefined,
   };
   return { call, outputs };
 }
@@ -214,8 +214,8 @@ export function lowerBackward(
     gvEnd: carry?.v_mem,
     giEnd: carry?.i_syn,
     gradIn,
-    gvStart: alloc(o.device, BN),
-    giStart: hasSyn ? alloc(o.device, BN) : undefined,
+    gvStart: allocOutput(o.device, BN),
+    giStart: hasSyn ? allocOutput(o.device, BN) : undefined,
     gAlphaMem: new Float64Array(N),
     gAlphaSyn: hasSyn ? new Float64Array(N) : undefined,
   };

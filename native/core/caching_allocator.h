@@ -49,6 +49,10 @@ class RawMemory {
   virtual bool host_visible() const = 0;
   // Name for statistics and error messages.
   virtual const char* name() const = 0;
+  // A block was made (true) or is about to be freed for good (false).
+  virtual void track(Block&, bool) noexcept {}
+  // Bytes a pool of this memory may keep cached; a released block that would exceed it is freed.
+  std::atomic<size_t> cacheLimit{size_t(4) << 30};
 };
 
 struct Pool;
@@ -120,7 +124,7 @@ Stats stats(RawMemory& raw, int device);
 // Frees every cached block of `raw` on `device` (all devices when device < 0) and waits until the
 // background thread has done so.
 void empty_cache(RawMemory& raw, int device);
-// Bytes a pool may keep cached; a released block that would exceed it is freed instead.
+// The cache limit of the device memories (CUDA and the test memory): see RawMemory::cacheLimit.
 void set_cache_limit(size_t bytes);
 size_t cache_limit();
 
@@ -128,6 +132,15 @@ size_t cache_limit();
 // report out of memory once that many bytes are allocated (no limit by default).
 RawMemory& test_memory();
 void set_test_memory_limit(size_t bytes);
+
+// Host memory for tensor data (the default path's outputs, checkpoints and states): 64-byte
+// aligned, huge-page advice (MADV_HUGEPAGE) for blocks of 2 MiB and more, so that a reused block
+// is warm and a fresh large one faults in big pages. find_host_block maps a block's address to
+// it (for the in-flight references of calls that receive host arrays).
+RawMemory& host_memory();
+Block* find_host_block(const void* p);
+// Host arrays smaller than this are V8's own (the pool serves larger ones).
+constexpr size_t kHostPoolMin = size_t(64) << 10;
 
 // CUDA device memory: native/cuda/device_memory.cu, or in CPU-only builds the stub, which throws
 // CudaError ERR_CUDA_NOT_BUILT.

@@ -360,7 +360,12 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
   if (len == 0) return nullptr;
   auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
   if (!base) throw_type(env, std::string("native: '") + key + "' is detached");
-  return reinterpret_cast<T*>(base + ta.ByteOffset());
+  T* data = reinterpret_cast<T*>(base + ta.ByteOffset());
+  // pooled host memory (memory_napi.cc): the call owns a reference, as for a device buffer
+  if constexpr (TT == napi_float32_array)
+    if (static_cast<size_t>(len) * sizeof(float) >= sl::mem::kHostPoolMin)
+      if (sl::mem::Block* b = sl::mem::find_host_block(data)) keep.device.emplace_back(b);
+  return data;
 }
 inline float* f32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
                   int64_t* lenOut = nullptr) {

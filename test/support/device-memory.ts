@@ -82,17 +82,22 @@ function churn(device: string, n: number): void {
   for (let k = 0; k < n; ++k) Tensor.from(uniform(900 + k, prod(SHAPE), -9, 9), SHAPE, { device }).dispose();
 }
 
-/** The scenarios on `device` ('cuda:0' with the test memory, or a real GPU). */
+/** Blocks in use by the pool that `device`'s tensors come from ('cpu': the pooled host memory). */
+export function blocksInUse(device: string): number {
+  return device === 'cpu' ? native().hostMemory.stats().blocksInUse : deviceMemoryStats(device).blocksInUse;
+}
+
+/** The scenarios on `device` ('cuda:0' with the test memory, a real GPU, or 'cpu'). */
 export function defineOwnershipScenarios(device: string): void {
   let baseline = 0;
   beforeEach(async function () {
     await collect();
-    baseline = deviceMemoryStats(device).blocksInUse;
+    baseline = blocksInUse(device);
   });
   afterEach(async function () {
     gate('open');
-    const back = await until(() => deviceMemoryStats(device).blocksInUse === baseline);
-    expect(back, `blocks in use ${deviceMemoryStats(device).blocksInUse}, baseline ${baseline}`).to.equal(true);
+    const back = await until(() => blocksInUse(device) === baseline);
+    expect(back, `blocks in use ${blocksInUse(device)}, baseline ${baseline}`).to.equal(true);
   });
 
   for (const [name, cfg] of CONFIGS) {
