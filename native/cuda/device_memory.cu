@@ -51,11 +51,11 @@ class CudaMemory final : public mem::RawMemory {
       cudaEvent_t e = nullptr;
       if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) == cudaSuccess) b.fence = e;
     }
-    if (b.fence &&
+    if (!b.fence ||
         cudaEventRecord(static_cast<cudaEvent_t>(b.fence), cudaStreamPerThread) != cudaSuccess) {
-      // no fence on the stream: wait for the device instead, so that reuse stays safe
+      // no fence on the stream: wait for the stream here instead, so that reuse stays safe
       (void)cudaGetLastError();
-      cudaDeviceSynchronize();
+      cudaStreamSynchronize(cudaStreamPerThread);
       (void)cudaGetLastError();
     }
   }
