@@ -135,8 +135,12 @@ export class NeuronParameters {
    * allocated nor uploaded again.
    */
   #place(which: 'mem' | 'syn', device: string, arr: Float32Array): NativeArray {
-    if (device === 'cpu') return place(device, arr);
     const prev = this.#placed.get(which);
+    if (device === 'cpu') {
+      if (prev) release(prev.arr); // the layer moved off the GPU
+      this.#placed.delete(which);
+      return place(device, arr);
+    }
     if (prev && prev.device === device && sameBits(prev.host, arr)) return share(prev.arr);
     const placed = place(device, arr);
     if (isHost(placed)) return placed;
