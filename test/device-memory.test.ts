@@ -365,6 +365,19 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === 'flood')
         expectBits(got, want, 'output after tauMem changed');
       });
 
+      it('the input of a pending call is recognised through the share the call keeps: passing it as out is a RangeError', function () {
+        const shape = [2, 10, 300];
+        const l = new LIF({ tauMem: 10, device: DEV });
+        const x = Tensor.from(uniform(23, prod(shape), -0.5, 2.5), shape, { device: DEV });
+        void l.forward(x);
+        const view = x._view(shape);
+        x.dispose(); // the pending call still owns the data; the view sees the same memory
+        const z = Tensor.from(uniform(24, prod(shape), -0.5, 2.5), shape, { device: DEV });
+        expect(() => l.forward(z, { out: view })).to.throw(RangeError, /out is the input of a call still waiting/);
+        expect(() => l.forward(view, { out: view })).to.throw(RangeError, /out must not be the input/);
+        view.dispose();
+      });
+
       it('a training loop makes no raw allocation after its first step', function () {
         const shape = [2, 20, 500];
         const layer = new LIF({ tauMem: 10, tauSyn: 4, device: DEV });

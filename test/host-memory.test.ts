@@ -75,6 +75,17 @@ describe('pooled host memory of the default path', function () {
     expect(share(plain)).to.equal(plain);
   });
 
+  it('the input of a pending call is recognised through the share the call keeps: passing it as out is a RangeError', function () {
+    const l1 = new LIF({ tauMem: 10 }).eval();
+    const l2 = new LIF({ tauMem: 10 });
+    const y = l1.forward(Tensor.from(uniform(21, prod(SHAPE), -0.5, 2.5), SHAPE)); // pooled
+    l2.forward(y); // pending: keeps its own share of y
+    const z = Tensor.from(uniform(22, prod(SHAPE), -0.5, 2.5), SHAPE);
+    expect(() => l2.forward(z, { out: y })).to.throw(RangeError, /out is the input of a call still waiting/);
+    expect(() => l1.forward(y, { out: y })).to.throw(RangeError, /out must not be the input/);
+    y.dispose();
+  });
+
   it('small arrays are V8 arrays; allocOutput of 0 elements works', function () {
     const a = allocOutput('cpu', 100) as Float32Array;
     expect(host().release(a)).to.equal(false);
