@@ -261,7 +261,7 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === 'flood')
         expect(e4).to.equal(e0);
       });
 
-      it('the cache limit: blocks beyond it are freed (off the JS thread); emptyDeviceCache frees the rest', async function () {
+      it('the cache limit: a released block evicts the longest-cached ones (freed off the JS thread); emptyDeviceCache frees the rest', async function () {
         emptyDeviceCache(DEV);
         const cls = sizeClass(4 * 3000);
         setDeviceCacheLimit(2 * cls);
@@ -272,13 +272,17 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === 'flood')
           const s1 = stats();
           expect(s1.blocksCached - s0.blocksCached).to.equal(2);
           expect(s1.bytesCached).to.equal(2 * cls);
-          // the third is freed by the background thread
+          // the first one released is evicted and freed by the background thread
           expect(await until(() => stats().rawFrees - s0.rawFrees === 1)).to.equal(true);
+          // a block larger than the limit is not cached at all
+          buffer(4 * cls).dispose();
+          expect(stats().blocksCached).to.equal(2);
+          expect(await until(() => stats().rawFrees - s0.rawFrees === 2)).to.equal(true);
           emptyDeviceCache(DEV);
           const s2 = stats();
           expect(s2.blocksCached).to.equal(0);
           expect(s2.bytesCached).to.equal(0);
-          expect(s2.rawFrees - s0.rawFrees).to.equal(3);
+          expect(s2.rawFrees - s0.rawFrees).to.equal(4);
           expect(s2.rawBlocks).to.equal(s0.rawBlocks - s0.blocksCached);
         } finally {
           setDeviceCacheLimit(limit0);

@@ -51,7 +51,8 @@ class RawMemory {
   virtual const char* name() const = 0;
   // A block was made (true) or is about to be freed for good (false).
   virtual void track(Block&, bool) noexcept {}
-  // Bytes a pool of this memory may keep cached; a released block that would exceed it is freed.
+  // Bytes a pool of this memory may keep cached: a released block evicts the longest-cached
+  // blocks to fit (a block larger than the limit is freed).
   std::atomic<size_t> cacheLimit{size_t(4) << 30};
 };
 
@@ -64,6 +65,7 @@ struct Block {
   int device = 0;
   Pool* pool = nullptr;
   void* fence = nullptr;  // RawMemory's fence object (a cudaEvent_t), created on first release
+  uint64_t released = 0;  // when it went back to the cache (the pool's count of releases)
   std::atomic<int64_t> refs{0};
 };
 

@@ -26,7 +26,27 @@ struct Pool {
   int device = 0;
   std::mutex mu;
   std::map<size_t, std::vector<Block*>> cached;  // size class -> blocks without owners
+  uint64_t releases = 0;
   Stats st;
+
+  // Takes the longest-cached block out of the cache (the caller holds mu), or null.
+  Block* evict_oldest() {
+    auto best = cached.end();
+    size_t at = 0;
+    for (auto it = cached.begin(); it != cached.end(); ++it)
+      for (size_t k = 0; k < it->second.size(); ++k)
+        if (best == cached.end() || it->second[k]->released < best->second[at]->released) {
+          best = it;
+          at = k;
+        }
+    if (best == cached.end()) return nullptr;
+    Block* b = best->second[at];
+    best->second.erase(best->second.begin() + static_cast<std::ptrdiff_t>(at));
+    if (best->second.empty()) cached.erase(best);
+    st.bytesCached -= static_cast<int64_t>(b->bytes);
+    st.blocksCached -= 1;
+    return b;
+  }
 };
 
 namespace {
@@ -201,26 +221,38 @@ void unref(Block* b) noexcept {
   Pool& p = *b->pool;
   p.raw->record_fence(*b);
   p.raw->on_cached(*b);
-  bool keep = false;
+  std::vector<Block*> out;  // to free: evicted blocks, or b itself
   {
     std::lock_guard<std::mutex> l(p.mu);
     p.st.bytesInUse -= static_cast<int64_t>(b->bytes);
     p.st.blocksInUse -= 1;
-    if (static_cast<size_t>(p.st.bytesCached) + b->bytes <= p.raw->cacheLimit.load()) {
+    const size_t limit = p.raw->cacheLimit.load();
+    bool keep = b->bytes <= limit;
+    try {
+      out.reserve(static_cast<size_t>(p.st.blocksCached) + 1);
+    } catch (...) {  // no memory for the bookkeeping: neither evict nor cache
+      keep = false;
+    }
+    while (keep && static_cast<size_t>(p.st.bytesCached) + b->bytes > limit) {
+      Block* old = p.evict_oldest();
+      if (!old) break;
+      out.push_back(old);  // within the reserved capacity
+    }
+    if (keep) {
       try {
+        b->released = ++p.releases;
         p.cached[b->bytes].push_back(b);
-        keep = true;
         p.st.bytesCached += static_cast<int64_t>(b->bytes);
         p.st.blocksCached += 1;
-      } catch (...) {  // no memory for the bookkeeping: free the block instead
+      } catch (...) {
+        keep = false;
       }
     }
+    if (!keep && out.capacity() > out.size()) out.push_back(b);
   }
-  if (!keep) {
-    try {
-      reaper().push({b});
-    } catch (...) {
-    }
+  try {
+    reaper().push(std::move(out));
+  } catch (...) {
   }
 }
 
