@@ -35,16 +35,81 @@ export interface NativeConstants {
   readonly maxDeviceCheckpointInterval: number;
 }
 
-/** A float32 buffer in CUDA device memory (see native/napi/addon.cc). */
+/**
+ * A float32 buffer in CUDA device memory (see native/napi/napi_common.h), held through an owning
+ * reference: dispose() drops this object's reference; the memory goes back to the caching
+ * allocator when the last owner (a share, an in-flight call) lets go.
+ */
 export interface NativeDeviceBuffer {
   readonly length: number;
   readonly device: number;
   readonly disposed: boolean;
+  /** Owners of the memory now (this object, its shares, in-flight calls); 0 once disposed. */
+  readonly owners: number;
   upload(src: Float32Array): void;
   download(dst: Float32Array): void;
   copyFrom(src: NativeDeviceBuffer): void;
   zero(): void;
+  /** Another object owning the same memory (disposing either leaves the other intact). */
+  share(): NativeDeviceBuffer;
+  /** Whether `other` owns the same memory (false once either is disposed). */
+  sameMemory(other: NativeDeviceBuffer): boolean;
   dispose(): void;
+}
+
+/** Counters of the caching allocator for one device (core/caching_allocator.h). */
+export interface NativeDeviceMemoryStats {
+  bytesInUse: number;
+  bytesCached: number;
+  blocksInUse: number;
+  blocksCached: number;
+  rawBlocks: number;
+  rawBytes: number;
+  rawAllocs: number;
+  rawFrees: number;
+  cacheHits: number;
+  fenceWaits: number;
+  /** DeviceBuffer objects holding a reference, in the whole process. */
+  handles: number;
+}
+
+/**
+ * Pooled host memory: a pooled array is a Float32Array over an external ArrayBuffer that owns a
+ * reference to a cached block; `release` detaches it and gives the reference up at once.
+ */
+export interface NativeHostMemory {
+  /** n floats (zeros when `zero`, else unspecified); pooled from 64 KiB on, a plain array below. */
+  alloc(n: number, zero: boolean): Float32Array;
+  /** Gives up a pooled array's reference now (the array is detached); false for other arrays. */
+  release(a: Float32Array): boolean;
+  /** Another array owning the same pooled memory; `a` itself for other arrays. */
+  share(a: Float32Array): Float32Array;
+  /** Whether two pooled arrays own the same memory. */
+  sameMemory(a: Float32Array, b: Float32Array): boolean;
+  stats(): NativeDeviceMemoryStats;
+  setCacheLimit(bytes: number): void;
+  cacheLimit(): number;
+  emptyCache(): void;
+  /** Arrays of fewer bytes are V8's own. */
+  readonly poolMinBytes: number;
+}
+
+/** The device-memory allocator (native/napi/memory_napi.cc); `test` selects the test memory. */
+export interface NativeDeviceMemory {
+  stats(device: number, test?: boolean): NativeDeviceMemoryStats;
+  /** Frees the cached blocks of `device` (-1: all devices) and waits until that is done. */
+  emptyCache(device: number, test?: boolean): void;
+  setCacheLimit(bytes: number): void;
+  cacheLimit(): number;
+  /** Test hook: new DeviceBuffers come from host pages standing in for a device. */
+  _useTestMemory(on: boolean): void;
+  _usingTestMemory(): boolean;
+  /** Test hook: the test memory reports out of memory beyond this many bytes. */
+  _setTestMemoryLimit(bytes: number): void;
+  /** Test hook: async kernel calls wait at a closed gate before they run. */
+  _gate(command: 'close' | 'open' | 'status'): { waiting: number; passed: number };
+  /** Test hook: the external memory V8 accounts to this environment now, in bytes. */
+  _externalMemory(): number;
 }
 
 /** Host memory, or device memory on one CUDA device: all arrays of a call live in one place. */
@@ -373,4 +438,8 @@ export interface NativeBinding extends NativeSynapseOps, NativeTensorOps {
   cudaCopyBandwidth(bytes: number, reps: number, device: number): number;
   /** Allocates `length` floats on CUDA device `device` (uninitialised). */
   DeviceBuffer: new (length: number, device: number) => NativeDeviceBuffer;
+  /** The caching allocator of device memory. */
+  readonly deviceMemory: NativeDeviceMemory;
+  /** Float32Arrays over pooled host memory, owned by reference (native/napi/memory_napi.cc). */
+  readonly hostMemory: NativeHostMemory;
 }

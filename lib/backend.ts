@@ -145,6 +145,7 @@ export function resolveDevice(device: unknown, what: string): string {
   const m = /^cuda(?::(\d+))?$/.exec(device);
   if (device !== 'auto' && !m)
     throw new RangeError(`${what} must be 'cpu', 'cuda', 'cuda:N' or 'auto', got '${device}'`);
+  if (testDevice && device !== 'auto' && (m![1] === undefined || m![1] === '0')) return 'cuda:0';
   const c = backendInfo().cuda;
   if (device === 'auto') {
     const d = c.available ? c.devices.find((x) => x.usable) : undefined;
@@ -178,4 +179,20 @@ export function _setCudaLaunchEmulation(on: boolean): void {
 }
 export function _cudaLaunchEmulation(): boolean {
   return emulateCudaLaunch;
+}
+
+let testDevice = false;
+/**
+ * Internal (tests): while on, 'cuda' / 'cuda:0' is a stand-in device whose buffers come from the
+ * native test memory (host pages behind the same reference-counted handles and caching allocator
+ * as CUDA memory; released memory is poisoned, freed memory made inaccessible). Calls on it run
+ * the CPU kernels on those pages, so that the ownership of device memory is testable without a
+ * GPU. The native switch is process-wide; each thread sets its own resolveDevice flag.
+ */
+export function _setTestDevice(on: boolean): void {
+  native().deviceMemory._useTestMemory(on);
+  testDevice = on;
+}
+export function _testDevice(): boolean {
+  return testDevice;
 }

@@ -74,6 +74,13 @@ export {
   type CudaStatus,
   type CudaDevice,
 } from './backend.js';
+export {
+  deviceMemoryStats,
+  emptyDeviceCache,
+  setDeviceCacheLimit,
+  deviceCacheLimit,
+  type DeviceMemoryStats,
+} from './memory.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';
 export {
   layerStream,

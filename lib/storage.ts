@@ -6,6 +6,9 @@ import { fromNative } from './errors.js';
 
 export type Storage = NativeArray;
 
+/** The pooled host arrays made here (others skip the native calls of share/release/sameData). */
+const pooled = new WeakSet<Float32Array>();
+
 /** Device string -> CUDA index, or -1 for the host. */
 export function deviceIndex(device: string): number {
   if (device === 'cpu') return -1;
@@ -27,6 +30,21 @@ export function alloc(device: string, n: number, zero = false): Storage {
     if (zero) b.zero();
     return b;
   });
+}
+
+/**
+ * n floats on `device` whose contents are unspecified: for arrays a kernel writes in full (the
+ * neuron layers' outputs, final states, checkpoints, gradients). On the host they come from the
+ * pooled host memory (large ones; warm pages, reused once released), on a GPU from the device's
+ * memory cache.
+ */
+export function allocOutput(device: string, n: number): Storage {
+  if (deviceIndex(device) >= 0) return alloc(device, n);
+  const h = native().hostMemory;
+  if (4 * n < h.poolMinBytes) return new Float32Array(n);
+  const a = h.alloc(n, false);
+  pooled.add(a);
+  return a;
 }
 
 /** Runs a device-memory operation; a native CUDA failure becomes the package's coded error. */
@@ -76,7 +94,35 @@ export function copyTo(device: string, s: Storage): Storage {
   return place(device, toHost(s));
 }
 
-/** Frees device memory now (host arrays are left to the garbage collector). */
+/**
+ * Another owner of the same data: a new reference to the same device memory or pooled host
+ * memory, so that releasing either leaves the other intact; for any other host array the array
+ * itself (the garbage collector keeps it alive while anyone holds it).
+ */
+export function share(s: Storage): Storage {
+  if (!isHost(s)) return s.share();
+  if (!pooled.has(s)) return s;
+  const a = native().hostMemory.share(s);
+  pooled.add(a);
+  return a;
+}
+
+/** Whether two storages hold the same data (one array, or shares of one block of device memory). */
+export function sameData(a: Storage, b: Storage): boolean {
+  if (a === b) return true;
+  if (isHost(a) !== isHost(b)) return false;
+  if (!isHost(a)) return a.sameMemory(b as NativeDeviceBuffer);
+  const c = b as Float32Array;
+  return pooled.has(a) && pooled.has(c) && native().hostMemory.sameMemory(a, c);
+}
+
+/**
+ * Gives up this owner's reference now: device memory, or a pooled host array (which is detached;
+ * other host arrays are left to the garbage collector). The memory returns to its cache when its
+ * last owner (a share, an in-flight native call) lets go.
+ */
 export function release(s: Storage | null | undefined): void {
-  if (s && !isHost(s)) s.dispose();
+  if (!s) return;
+  if (!isHost(s)) s.dispose();
+  else if (pooled.delete(s)) native().hostMemory.release(s);
 }

@@ -12,7 +12,7 @@ import {
   type DtypeArray,
 } from './dtype.js';
 import { ErrorCodes, SpikelayersError } from './errors.js';
-import { copyTo, hostCopy, isHost, place, release, toHost, type Storage } from './storage.js';
+import { copyTo, hostCopy, isHost, place, release, share, toHost, type Storage } from './storage.js';
 
 /** Largest element count a Tensor may hold (a Float32Array's limit in V8). */
 export const MAX_ELEMENTS = 2 ** 32 - 1;
@@ -253,9 +253,9 @@ export class Tensor {
 
   /**
    * Internal (reshaping layers): a tensor of another shape with the same element count that
-   * shares this tensor's storage (host array or device buffer); nothing is copied. The two
-   * tensors alias one another: disposing either frees the data of both. Public code uses
-   * `reshape`, which copies.
+   * shares this tensor's storage (host array or device memory); nothing is copied. The two tensors
+   * alias one another's data, but each owns it: disposing one leaves the other usable, and device
+   * memory is returned when both are gone. Public code uses `reshape`, which copies.
    */
   _view(shape: readonly number[]): Tensor {
     if (this.#dtype !== 'float32') {
@@ -267,11 +267,25 @@ export class Tensor {
     const s = this._storage();
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== s.length) throw new RangeError(`internal: cannot view ${s.length} elements as [${shape.join(', ')}]`);
-    return new Tensor(s, shape, this.#device);
+    return new Tensor(share(s), shape, this.#device);
   }
 
-  /** Frees the data now (GPU memory at once). Using the tensor afterwards is an Error with code
-   * ERR_TENSOR_DISPOSED; disposing twice is harmless. Forgotten tensors are freed by the GC. */
+  /**
+   * Internal (async calls): another owner of this tensor's data, same shape and device, taken
+   * when the call is issued, so that disposing this tensor meanwhile cannot take the data from
+   * the call.
+   */
+  _share(): Tensor {
+    if (this.#dtype !== 'float32') return this._view(this.#shape); // host-only: the array keeps it
+    return new Tensor(share(this._storage()), this.#shape, this.#device);
+  }
+
+  /**
+   * Gives up the data now. Using the tensor afterwards is an Error with code ERR_TENSOR_DISPOSED;
+   * disposing twice is harmless. GPU memory goes back to the device's memory cache as soon as no
+   * one else uses it (an async call in flight, a view of the data); forgotten tensors are
+   * released by the garbage collector.
+   */
   dispose(): void {
     release(this.#data);
     this.#data = null;

@@ -7,7 +7,7 @@ import { _cudaLaunchEmulation } from '../backend.js';
 import { ErrorCodes, codedError } from '../errors.js';
 import { kernelConstants } from '../kinds.js';
 import { sameShape } from '../nn/shape.js';
-import { alloc } from '../storage.js';
+import { allocOutput } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { customSigma } from './custom.js';
 import { INPUT_DTYPES, float32Grad } from './io.js';
@@ -62,7 +62,7 @@ export function prepareBackward(
     rec.customSurrogate && c.spike !== kernelConstants().spike.none
       ? customSigma(c, rec.customSurrogate, dev, what)
       : undefined;
-  const gradIn = outTensor ? outTensor._storage() : alloc(dev, rec.B * rec.T * rec.N);
+  const gradIn = outTensor ? outTensor._storage() : allocOutput(dev, rec.B * rec.T * rec.N);
   const args = lowerBackward(c, rec.carry, g._storage(), gradIn, sigma, {
     device: dev,
     emulate: _cudaLaunchEmulation(),

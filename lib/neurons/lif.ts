@@ -8,7 +8,7 @@ import { kernelConstants } from '../kinds.js';
 import { Module } from '../nn/module.js';
 import { sameShape } from '../nn/shape.js';
 import { Rng } from '../rng.js';
-import type { Storage } from '../storage.js';
+import { sameData, type Storage } from '../storage.js';
 import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from '../stream.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
 import { commitBackward, prepareBackward } from './backward.js';
@@ -32,7 +32,7 @@ import { readLayerOptions, readResetOptions } from './options.js';
 import { NeuronParameters, type LoweredDecay } from './params.js';
 import { CallQueue } from './queue.js';
 import { NeuronState, type StartState, type StateName } from './state.js';
-import { Tape } from './tape.js';
+import { Tape, releaseStorages } from './tape.js';
 import { LIF_VARIANT, type LayerKind, type LayerVariant } from './variant.js';
 
 /** A forward, checked and lowered, not yet run. */
@@ -260,7 +260,7 @@ export class LIF extends Module {
       if (outTensor.device !== dev)
         throw new TypeError(`${what}: out is on ${outTensor.device} but the layer is on ${dev}`);
       // (only float32 can be both: out has the spike dtype, tensors of other dtypes never share data)
-      if (outTensor.dtype === 'float32' && x.dtype === 'float32' && outTensor._storage() === x._storage())
+      if (outTensor.dtype === 'float32' && x.dtype === 'float32' && sameData(outTensor._storage(), x._storage()))
         throw new RangeError(`${what}: out must not be the input tensor`);
       if (outTensor.dtype === 'float32' && this.#tape.holdsInput(outTensor._storage()))
         throw new RangeError(
@@ -323,6 +323,7 @@ export class LIF extends Module {
       });
     } else {
       this.#tape.detachState(); // an eval forward detaches the state
+      releaseStorages(p.call); // nothing keeps the call: give back what it owns
     }
     return spikes;
   }
@@ -350,8 +351,7 @@ export class LIF extends Module {
     let x: Tensor;
     const training = this.training;
     try {
-      x = checkTensor(input, 'forwardAsync: input', INPUT_DTYPES);
-      x = x._view(x.shape);
+      x = checkTensor(input, 'forwardAsync: input', INPUT_DTYPES)._share();
     } catch (e) {
       return Promise.reject(e);
     }
@@ -385,8 +385,7 @@ export class LIF extends Module {
   backwardAsync(gradOutput: Tensor, opts?: BackwardOptions): Promise<Tensor> {
     let g: Tensor;
     try {
-      g = checkTensor(gradOutput, 'backwardAsync: gradOutput', INPUT_DTYPES);
-      g = g._view(g.shape);
+      g = checkTensor(gradOutput, 'backwardAsync: gradOutput', INPUT_DTYPES)._share();
     } catch (e) {
       return Promise.reject(e);
     }

@@ -20,7 +20,7 @@ import {
 } from '../activations.js';
 import type { Dtype } from '../dtype.js';
 import { kernelConstants } from '../kinds.js';
-import { alloc, type Storage } from '../storage.js';
+import { allocOutput, share, type Storage } from '../storage.js';
 import { Tensor, checkTensor } from '../tensor.js';
 import { checkOptions } from '../validate.js';
 import type { LoweredDecay } from './params.js';
@@ -141,7 +141,11 @@ export function readOut(opts: unknown, what: string, dtypes?: readonly Dtype[]):
   return o.out === undefined ? null : checkTensor(o.out, `${what}: out`, dtypes);
 }
 
-/** Lowers one forward: the call (kept by a training call) and the arrays it writes. */
+/**
+ * Lowers one forward: the call (kept by a training call) and the arrays it writes. The call owns
+ * its arrays (a share of the input, the decay factors and start state it is given, fresh
+ * checkpoints): releasing them (tape.ts releaseStorages) leaves every other owner's data intact.
+ */
 export function lowerForward(
   s: KernelScalars,
   shape: CallShape,
@@ -164,18 +168,18 @@ export function lowerForward(
     emulate: o.emulate,
     alphaMem: decay.mem.arr,
     alphaSyn: decay.syn?.arr,
-    x,
+    x: share(x),
     v0: start.v_mem!,
     i0: s.hasSyn ? start.i_syn : undefined,
-    ckV: o.training ? alloc(dev, B * nCk * N) : undefined,
-    ckI: o.training && s.hasSyn ? alloc(dev, B * nCk * N) : undefined,
+    ckV: o.training ? allocOutput(dev, B * nCk * N) : undefined,
+    ckI: o.training && s.hasSyn ? allocOutput(dev, B * nCk * N) : undefined,
   };
   const outputs: KernelOutputs = {
-    out: o.out ?? alloc(dev, E),
-    v1: alloc(dev, BN),
-    i1: s.hasSyn ? alloc(dev, BN) : undefined,
-    recV: o.recordStates ? alloc(dev, E) : undefined,
-    recI: o.recordStates && s.hasSyn ? alloc(dev, E) : undefined,
+    out: o.out ?? allocOutput(dev, E),
+    v1: allocOutput(dev, BN),
+    i1: s.hasSyn ? allocOutput(dev, BN) : undefined,
+    recV: o.recordStates ? allocOutput(dev, E) : undefined,
+    recI: o.recordStates && s.hasSyn ? allocOutput(dev, E) : undefined,
   };
   return { call, outputs };
 }
@@ -216,8 +220,8 @@ export function lowerBackward(
     gvEnd: carry?.v_mem,
     giEnd: carry?.i_syn,
     gradIn,
-    gvStart: alloc(o.device, BN),
-    giStart: hasSyn ? alloc(o.device, BN) : undefined,
+    gvStart: allocOutput(o.device, BN),
+    giStart: hasSyn ? allocOutput(o.device, BN) : undefined,
     gAlphaMem: new Float64Array(N),
     gAlphaSyn: hasSyn ? new Float64Array(N) : undefined,
   };

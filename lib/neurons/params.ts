@@ -2,7 +2,7 @@
 // factors, calculated taus), and the reduction of per-neuron gradients into their `.grad`.
 import type { NativeArray } from '#binding';
 import { Tensor } from '../tensor.js';
-import { place } from '../storage.js';
+import { isHost, place, release, share } from '../storage.js';
 import { broadcastMap } from './broadcast.js';
 import type { LayerConfig } from './options.js';
 
@@ -39,6 +39,8 @@ export class NeuronParameters {
   /** No leak (IAF): alpha_mem is the constant 1, not a parameter. */
   readonly fixedAlphaMem: boolean;
   readonly #mapCache = new Map<string, Int32Array | null>();
+  /** The decay factors last placed on a device, per which: reused while their values are unchanged. */
+  readonly #placed = new Map<'mem' | 'syn', { device: string; host: Float32Array; arr: NativeArray }>();
 
   constructor(c: LayerConfig) {
     this.threshold = c.threshold === null ? null : Tensor.from([c.threshold], []);
@@ -124,7 +126,27 @@ export class NeuronParameters {
       arr = new Float32Array(N);
       for (let n = 0; n < N; ++n) arr[n] = a[map[n]!]!;
     }
-    return { arr: place(device, arr), grad: { param, map, dAlpha } };
+    return { arr: this.#place(which, device, arr), grad: { param, map, dAlpha } };
+  }
+
+  /**
+   * `arr` on `device`: on a GPU, the buffer placed by an earlier call while its values are the
+   * same bits (each call gets its own share of it), so that an unchanged parameter is neither
+   * allocated nor uploaded again.
+   */
+  #place(which: 'mem' | 'syn', device: string, arr: Float32Array): NativeArray {
+    const prev = this.#placed.get(which);
+    if (device === 'cpu') {
+      if (prev) release(prev.arr); // the layer moved off the GPU
+      this.#placed.delete(which);
+      return place(device, arr);
+    }
+    if (prev && prev.device === device && sameBits(prev.host, arr)) return share(prev.arr);
+    const placed = place(device, arr);
+    if (isHost(placed)) return placed;
+    if (prev) release(prev.arr);
+    this.#placed.set(which, { device, host: arr.slice(), arr: placed });
+    return share(placed);
   }
 
   #map(p: Tensor, neuronShape: number[], what: string): Int32Array | null {
@@ -169,4 +191,13 @@ export function tauOf(alpha: Tensor): Tensor {
   const t = new Float32Array(d.length);
   for (let k = 0; k < d.length; ++k) t[k] = -1 / Math.log(d[k]!);
   return Tensor._adopt(t, alpha.shape);
+}
+
+/** Whether two float arrays hold the same bits (NaN payloads and signed zeros included). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let k = 0; k < x.length; ++k) if (x[k] !== y[k]) return false;
+  return true;
 }

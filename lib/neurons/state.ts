@@ -8,7 +8,7 @@
 import type { BufferSlot } from '../nn/module.js';
 import { sameShape } from '../nn/module.js';
 import type { Rng } from '../rng.js';
-import { alloc, copyTo, place, toHost, type Storage } from '../storage.js';
+import { alloc, copyTo, place, release, share, toHost, type Storage } from '../storage.js';
 import { Tensor } from '../tensor.js';
 
 /** sinabs' state names. The first is the primary state: it fixes the shape. */
@@ -76,7 +76,8 @@ export class NeuronState {
 
   /**
    * Where a call over (B, ...neuronShape) starts, by sinabs' rules, in new arrays where the state
-   * changes (the store itself changes only on `commit`). `linked`: the current state still has a
+   * changes and shares of the current state where it carries over: the caller owns the values
+   * (the store itself changes only on `commit`). `linked`: the current state still has a
    * gradient path into the newest pending call. Resampling draws from `rng`.
    */
   start(B: number, neuronShape: number[], linked: boolean, rng: Rng, device: string): StartState {
@@ -109,13 +110,19 @@ export class NeuronState {
       }
       return { values, link: linked ? { kind: 'resample', idx } : { kind: 'start' }, recreated: false };
     }
-    for (const n of this.names) values[n] = this.#values.get(n) ?? alloc(device, B * N, true);
+    for (const n of this.names) {
+      const cur = this.#values.get(n);
+      values[n] = cur ? share(cur) : alloc(device, B * N, true);
+    }
     return { values, link: linked ? { kind: 'carry' } : { kind: 'start' }, recreated: false };
   }
 
-  /** Makes a call's final states the current ones. */
+  /** Makes a call's final states the current ones (the store owns them; it releases the old ones). */
   commit(values: StateValues, shape: number[]): void {
-    for (const n of this.names) this.#values.set(n, values[n] ?? null);
+    for (const n of this.names) {
+      release(this.#values.get(n));
+      this.#values.set(n, values[n] ?? null);
+    }
     this.#shape = shape.slice();
   }
 
@@ -130,6 +137,7 @@ export class NeuronState {
         const [lo, hi] = ranges[n] ?? [0, 1];
         for (let k = 0; k < a.length; ++k) a[k] = lo + (hi - lo) * rng.next();
       }
+      release(cur);
       this.#values.set(n, place(device, a));
     }
   }
@@ -143,7 +151,7 @@ export class NeuronState {
     return {
       get: () => {
         const s = this.#values.get(name);
-        return s && this.#shape ? Tensor._adopt(s, this.#shape, device()) : Tensor.zeros([0]);
+        return s && this.#shape ? Tensor._adopt(share(s), this.#shape, device()) : Tensor.zeros([0]);
       },
       set: (value) => {
         if (value.size === 0) {
@@ -153,7 +161,8 @@ export class NeuronState {
           }
           return;
         }
-        this.#values.set(name, value._storage());
+        release(this.#values.get(name));
+        this.#values.set(name, share(value._storage()));
         if (primary) this.#shape = value.shape;
       },
       check: (value, key) => {

@@ -2,7 +2,7 @@
 // kernel call it ran, so nothing is copied field by field), which call owns the current state,
 // and the adjoints of final states carried from a later call's backward into the call before it.
 import type { CustomSurrogateFn } from '../activations.js';
-import { copyTo, isHost, place, toHost, type Storage } from '../storage.js';
+import { copyTo, isHost, place, release, sameData, toHost, type Storage } from '../storage.js';
 import { HOST_ARGS, type KernelCall } from './lowering.js';
 import type { ParamGradInfo } from './params.js';
 import type { Link, StateName, StateValues } from './state.js';
@@ -31,13 +31,22 @@ function isStorage(v: unknown): v is Storage {
   );
 }
 
-/** Copies every storage field of `obj` (except host-only arguments) to `device`, in place. */
+/** Copies every storage field of `obj` (except host-only arguments) to `device`, in place; `obj` owns them, so the old ones are released. */
 export function moveStorages(obj: object, device: string): void {
   const o = obj as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     const v = o[k];
-    if (!HOST_ARGS.has(k) && isStorage(v) && !(isHost(v) && device === 'cpu')) o[k] = copyTo(device, v);
+    if (!HOST_ARGS.has(k) && isStorage(v) && !(isHost(v) && device === 'cpu')) {
+      o[k] = copyTo(device, v);
+      release(v);
+    }
   }
+}
+
+/** Releases every storage field of `obj`, which owns them (device memory goes back to the cache once no one else uses it). */
+export function releaseStorages(obj: object | null | undefined): void {
+  if (!obj) return;
+  for (const v of Object.values(obj)) if (isStorage(v)) release(v);
 }
 
 /** The pending calls of one layer, oldest first. */
@@ -73,28 +82,37 @@ export class Tape {
     this.#stateOwner = null;
   }
 
-  /** Discards every pending call. */
+  /** Discards every pending call, releasing what they own. */
   cut(): void {
+    for (const r of this.#calls) {
+      releaseStorages(r.call);
+      releaseStorages(r.carry);
+    }
     this.#calls = [];
     this.#stateOwner = null;
   }
 
   /** Whether `s` is the input of a pending call other than `except` (a backward must still read it). */
   holdsInput(s: Storage, except?: PendingCall): boolean {
-    return this.#calls.some((r) => r !== except && r.call.x === s);
+    return this.#calls.some((r) => r !== except && sameData(r.call.x, s));
   }
 
   /**
-   * Removes the newest call after its backward and hands the adjoint of its initial state
+   * Removes the newest call after its backward (releasing what it owns) and hands the adjoint of its initial state
    * (`startAdjoint`, per state) to the call it continued from: as is for a carried state,
    * scattered back through the resampling for a resampled one.
    */
   pop(rec: PendingCall, startAdjoint: StateValues, device: string): void {
     this.#calls.pop();
+    releaseStorages(rec.call);
+    releaseStorages(rec.carry);
     // The state produced by this call has no gradient path any more: a later forward starts anew.
     if (this.#stateOwner === rec) this.#stateOwner = null;
     const prev = this.top();
-    if (!prev || rec.link.kind === 'start') return;
+    if (!prev || rec.link.kind === 'start') {
+      releaseStorages(startAdjoint);
+      return;
+    }
     if (rec.link.kind === 'carry') {
       prev.carry = { ...startAdjoint };
       return;
@@ -112,6 +130,7 @@ export class Tape {
       }
       carry[name] = place(device, dst);
     }
+    releaseStorages(startAdjoint);
     prev.carry = carry;
   }
 

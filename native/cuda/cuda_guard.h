@@ -46,11 +46,21 @@ struct DeviceGuard {
 // Every launch and copy is issued on the calling host thread's default stream.
 inline const cudaStream_t kStream = cudaStreamPerThread;
 
-// Stream-ordered scratch memory, freed when the scope ends.
+// Raises the release threshold of `device`'s default memory pool (once per device), so that the
+// pool keeps freed scratch for the next call instead of returning it at every synchronize.
+// device_memory.cu.
+void configure_default_pool(int device);
+
+// Stream-ordered scratch memory from the current device's default pool, freed (back to the pool)
+// when the scope ends.
 struct Scratch {
   void* p = nullptr;
   explicit Scratch(size_t bytes) {
-    if (bytes) check(cudaMallocAsync(&p, bytes, kStream), "cudaMallocAsync");
+    if (!bytes) return;
+    int device = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    configure_default_pool(device);
+    check(cudaMallocAsync(&p, bytes, kStream), "cudaMallocAsync");
   }
   ~Scratch() {
     if (p) cudaFreeAsync(p, kStream);

@@ -22,12 +22,6 @@ const CudaStatus& cuda_status() {
   throw CudaError("ERR_CUDA_NOT_BUILT", cuda_status().reason);
 }
 
-void* cuda_alloc(size_t, int) { not_built(); }
-void cuda_free(void*, int) noexcept {}
-void cuda_upload(void*, const void*, size_t, int) { not_built(); }
-void cuda_download(void*, const void*, size_t, int) { not_built(); }
-void cuda_copy(void*, const void*, size_t, int) { not_built(); }
-void cuda_zero(void*, size_t, int) { not_built(); }
 void cuda_lif_forward(LifKernelArgs&, int) { not_built(); }
 void cuda_lif_backward(LifKernelArgs&, int) { not_built(); }
 double cuda_copy_bandwidth(size_t, int, int) { not_built(); }

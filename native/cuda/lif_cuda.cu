@@ -1,6 +1,6 @@
-// CUDA kernels of the LIF family and device memory. The kernels are thin wrappers around the
-// per-thread functions of native/core/lif_thread.h (which the CPU test suite runs through an
-// emulated launch); the math is native/core/lif_math.h, shared with the CPU kernels.
+// CUDA kernels of the LIF family (device memory: device_memory.cu). The kernels are thin wrappers
+// around the per-thread functions of native/core/lif_thread.h (which the CPU test suite runs
+// through an emulated launch); the math is native/core/lif_math.h, shared with the CPU kernels.
 #include <cuda_runtime.h>
 
 #include <vector>
@@ -53,46 +53,6 @@ void launch_reduce(const double* part, int64_t B, int64_t N, double* outHost) {
 }
 
 }  // namespace
-
-void* cuda_alloc(size_t bytes, int device) {
-  DeviceGuard g(device);
-  void* p = nullptr;
-  check(cudaMalloc(&p, bytes ? bytes : 4), "cudaMalloc");
-  return p;
-}
-
-void cuda_free(void* p, int device) noexcept {
-  if (!p) return;
-  int prev = -1;
-  cudaGetDevice(&prev);
-  if (prev != device) cudaSetDevice(device);
-  cudaFree(p);
-  if (prev >= 0 && prev != device) cudaSetDevice(prev);
-}
-
-void cuda_upload(void* dst, const void* src, size_t bytes, int device) {
-  DeviceGuard g(device);
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, kStream), "upload");
-  check(cudaStreamSynchronize(kStream), "upload");
-}
-
-void cuda_download(void* dst, const void* src, size_t bytes, int device) {
-  DeviceGuard g(device);
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, kStream), "download");
-  check(cudaStreamSynchronize(kStream), "download");
-}
-
-void cuda_copy(void* dst, const void* src, size_t bytes, int device) {
-  DeviceGuard g(device);
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, kStream), "device copy");
-  check(cudaStreamSynchronize(kStream), "device copy");
-}
-
-void cuda_zero(void* dst, size_t bytes, int device) {
-  DeviceGuard g(device);
-  check(cudaMemsetAsync(dst, 0, bytes, kStream), "cudaMemsetAsync");
-  check(cudaStreamSynchronize(kStream), "cudaMemsetAsync");
-}
 
 void cuda_lif_forward(LifKernelArgs& a, int device) {
   DeviceGuard g(device);

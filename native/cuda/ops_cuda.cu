@@ -25,27 +25,18 @@ void cuda_ops_run(const OpCall& call, int device) {
   if (work <= 0) return;
   DeviceGuard guard(device);
   OpCall c = call;
-  void* scratch = nullptr;
-  if (call.part && call.nPart > 0) {
-    check(cudaMallocAsync(&scratch, sizeof(double) * call.nPart, kStream), "cudaMallocAsync");
-    c.part = static_cast<double*>(scratch);
-  }
+  Scratch scratch(call.part && call.nPart > 0 ? sizeof(double) * call.nPart : 0);
+  if (scratch.p) c.part = scratch.as<double>();
   const Grid g = grid_for(work);
-  try {
-    dispatch_op(c.kind, [&](auto k) {
-      op_kernel<decltype(k)::value><<<g.blocks, g.threads, 0, kStream>>>(c);
-    });
-    check(cudaGetLastError(), "tensor op kernel launch");
-    if (scratch)
-      check(cudaMemcpyAsync(call.part, scratch, sizeof(double) * call.nPart, cudaMemcpyDeviceToHost,
-                            kStream),
-            "cudaMemcpyAsync");
-    check(cudaStreamSynchronize(kStream), "tensor op kernel");
-  } catch (...) {
-    if (scratch) cudaFreeAsync(scratch, kStream);
-    throw;
-  }
-  if (scratch) cudaFreeAsync(scratch, kStream);
+  dispatch_op(c.kind, [&](auto k) {
+    op_kernel<decltype(k)::value><<<g.blocks, g.threads, 0, kStream>>>(c);
+  });
+  check(cudaGetLastError(), "tensor op kernel launch");
+  if (scratch.p)
+    check(cudaMemcpyAsync(call.part, scratch.p, sizeof(double) * call.nPart, cudaMemcpyDeviceToHost,
+                          kStream),
+          "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(kStream), "tensor op kernel");
 }
 
 }  // namespace sl

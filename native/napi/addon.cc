@@ -219,14 +219,22 @@ class KernelWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    sl::mem::gate_pass();
+    bool failed = true;
     try {
       run_call(*call_, threads_);
+      failed = false;
     } catch (const sl::CudaError& e) {
       code_ = e.code;
       SetError(e.what());
     } catch (const std::exception& e) {
       SetError(e.what());
     }
+    // The kernels are done with the device memory (a CUDA call synchronizes its stream before it
+    // returns; after a failure, wait for whatever was queued): give up the call's references here,
+    // on the worker thread, so that they go even if the environment is torn down before OnOK.
+    if (failed && call_->mode == Mode::Cuda) sl::cuda_sync_quiet(call_->device);
+    call_->keep.device.clear();
   }
   // node-addon-api opens a handle scope before OnOK/OnError; in an environment being torn down
   // that fails and throws outside any JavaScript call. Swallow it: the promise has no one left.
@@ -429,6 +437,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceBuffer", DeviceBuffer::Define(env));
   sl::napi::register_synapse_ops(env, exports);
   sl::napi::register_tensor_ops(env, exports);
+  sl::napi::register_memory_ops(env, exports);
   return exports;
 }
 

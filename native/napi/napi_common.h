@@ -9,11 +9,14 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/caching_allocator.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/cuda_probe.h"
 
@@ -33,9 +36,12 @@ inline int threads_now() {
   throw Napi::RangeError::New(env, msg);
 }
 
-// Holds the JS objects a call uses, so that an async call keeps them alive.
+// Holds what a call uses: the JS objects (so that an async call keeps them from the garbage
+// collector) and an owning reference to every block of device memory it reads or writes (so that
+// no dispose, finalizer or worker teardown can free that memory while the call may still use it).
 struct Keep {
   std::vector<Napi::Reference<Napi::Value>> refs;
+  std::vector<sl::mem::DeviceRef> device;
   void add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
 };
 
@@ -57,23 +63,34 @@ auto cuda_call(Napi::Env env, F&& f) -> decltype(f()) {
 }
 
 // ---- device memory ----------------------------------------------------------------------------
-// A float32 buffer in CUDA device memory. JavaScript holds it through a Tensor; dispose() frees it
-// at once, the finalizer frees what was forgotten.
+// New DeviceBuffers come from the test memory (host pages standing in for a device) while this is
+// set; a call whose arrays live there runs on the CPU with their host addresses.
+inline std::atomic<bool> g_use_test_memory{false};
+// DeviceBuffer objects that hold a reference now, in every environment of the process.
+inline std::atomic<int64_t> g_device_handles{0};
+
+// A float32 buffer in device memory, held through an owning reference (core/caching_allocator.h).
+// JavaScript holds it through a Tensor; dispose() and the finalizer drop this object's reference,
+// and the memory goes back to the caching allocator when its last owner (another share of it, an
+// in-flight call) lets go. The external memory reported to V8 goes up on creation and down on
+// release by the same amount.
 class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
  public:
   // The constructor is per environment (main thread and each worker thread load the addon into
   // their own environment), kept as the environment's instance data and freed with it.
   static Napi::Function Define(Napi::Env env) {
-    Napi::Function f =
-        DefineClass(env, "DeviceBuffer",
-                    {InstanceMethod("upload", &DeviceBuffer::Upload),
-                     InstanceMethod("download", &DeviceBuffer::Download),
-                     InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
-                     InstanceMethod("zero", &DeviceBuffer::Zero),
-                     InstanceMethod("dispose", &DeviceBuffer::Dispose),
-                     InstanceAccessor("length", &DeviceBuffer::Length, nullptr),
-                     InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
-                     InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
+    Napi::Function f = DefineClass(
+        env, "DeviceBuffer",
+        {InstanceMethod("upload", &DeviceBuffer::Upload),
+         InstanceMethod("download", &DeviceBuffer::Download),
+         InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
+         InstanceMethod("zero", &DeviceBuffer::Zero), InstanceMethod("share", &DeviceBuffer::Share),
+         InstanceMethod("sameMemory", &DeviceBuffer::SameMemory),
+         InstanceMethod("dispose", &DeviceBuffer::Dispose),
+         InstanceAccessor("length", &DeviceBuffer::Length, nullptr),
+         InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
+         InstanceAccessor("owners", &DeviceBuffer::Owners, nullptr),
+         InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
     env.SetInstanceData<Napi::FunctionReference, &DeviceBuffer::ReleaseCtor>(
         new Napi::FunctionReference(Napi::Persistent(f)));
     return f;
@@ -92,6 +109,14 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
 
   DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
     Napi::Env env = info.Env();
+    if (DeviceBuffer* src = std::exchange(share_source(), nullptr)) {  // Share()
+      ref_ = src->ref_;
+      length_ = src->length_;
+      device_ = src->device_;
+      host_visible_ = src->host_visible_;
+      acquired(env);
+      return;
+    }
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
       throw Napi::TypeError::New(env, "DeviceBuffer(length, device): two numbers expected");
     double len = info[0].As<Napi::Number>().DoubleValue();
@@ -102,27 +127,51 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
       throw Napi::RangeError::New(env, "DeviceBuffer: device must be a device index");
     length_ = static_cast<int64_t>(len);
     device_ = static_cast<int>(dev);
-    ptr_ = cuda_call(
-        env, [&] { return static_cast<float*>(sl::cuda_alloc(sizeof(float) * length_, device_)); });
-    if (length_ > 0)
-      Napi::MemoryManagement::AdjustExternalMemory(
-          env, static_cast<int64_t>(sizeof(float) * length_ / 16));
+    sl::mem::RawMemory& raw =
+        g_use_test_memory.load() ? sl::mem::test_memory() : sl::mem::cuda_memory();
+    host_visible_ = raw.host_visible();
+    ref_ = cuda_call(env, [&] { return sl::mem::allocate(raw, device_, sizeof(float) * length_); });
+    acquired(env);
   }
-  ~DeviceBuffer() override { release(); }
-  void Finalize(Napi::Env) override { release(); }
+  ~DeviceBuffer() override { release(nullptr); }
+  void Finalize(Napi::Env env) override { release(env); }
 
-  float* ptr() const { return ptr_; }
+  float* ptr() const { return static_cast<float*>(ref_.ptr()); }
   int64_t length() const { return length_; }
   int device() const { return device_; }
+  // Where a call that uses this buffer runs: on the device, or (test memory) on the host.
+  int place() const { return host_visible_ ? -1 : device_; }
+  const sl::mem::DeviceRef& ref() const { return ref_; }
 
  private:
-  void release() {
-    if (ptr_) sl::cuda_free(ptr_, device_);
-    ptr_ = nullptr;
+  static DeviceBuffer*& share_source() {
+    static thread_local DeviceBuffer* src = nullptr;
+    return src;
+  }
+  size_t bytes() const { return sizeof(float) * static_cast<size_t>(length_); }
+  void acquired(Napi::Env env) {
+    g_device_handles.fetch_add(1);
+    accounted_ = static_cast<int64_t>(bytes());
+    if (accounted_) {
+      int64_t total = 0;
+      napi_adjust_external_memory(env, accounted_, &total);
+    }
+  }
+  // Drops this object's reference; `env` is null in the destructor (then there is nothing left to
+  // adjust: the finalizer, which runs first, already did).
+  void release(napi_env env) {
+    if (!ref_) return;
+    ref_.reset();
+    g_device_handles.fetch_sub(1);
+    if (env && accounted_) {
+      int64_t total = 0;
+      napi_adjust_external_memory(env, -accounted_, &total);
+    }
+    accounted_ = 0;
   }
   float* live(Napi::Env env) {
-    if (!ptr_) throw Napi::Error::New(env, "the device buffer was disposed");
-    return ptr_;
+    if (!ref_) throw Napi::Error::New(env, "the device buffer was disposed");
+    return ptr();
   }
   Napi::Float32Array host_arg(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
@@ -136,49 +185,93 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value Upload(const Napi::CallbackInfo& info) {
     Napi::Float32Array a = host_arg(info);
     float* p = live(info.Env());
-    cuda_call(info.Env(), [&] { sl::cuda_upload(p, a.Data(), sizeof(float) * length_, device_); });
+    if (host_visible_) {
+      if (length_) std::memcpy(p, a.Data(), bytes());
+    } else {
+      cuda_call(info.Env(), [&] { sl::cuda_upload(p, a.Data(), bytes(), device_); });
+    }
     return info.Env().Undefined();
   }
   Napi::Value Download(const Napi::CallbackInfo& info) {
     Napi::Float32Array a = host_arg(info);
     float* p = live(info.Env());
-    cuda_call(info.Env(),
-              [&] { sl::cuda_download(a.Data(), p, sizeof(float) * length_, device_); });
+    if (host_visible_) {
+      if (length_) std::memcpy(a.Data(), p, bytes());
+    } else {
+      cuda_call(info.Env(), [&] { sl::cuda_download(a.Data(), p, bytes(), device_); });
+    }
     return info.Env().Undefined();
   }
   Napi::Value CopyFrom(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !Is(info[0]))
       throw Napi::TypeError::New(info.Env(), "a DeviceBuffer is required");
     DeviceBuffer* o = Napi::ObjectWrap<DeviceBuffer>::Unwrap(info[0].As<Napi::Object>());
-    if (o->length_ != length_ || o->device_ != device_)
+    if (o->length_ != length_ || o->device_ != device_ || o->host_visible_ != host_visible_)
       throw Napi::RangeError::New(info.Env(), "copyFrom: same length and device required");
     float* dst = live(info.Env());
     float* src = o->live(info.Env());
-    cuda_call(info.Env(), [&] { sl::cuda_copy(dst, src, sizeof(float) * length_, device_); });
+    if (host_visible_) {
+      if (length_ && dst != src) std::memmove(dst, src, bytes());
+    } else {
+      cuda_call(info.Env(), [&] { sl::cuda_copy(dst, src, bytes(), device_); });
+    }
     return info.Env().Undefined();
   }
   Napi::Value Zero(const Napi::CallbackInfo& info) {
     float* p = live(info.Env());
-    cuda_call(info.Env(), [&] { sl::cuda_zero(p, sizeof(float) * length_, device_); });
+    if (host_visible_) {
+      if (length_) std::memset(p, 0, bytes());
+    } else {
+      cuda_call(info.Env(), [&] { sl::cuda_zero(p, bytes(), device_); });
+    }
     return info.Env().Undefined();
   }
+  // Another DeviceBuffer object owning the same memory: disposing either leaves the other intact.
+  Napi::Value Share(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    live(env);
+    Napi::FunctionReference* ctor = env.GetInstanceData<Napi::FunctionReference>();
+    share_source() = this;
+    try {
+      Napi::Object o = ctor->New({});
+      share_source() = nullptr;
+      return o;
+    } catch (...) {
+      share_source() = nullptr;
+      throw;
+    }
+  }
+  // Whether `other` (a DeviceBuffer) owns the same memory as this one (false once either is
+  // disposed).
+  Napi::Value SameMemory(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !Is(info[0]))
+      throw Napi::TypeError::New(info.Env(), "sameMemory: a DeviceBuffer is required");
+    DeviceBuffer* o = Napi::ObjectWrap<DeviceBuffer>::Unwrap(info[0].As<Napi::Object>());
+    return Napi::Boolean::New(info.Env(), ref_ && ref_.block() == o->ref_.block());
+  }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    release();
+    release(info.Env());
     return info.Env().Undefined();
   }
   Napi::Value Length(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), length_);
+    return Napi::Number::New(info.Env(), static_cast<double>(length_));
   }
   Napi::Value Device(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), device_);
   }
+  // Owners of the memory now (this object, its shares, in-flight calls); 0 after dispose().
+  Napi::Value Owners(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(ref_.use_count()));
+  }
   Napi::Value Disposed(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), ptr_ == nullptr);
+    return Napi::Boolean::New(info.Env(), !ref_);
   }
 
-  float* ptr_ = nullptr;
+  sl::mem::DeviceRef ref_;
   int64_t length_ = 0;
   int device_ = 0;
+  bool host_visible_ = false;
+  int64_t accounted_ = 0;
 };
 
 // Where the arrays of one call live: all on the host, or all on one CUDA device.
@@ -245,13 +338,14 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
   if constexpr (TT == napi_float32_array) {
     if (DeviceBuffer::Is(v)) {
       DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
-      if (!d->ptr()) throw_type(env, std::string("native: '") + key + "' was disposed");
+      if (!d->ref()) throw_type(env, std::string("native: '") + key + "' was disposed");
       if (d->length() < need)
         throw_range(env, std::string("native: '") + key + "' has " + std::to_string(d->length()) +
                              " elements, needs " + std::to_string(need));
-      if (g_loc) g_loc->see(env, d->device(), key);
+      if (g_loc) g_loc->see(env, d->place(), key);
       if (lenOut) *lenOut = d->length();
       keep.add(v);
+      keep.device.push_back(d->ref());
       return reinterpret_cast<T*>(d->ptr());
     }
   }
@@ -268,7 +362,12 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
   if (len == 0) return nullptr;
   auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
   if (!base) throw_type(env, std::string("native: '") + key + "' is detached");
-  return reinterpret_cast<T*>(base + ta.ByteOffset());
+  T* data = reinterpret_cast<T*>(base + ta.ByteOffset());
+  // pooled host memory (memory_napi.cc): the call owns a reference, as for a device buffer
+  if constexpr (TT == napi_float32_array)
+    if (static_cast<size_t>(len) * sizeof(float) >= sl::mem::kHostPoolMin)
+      if (sl::mem::Block* b = sl::mem::find_host_block(data)) keep.device.emplace_back(b);
+  return data;
 }
 inline float* f32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
                   int64_t* lenOut = nullptr) {

@@ -1,0 +1,84 @@
+// The caching allocator of device memory, seen from JavaScript: its counters per device, emptying
+// its cache, and the limit on what it keeps cached. Device tensors take their memory from it and
+// give it back on dispose() (or collection) once no call in flight uses it any more.
+import type { NativeDeviceMemoryStats } from '#binding';
+import { _testDevice, native } from './backend.js';
+
+/** The counters of the device-memory cache of one device. */
+export interface DeviceMemoryStats {
+  /** Bytes of the blocks that have owners (tensors, their shares, calls in flight), by size class. */
+  bytesInUse: number;
+  /** Bytes of the blocks kept for reuse (no owner). */
+  bytesCached: number;
+  /** Blocks with owners. */
+  blocksInUse: number;
+  /** Blocks kept for reuse. */
+  blocksCached: number;
+  /** Allocations from the device (cudaMalloc) still alive: in use, cached or being freed. */
+  rawBlocks: number;
+  /** Their bytes. */
+  rawBytes: number;
+  /** Allocations from the device made so far. */
+  rawAllocs: number;
+  /** Frees to the device made so far (done on a background thread). */
+  rawFrees: number;
+  /** Allocations served from the cache so far. */
+  cacheHits: number;
+  /** Cache hits that had to wait for the block's last use on another stream to finish. */
+  fenceWaits: number;
+}
+
+function cudaIndex(device: unknown, what: string): number {
+  if (device === undefined) return 0;
+  if (typeof device !== 'string') throw new TypeError(`${what}: device must be a string such as 'cuda:0'`);
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (!m) throw new RangeError(`${what}: device must be 'cuda' or 'cuda:N', got '${device}'`);
+  const idx = m[1] === undefined ? 0 : Number(m[1]);
+  if (idx >= 1024) throw new RangeError(`${what}: device index must be below 1024, got ${idx}`);
+  return idx;
+}
+
+/** Counters of the device-memory cache of `device` ('cuda' = 'cuda:0'; zeros before first use). */
+export function deviceMemoryStats(device?: string): DeviceMemoryStats {
+  const s: NativeDeviceMemoryStats = native().deviceMemory.stats(cudaIndex(device, 'deviceMemoryStats'), _testDevice());
+  return {
+    bytesInUse: s.bytesInUse,
+    bytesCached: s.bytesCached,
+    blocksInUse: s.blocksInUse,
+    blocksCached: s.blocksCached,
+    rawBlocks: s.rawBlocks,
+    rawBytes: s.rawBytes,
+    rawAllocs: s.rawAllocs,
+    rawFrees: s.rawFrees,
+    cacheHits: s.cacheHits,
+    fenceWaits: s.fenceWaits,
+  };
+}
+
+/**
+ * Frees the cached (unused) device memory of `device`, or of every device when omitted, and
+ * returns once it is freed. Memory in use by tensors or calls in flight is not touched.
+ */
+export function emptyDeviceCache(device?: string): void {
+  const idx = device === undefined ? -1 : cudaIndex(device, 'emptyDeviceCache');
+  native().deviceMemory.emptyCache(idx, _testDevice());
+}
+
+/**
+ * Sets how many bytes of unused device memory each device may keep cached for reuse (default
+ * 4 GiB; `Infinity` for no limit; 0 frees every block as soon as its last owner lets go).
+ * Also the release threshold of the CUDA memory pool the kernels' scratch comes from, for
+ * devices first used after the call.
+ */
+export function setDeviceCacheLimit(bytes: number): void {
+  if (typeof bytes !== 'number')
+    throw new TypeError(`setDeviceCacheLimit: bytes must be a number, got ${typeof bytes}`);
+  if (!(bytes >= 0) || (bytes !== Infinity && !Number.isSafeInteger(bytes)))
+    throw new RangeError(`setDeviceCacheLimit: bytes must be a non-negative integer or Infinity, got ${bytes}`);
+  native().deviceMemory.setCacheLimit(bytes);
+}
+
+/** The current cache limit in bytes (see {@link setDeviceCacheLimit}). */
+export function deviceCacheLimit(): number {
+  return native().deviceMemory.cacheLimit();
+}

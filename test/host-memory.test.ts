@@ -1,0 +1,131 @@
+// Pooled host memory for the neuron layers' default path (forward(x) / backward(g) without
+// `out`): outputs, final states, checkpoints and gradients come from a size-binned cache of host
+// blocks owned by reference like device memory (core/caching_allocator.h), so that a released
+// block is reused warm instead of faulting in fresh pages. Shown here: a tensor still referenced
+// never has its memory reused (its data survives any number of calls whose outputs are released,
+// and no new output shares its memory), a released output's block serves the next call, a view
+// outlives the tensor it was taken from, a released array is detached (nothing in JavaScript can
+// reach memory that may have a new owner), the amount of pooled memory out at a time is bounded
+// (a synchronous loop that never releases its outputs falls back to V8's own arrays), and the
+// in-flight scenarios of test/support/device-memory.ts on 'cpu'.
+import { expect } from 'chai';
+import { LIF, Tensor } from '../lib/index.js';
+import { native } from '../lib/backend.js';
+import { allocOutput, share, release } from '../lib/storage.js';
+import { collect, defineOwnershipScenarios, expectBits } from './support/device-memory.js';
+import { prod, uniform } from './support/random.js';
+
+const host = (): ReturnType<typeof native>['hostMemory'] => native().hostMemory;
+const SHAPE = [4, 50, 1024]; // 800 KiB per tensor: pooled
+
+describe('pooled host memory of the default path', function () {
+  it('a tensor still referenced never has its memory reused; released outputs are reused by the next calls', async function () {
+    await collect(); // arrays other tests dropped go back to the pool (their finalizers run)
+    // pooled arrays other tests still hold count against the limit: leave room for this test's
+    const limit = host().cacheLimit();
+    host().setCacheLimit(host().stats().bytesInUse + 64 * 1024 * 1024);
+    try {
+      reuse();
+    } finally {
+      host().setCacheLimit(limit);
+    }
+  });
+
+  function reuse(): void {
+    const layer = new LIF({ tauMem: 10 }).eval();
+    const x = (k: number): Tensor => Tensor.from(uniform(k, prod(SHAPE), -0.5, 2.5), SHAPE);
+    const kept = layer.forward(x(1));
+    const keptData = kept.toFloat32Array();
+    const keptArr = kept._storage() as Float32Array;
+    expect(host().sameMemory(keptArr, keptArr), 'the output is pooled').to.equal(true);
+    const s0 = host().stats();
+    for (let k = 0; k < 12; ++k) {
+      const y = layer.forward(x(2 + k));
+      expect(host().sameMemory(y._storage() as Float32Array, keptArr)).to.equal(false);
+      y.dispose();
+    }
+    const s1 = host().stats();
+    expectBits(kept.toFloat32Array(), keptData, 'the kept output');
+    // per call one pooled array, the output (v1, 16 KiB, is a V8 array): each released output
+    // serves the next call, so at most the first of the 12 allocates
+    expect(s1.cacheHits - s0.cacheHits, 'calls served from the cache').to.be.at.least(11);
+    expect(s1.rawAllocs - s0.rawAllocs).to.be.at.most(1);
+    kept.dispose();
+  }
+
+  it('outputs equal those of the `out` path bit for bit, call after call', function () {
+    const a = new LIF({ tauMem: 7, tauSyn: 3 });
+    const b = new LIF({ tauMem: 7, tauSyn: 3 });
+    const out = Tensor.zeros(SHAPE);
+    for (let k = 0; k < 4; ++k) {
+      const xs = Tensor.from(uniform(30 + k, prod(SHAPE), -0.5, 2.5), SHAPE);
+      const y = a.forward(xs);
+      b.forward(xs, { out });
+      expectBits(y.toFloat32Array(), out.toFloat32Array(), `call ${k}`);
+      y.dispose();
+      a.detachStates();
+      b.detachStates();
+    }
+  });
+
+  it('a share outlives the array it was taken from; a released array is detached; release of a plain array does nothing', function () {
+    const n = 64 * 1024; // 256 KiB
+    const a = allocOutput('cpu', n) as Float32Array;
+    const v = uniform(5, n, -1, 1);
+    a.set(v);
+    const s = share(a) as Float32Array;
+    expect(s).to.not.equal(a);
+    expect(host().sameMemory(a, s)).to.equal(true);
+    release(a);
+    expect(a.length, 'released: detached').to.equal(0);
+    expectBits(s, v, 'the share');
+    release(s);
+    expect(s.length).to.equal(0);
+    const plain = new Float32Array(n);
+    expect(host().release(plain)).to.equal(false);
+    expect(plain.length).to.equal(n);
+    expect(share(plain)).to.equal(plain);
+  });
+
+  it('the input of a pending call is recognised through the share the call keeps: passing it as out is a RangeError', function () {
+    const l1 = new LIF({ tauMem: 10 }).eval();
+    const l2 = new LIF({ tauMem: 10 });
+    const y = l1.forward(Tensor.from(uniform(21, prod(SHAPE), -0.5, 2.5), SHAPE)); // pooled
+    l2.forward(y); // pending: keeps its own share of y
+    const z = Tensor.from(uniform(22, prod(SHAPE), -0.5, 2.5), SHAPE);
+    expect(() => l2.forward(z, { out: y })).to.throw(RangeError, /out is the input of a call still waiting/);
+    expect(() => l1.forward(y, { out: y })).to.throw(RangeError, /out must not be the input/);
+    y.dispose();
+  });
+
+  it('small arrays are V8 arrays; allocOutput of 0 elements works', function () {
+    const a = allocOutput('cpu', 100) as Float32Array;
+    expect(host().release(a)).to.equal(false);
+    expect((allocOutput('cpu', 0) as Float32Array).length).to.equal(0);
+  });
+
+  it('pooled memory out at a time is bounded by the cache limit: a loop that never releases falls back to V8 arrays', async function () {
+    await collect();
+    const layer = new LIF({ tauMem: 10 }).eval();
+    const xs = Tensor.from(uniform(9, prod(SHAPE), -0.5, 2.5), SHAPE);
+    const limit = host().cacheLimit();
+    const held: Tensor[] = [];
+    for (let k = 0; k < Math.ceil(limit / (4 * prod(SHAPE))) + 20; ++k) held.push(layer.forward(xs));
+    expect(host().stats().bytesInUse).to.be.at.most(limit);
+    held.forEach((t) => t.dispose());
+  });
+
+  it('bad arguments of the native pool are TypeError/RangeError naming the argument', function () {
+    const h = host() as unknown as Record<string, (...a: unknown[]) => unknown>;
+    expect(() => h.alloc!(-1, false)).to.throw(RangeError, /'n'/);
+    expect(() => h.alloc!(1.5, false)).to.throw(RangeError, /'n'/);
+    expect(() => h.alloc!(10)).to.throw(TypeError, /hostAlloc/);
+    expect(() => h.release!([1, 2])).to.throw(TypeError, /Float32Array/);
+    expect(() => h.share!(new Float64Array(2))).to.throw(TypeError, /Float32Array/);
+    expect(() => h.setCacheLimit!(-1)).to.throw(RangeError, /bytes/);
+  });
+
+  describe('disposing while async calls are in flight (pooled host outputs, states, checkpoints)', function () {
+    defineOwnershipScenarios('cpu');
+  });
+});
