@@ -13,8 +13,11 @@ export interface Options {
   device: DeviceChoice;
 }
 
+/** Parts of the benchmark that --only names besides the workloads (CPU only). */
+export const CPU_PARTS = ['network', 'small', 'scaling'];
+
 export const USAGE =
-  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network] [--device cpu|cuda|all]';
+  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,small,scaling] [--device cpu|cuda|all]';
 
 /** Prints the message and the usage to stderr and exits with status 2. */
 export function fail(msg: string): never {
@@ -70,8 +73,10 @@ export function readOptions(argv: string[]): Options {
       .map((s) => s.trim())
       .filter(Boolean);
     for (const n of names)
-      if (n !== 'network' && !WORKLOADS.some((w) => w.name === n))
-        fail(`--only: unknown workload '${n}' (expected ${[...WORKLOADS.map((w) => w.name), 'network'].join(', ')})`);
+      if (!CPU_PARTS.includes(n) && !WORKLOADS.some((w) => w.name === n))
+        fail(
+          `--only: unknown workload '${n}' (expected ${[...WORKLOADS.map((w) => w.name), ...CPU_PARTS].join(', ')})`,
+        );
     o.only = [...(o.only ?? []), ...names];
   }
   if (v.device !== undefined) {

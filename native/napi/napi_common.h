@@ -33,10 +33,15 @@ inline int threads_now() {
   throw Napi::RangeError::New(env, msg);
 }
 
-// Holds the JS objects a call uses, so that an async call keeps them alive.
+// Holds the JS objects a call uses, so that an async call keeps them alive. A synchronous call
+// does not need it (its arguments stay referenced until it returns): `hold = false` skips the
+// persistent references, a sizeable part of a small call's cost.
 struct Keep {
   std::vector<Napi::Reference<Napi::Value>> refs;
-  void add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
+  bool hold = true;
+  void add(Napi::Value v) {
+    if (hold) refs.push_back(Napi::Persistent(v));
+  }
 };
 
 // Rethrows a kernel failure as a JavaScript error with a stable code.
@@ -241,7 +246,7 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
                       : TT == napi_int32_array ? "Int32Array"
                                                : "Float64Array";
   if constexpr (TT == napi_float32_array) {
-    if (DeviceBuffer::Is(v)) {
+    if (!v.IsTypedArray() && DeviceBuffer::Is(v)) {  // IsTypedArray first: instanceof is slow
       DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
       if (!d->ptr()) throw_type(env, std::string("native: '") + key + "' was disposed");
       if (d->length() < need)
