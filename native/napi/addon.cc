@@ -48,7 +48,7 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   a.P.hasMin = get_bool(o, "hasMin");
   a.P.normInput = get_bool(o, "normInput");
   a.K = get_int(o, "K", 1, 1 << 16);
-  Napi::Value sp = o.Get("surrParams");
+  Napi::Value sp = KeyCache::get(o, "surrParams");
   if (!sp.IsUndefined() && !sp.IsNull()) {
     int64_t n = 0;
     Loc* saved = g_loc;
