@@ -217,6 +217,12 @@ export function accumulateGrad(info: ParamGradInfo, gN: Float64Array): void {
   }
   if (dAlpha) for (let k = 0; k < size; ++k) g[k]! *= dAlpha[k]!;
   if (!param.grad) param.grad = Tensor.zeros(param.shape, { device: param.device });
+  if (param.grad.device === 'cpu') {
+    // in place: the same float32 sums as writing a new array, without two copies per call
+    const cur = param.grad._data();
+    for (let k = 0; k < size; ++k) cur[k] = cur[k]! + g[k]!;
+    return;
+  }
   const cur = param.grad.toFloat32Array();
   const next = new Float32Array(size);
   for (let k = 0; k < size; ++k) next[k] = cur[k]! + g[k]!;
