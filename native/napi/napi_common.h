@@ -233,8 +233,13 @@ class KeyCache {
     static thread_local KeyCache c;
     return c;
   }
-  // The environment is torn down on its own thread: forget its array (freed with it).
-  static void forget(void* arg) { static_cast<KeyCache*>(arg)->reset(nullptr, nullptr); }
+  // The environment is torn down on its own thread: its array goes with it. env_ stays set, so
+  // that a late call from that environment falls back to o.Get instead of registering the
+  // cleanup hook a second time.
+  static void forget(void* arg) {
+    KeyCache* c = static_cast<KeyCache*>(arg);
+    c->reset(c->env_, nullptr);
+  }
   void reset(napi_env env, napi_ref holder) {
     env_ = env;
     holder_ = holder;
@@ -253,7 +258,7 @@ class KeyCache {
       reset(env, ref);
     }
     napi_value arr;
-    if (napi_get_reference_value(env, holder_, &arr) != napi_ok || !arr) return nullptr;
+    if (!holder_ || napi_get_reference_value(env, holder_, &arr) != napi_ok || !arr) return nullptr;
     size_t h = (reinterpret_cast<uintptr_t>(key) >> 3) % kSlots;
     for (size_t probe = 0; probe < kSlots; ++probe, h = (h + 1) % kSlots) {
       Entry& e = slots_[h];
