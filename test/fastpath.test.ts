@@ -146,8 +146,9 @@ function run(c: Case, shape: [number, number, number], x: Float32Array, g: Float
   const layer = layerOf(c);
   const out = layer.forward(Tensor.from(x, shape)).toFloat32Array();
   const v1 = layer.vMem!.toFloat32Array();
+  const firingRate = layer.firingRate!;
   const gx = layer.backward(Tensor.from(g, shape)).toFloat32Array();
-  return { out, v1, gx, tauGrad: layer.tauMem!.grad!.toFloat32Array() };
+  return { out, v1, gx, firingRate, tauGrad: layer.tauMem!.grad!.toFloat32Array() };
 }
 
 function checkCase(c: Case, shape: [number, number, number], seed: number, threads: number[]): void {
@@ -175,6 +176,7 @@ function checkCase(c: Case, shape: [number, number, number], seed: number, threa
     expect(bitsDiffer(r.v1, want.v1), `${t}: final membrane`).to.equal(0);
     expect(bitsDiffer(r.gx, want.gx), `${t}: input gradient`).to.equal(0);
     expect(bitsDiffer(r.tauGrad, runs[0]!.tauGrad), `${t}: tau_mem gradient vs ${threads[0]} thread(s)`).to.equal(0);
+    expect(Object.is(r.firingRate, runs[0]!.firingRate), `${t}: firing rate vs ${threads[0]} thread(s)`).to.equal(true);
   });
 }
 
@@ -195,7 +197,9 @@ describe('CPU kernel fast paths (bit-identical to the general path)', function (
 
   describe('calls below and above the calling-thread threshold', function () {
     // 2^16 neuron-steps for a forward, 2^14 for a backward (each of its steps counts 4); one job
-    // (B = 1, N = 64) always runs on the calling thread
+    // (B = 1, N = 64) always runs on the calling thread. The chunk width of the jobs depends on
+    // the team (whole rows unless threads would idle): the firing rate (the kernels' spike sum)
+    // and the tau gradient must not notice.
     const shapes: [number, number, number][] = [
       [1, 1, 64],
       [3, 5, 7],
@@ -204,6 +208,8 @@ describe('CPU kernel fast paths (bit-identical to the general path)', function (
       [1, 64, 1023],
       [1, 64, 1025],
       [4, 70, 300],
+      // the split depends on the team: 1024-neuron chunks at 1 and 3 threads, 512 at 2
+      [3, 40, 1000],
     ];
     for (const shape of shapes)
       it(`shape [${shape.join(', ')}], 1, 2 and 3 threads`, function () {
