@@ -196,17 +196,17 @@ describe('CPU kernel fast paths (bit-identical to the general path)', function (
   });
 
   describe('calls below and above the calling-thread threshold', function () {
-    // 2^16 neuron-steps for a forward, 2^14 for a backward (each of its steps counts 4); one job
+    // 2^18 neuron-steps for a forward, 2^16 for a backward (each of its steps counts 4); one job
     // (B = 1, N = 64) always runs on the calling thread. The chunk width of the jobs depends on
     // the team (whole rows unless threads would idle): the firing rate (the kernels' spike sum)
     // and the tau gradient must not notice.
     const shapes: [number, number, number][] = [
       [1, 1, 64],
       [3, 5, 7],
-      [1, 16, 1023],
-      [1, 16, 1025],
       [1, 64, 1023],
       [1, 64, 1025],
+      [1, 256, 1023],
+      [1, 256, 1025],
       [4, 70, 300],
       // the split depends on the team: 1024-neuron chunks at 1 and 3 threads, 512 at 2
       [3, 40, 1000],
