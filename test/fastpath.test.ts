@@ -196,7 +196,7 @@ describe('CPU kernel fast paths (bit-identical to the general path)', function (
   });
 
   describe('calls below and above the calling-thread threshold', function () {
-    // 2^18 neuron-steps for a forward, 2^16 for a backward (each of its steps counts 4); one job
+    // 2^18 neuron-steps for a forward and for a backward; one job
     // (B = 1, N = 64) always runs on the calling thread. The chunk width of the jobs depends on
     // the team (whole rows unless threads would idle): the firing rate (the kernels' spike sum)
     // and the tau gradient must not notice.

@@ -55,11 +55,13 @@ struct Job {
   int64_t b, n0, len;
 };
 
-// Calls with less work than this (neuron-steps; a backward step counts 4) run on the calling
-// thread, without a parallel region: waking the OpenMP team costs several microseconds, more than
-// the whole of a small call, and on a VM whose idle cores sleep, tens of microseconds (measured
-// at 2 threads: (1, 100, 1024) forwards took 35-95 us on the team, 37-40 us on one thread).
-// 2^18 neuron-steps are ~0.1 ms of forward work on one core.
+// Calls with fewer neuron-steps than this run on the calling thread, without a parallel region:
+// waking the OpenMP team costs several microseconds, more than the whole of a small call; on a
+// VM whose idle cores sleep, tens of microseconds; and when another process holds a core, up to
+// a scheduler time slice. Measured at 2 threads on a 2-vCPU VM, (1, 100, 1024): a forward 35-95
+// us on the team with the machine idle and 6 ms with another process busy, 37-42 us on one
+// thread; forward + backward 6.5 ms under load with the backward on the team. 2^18 neuron-steps
+// are ~0.1 ms of forward and ~0.6 ms of backward work on one core.
 #ifndef SL_SERIAL_WORK
 #define SL_SERIAL_WORK (int64_t(1) << 18)
 #endif
@@ -392,7 +394,7 @@ template <SpikeKind SK, ResetKind RK, SurrKind SS, bool SYN, bool CLIP, bool RCP
 void backward_impl(LifKernelArgs& a, int threads, float rcp) {
   const int64_t B = a.B, T = a.T, N = a.N, K = a.K;
   const int64_t nCk = num_checkpoints(T, K);
-  const Split split = split_of(B, N, 4 * B * T * N, threads);
+  const Split split = split_of(B, N, B * T * N, threads);
   const int64_t ch = split.ch, jobs = split.jobs;
   // Per-neuron partials of the parameter gradients, (B, N) each, reduced over the batch below;
   // every element is written by exactly one job.
