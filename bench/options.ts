@@ -18,8 +18,11 @@ export interface Options {
   requireTargets: boolean;
 }
 
+/** Parts of the benchmark that --only names besides the workloads (CPU only). */
+export const CPU_PARTS = ['network', 'small', 'scaling', 'dtype'];
+
 export const USAGE =
-  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,dtype] [--device cpu|cuda|all] [--require-targets]';
+  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,small,scaling,dtype] [--device cpu|cuda|all] [--require-targets]';
 
 /** Prints the message and the usage to stderr and exits with status 2. */
 export function fail(msg: string): never {
@@ -83,9 +86,9 @@ export function readOptions(argv: string[]): Options {
       .map((s) => s.trim())
       .filter(Boolean);
     for (const n of names)
-      if (n !== 'network' && n !== 'dtype' && !WORKLOADS.some((w) => w.name === n))
+      if (!CPU_PARTS.includes(n) && !WORKLOADS.some((w) => w.name === n))
         fail(
-          `--only: unknown workload '${n}' (expected ${[...WORKLOADS.map((w) => w.name), 'network', 'dtype'].join(', ')})`,
+          `--only: unknown workload '${n}' (expected ${[...WORKLOADS.map((w) => w.name), ...CPU_PARTS].join(', ')})`,
         );
     o.only = [...(o.only ?? []), ...names];
   }

@@ -4,7 +4,8 @@
  *   --threads N   kernel threads (setNumThreads); default: the addon's default
  *   --json        print one JSON document instead of the table
  *   --quick       fewer repetitions and a smaller bandwidth probe (smoke tests)
- *   --only a,b    run only these workloads (mlp, conv, long, big, network, dtype); may be repeated
+ *   --only a,b    run only these workloads or parts (mlp, conv, long, big, network, small,
+ *                 scaling, dtype); may be repeated
  *   --device D    cpu: only the CPU rows; cuda: only the CUDA rows; all (default): CPU rows, and
  *                 CUDA rows where a usable GPU exists (backendInfo().cuda.available)
  *   --require-targets
@@ -55,8 +56,10 @@ import { cpuRows } from './cpu.js';
 import { gpuRows, usableGpu } from './gpu.js';
 import { dtypeRows } from './dtype.js';
 import { networkRows } from './network.js';
+import { scalingRows } from './scaling.js';
+import { smallRows } from './small.js';
 import { progress, startProgress } from './measure.js';
-import { fail, readOptions } from './options.js';
+import { CPU_PARTS, fail, readOptions } from './options.js';
 import {
   describeMachine,
   jsonReport,
@@ -76,6 +79,8 @@ const ROW_GROUPS: RowGroup[] = [
   gpuRows,
   networkRows, // bench/network.ts: the SHD-shaped network
   dtypeRows, // bench/dtype.ts: compact input and spike dtypes against their byte bounds
+  smallRows, // bench/small.ts: the fixed cost of small calls
+  scalingRows, // bench/scaling.ts: cost against T, N and threads
   // further groups here
 ];
 
@@ -106,16 +111,16 @@ function main(): void {
   // Which rows run: CPU rows (not the GPU-only workloads) unless --device cuda; CUDA rows unless
   // --device cpu, where a usable GPU exists.
   const cpuWorkloads = opt.device === 'cuda' ? [] : workloads.filter((w) => !w.gpuOnly);
-  const wantNetwork = opt.device !== 'cuda' && (opt.only === null || opt.only.includes('network'));
-  const wantDtype = opt.device !== 'cuda' && (opt.only === null || opt.only.includes('dtype'));
-  if (opt.device === 'cpu' && cpuWorkloads.length === 0 && !wantNetwork && !wantDtype)
+  const wantNetwork =
+    opt.device !== 'cuda' && (opt.only === null || CPU_PARTS.some((part) => opt.only!.includes(part)));
+  if (opt.device === 'cpu' && cpuWorkloads.length === 0 && !wantNetwork)
     fail(
       `--only ${opt.only!.join(',')}: ${workloads.map((w) => w.name).join(', ')} run${workloads.length > 1 ? '' : 's'} only on CUDA; nothing to run with --device cpu`,
     );
   const wantGpu = opt.device !== 'cpu';
   const gpu = usableGpu(info.cuda);
   const noGpuLine = `no usable GPU (backendInfo().cuda: ${gpu.code}: ${gpu.reason})`;
-  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0 && !wantNetwork && !wantDtype) {
+  if (wantGpu && !gpu.dev && cpuWorkloads.length === 0 && !wantNetwork) {
     // --device cuda (or only GPU-only workloads) without a usable GPU: nothing to run, not an error
     if (opt.json)
       console.log(

@@ -92,7 +92,7 @@ export interface BackendInfo {
   openmp: number;
   /** The widest SIMD instruction set of the CPU kernels in use, e.g. "avx2" or "sse4.2". */
   simd: string;
-  /** The CPU kernel build chosen at run time: "x86-64-v3", "x86-64-v2" or "generic". */
+  /** The CPU kernel build chosen at run time: "x86-64-v4", "x86-64-v3", "x86-64-v2" or "generic". */
   cpuKernels: string;
   /** Path of the loaded native binary. */
   binary: string;

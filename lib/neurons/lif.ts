@@ -26,6 +26,7 @@ import {
   type CallShape,
   type KernelCall,
   type KernelOutputs,
+  type KernelScalars,
 } from './lowering.js';
 import type { BackwardOptions, ForwardOptions, LIFOptions, Recordings, ResetStatesOptions } from './options.js';
 import { readLayerOptions, readResetOptions } from './options.js';
@@ -74,6 +75,8 @@ export class LIF extends Module {
   readonly #rng: Rng;
   #recordings: Recordings = {};
   #firingRate: number | null = null;
+  /** The kernel scalars of the last call and the threshold and min_v_mem they were lowered for. */
+  #scalars: { theta: number; minV: number | null; value: KernelScalars } | null = null;
 
   constructor(options: LIFOptions);
   /** @internal (IAF and ExpLeak) */
@@ -270,15 +273,7 @@ export class LIF extends Module {
     const p = this.#params;
     const mem = p.decay('mem', shape.neuronShape, dev, this.trainAlphas);
     const syn = p.hasSynapse ? p.decay('syn', shape.neuronShape, dev, this.trainAlphas) : null;
-    const scalars = lowerScalars(
-      this.spikeFn,
-      this.resetFn,
-      this.surrogateGradFn,
-      p.thresholdValue(),
-      p.minVValue(),
-      this.normInput,
-      p.hasSynapse,
-    );
+    const scalars = this.#lowerScalars(p.thresholdValue(), p.minVValue());
     // the state preparation (sinabs' rules) makes new arrays: the layer changes only on commit
     const start = this.#state.start(shape.B, shape.neuronShape, this.#tape.stateLinked(), this.#rng, dev);
     const emulate = _cudaLaunchEmulation();
@@ -296,6 +291,24 @@ export class LIF extends Module {
     if (custom) stepCustomSpikes(call, this.spikeFn as CustomSpikeFn, dev);
     const ioStatus = bindIo(call, outputs, x, io);
     return { shape, call, outputs, start, training, mem, syn, outTensor, io, ioStatus, what };
+  }
+
+  // The spike, reset and surrogate choices are fixed at construction; the scalars change only with
+  // the threshold and min_v_mem values (compared with Object.is: -0 and 0 differ).
+  #lowerScalars(theta: number, minV: number | null): KernelScalars {
+    const m = this.#scalars;
+    if (m && Object.is(m.theta, theta) && Object.is(m.minV, minV)) return m.value;
+    const value = lowerScalars(
+      this.spikeFn,
+      this.resetFn,
+      this.surrogateGradFn,
+      theta,
+      minV,
+      this.normInput,
+      this.#params.hasSynapse,
+    );
+    this.#scalars = { theta, minV, value };
+    return value;
   }
 
   #commit(p: PreparedForward, spikeSum: number): Tensor {

@@ -27,7 +27,14 @@ import type { LoweredDecay } from './params.js';
 import type { StateValues } from './state.js';
 
 /** A lowered call: the forward's inputs (and checkpoints); what a pending call keeps and the backward replays. */
-export type KernelCall = NativeCommonArgs & { v0: NativeArray; i0?: NativeArray };
+export type KernelCall = NativeCommonArgs & {
+  v0: NativeArray;
+  i0?: NativeArray;
+  /** Set by io.ts bindIo for a native forward on compact dtypes (binding.d.ts NativeForwardArgs). */
+  xType?: number;
+  outType?: number;
+  ioStatus?: Float64Array;
+};
 
 /** The arrays a forward writes besides its checkpoints; not kept by the pending call. */
 export interface KernelOutputs {
@@ -159,11 +166,24 @@ export function lowerForward(
   const E = B * T * N,
     BN = B * N;
   const nCk = Math.ceil(T / o.K);
+  // Written out field by field (no spread): an object literal of fixed shape is built and read
+  // by the addon much faster than one grown by copying properties, which matters for small calls.
   const call: KernelCall = {
     B,
     T,
     N,
-    ...s,
+    spike: s.spike,
+    reset: s.reset,
+    surr: s.surr,
+    theta: s.theta,
+    maxSpikes: s.maxSpikes,
+    thetaSub: s.thetaSub,
+    resetValue: s.resetValue,
+    minV: s.minV,
+    hasMin: s.hasMin,
+    normInput: s.normInput,
+    hasSyn: s.hasSyn,
+    surrParams: s.surrParams,
     K: o.K,
     emulate: o.emulate,
     alphaMem: decay.mem.arr,
@@ -184,9 +204,43 @@ export function lowerForward(
   return { call, outputs };
 }
 
-/** The native forward arguments of a lowered call. */
-export function forwardArgs(call: KernelCall, outputs: KernelOutputs): NativeForwardArgs {
-  return { ...call, ...outputs };
+/** The native forward arguments of a lowered call (field by field, as in lowerForward). */
+export function forwardArgs(c: KernelCall, outputs: KernelOutputs): NativeForwardArgs {
+  return {
+    B: c.B,
+    T: c.T,
+    N: c.N,
+    spike: c.spike,
+    reset: c.reset,
+    surr: c.surr,
+    theta: c.theta,
+    maxSpikes: c.maxSpikes,
+    thetaSub: c.thetaSub,
+    resetValue: c.resetValue,
+    minV: c.minV,
+    hasMin: c.hasMin,
+    normInput: c.normInput,
+    hasSyn: c.hasSyn,
+    surrParams: c.surrParams,
+    K: c.K,
+    emulate: c.emulate,
+    alphaMem: c.alphaMem,
+    alphaSyn: c.alphaSyn,
+    x: c.x,
+    spikesGiven: c.spikesGiven,
+    v0: c.v0,
+    i0: c.i0,
+    ckV: c.ckV,
+    ckI: c.ckI,
+    out: outputs.out,
+    v1: outputs.v1,
+    i1: outputs.i1,
+    recV: outputs.recV,
+    recI: outputs.recI,
+    xType: c.xType,
+    outType: c.outType,
+    ioStatus: c.ioStatus,
+  };
 }
 
 /** The final states a forward wrote, by state name. */
@@ -211,11 +265,30 @@ export function lowerBackward(
   const { B, N, hasSyn } = call;
   const BN = B * N;
   return {
-    ...call,
-    emulate: o.emulate,
+    B: call.B,
+    T: call.T,
+    N: call.N,
+    spike: call.spike,
+    reset: call.reset,
     surr: sigmaGiven ? kernelConstants().surrogate.given : call.surr,
+    theta: call.theta,
+    maxSpikes: call.maxSpikes,
+    thetaSub: call.thetaSub,
+    resetValue: call.resetValue,
+    minV: call.minV,
+    hasMin: call.hasMin,
+    normInput: call.normInput,
+    hasSyn: call.hasSyn,
+    surrParams: call.surrParams,
+    K: call.K,
+    emulate: o.emulate,
+    alphaMem: call.alphaMem,
+    alphaSyn: call.alphaSyn,
+    x: call.x,
+    spikesGiven: call.spikesGiven,
     sigmaGiven,
     ckV: call.ckV!,
+    ckI: call.ckI,
     gradOut,
     gvEnd: carry?.v_mem,
     giEnd: carry?.i_syn,

@@ -41,6 +41,8 @@ export class NeuronParameters {
   readonly #mapCache = new Map<string, Int32Array | null>();
   /** The decay factors last placed on a device, per which: reused while their values are unchanged. */
   readonly #placed = new Map<'mem' | 'syn', { device: string; host: Float32Array; arr: NativeArray }>();
+  /** The last lowering of each decay, reused while its parameter's values and the call's neurons stay the same. */
+  readonly #lowered = new Map<'mem' | 'syn', LoweringMemo>();
 
   constructor(c: LayerConfig) {
     this.threshold = c.threshold === null ? null : Tensor.from([c.threshold], []);
@@ -80,11 +82,11 @@ export class NeuronParameters {
 
   /** The threshold value (1 where there is none: ExpLeak does not use it). */
   thresholdValue(): number {
-    return this.threshold ? this.threshold.toFloat32Array()[0]! : 1;
+    return this.threshold ? firstValue(this.threshold) : 1;
   }
 
   minVValue(): number | null {
-    return this.minVMem ? this.minVMem.toFloat32Array()[0]! : null;
+    return this.minVMem ? firstValue(this.minVMem) : null;
   }
 
   alphaMemCalculated(): Tensor {
@@ -103,13 +105,51 @@ export class NeuronParameters {
     return this.alphaSyn ? tauOf(this.alphaSyn) : null;
   }
 
-  /** The membrane (or synaptic) decay of a call over `neuronShape`, placed on `device`. */
+  /**
+   * The membrane (or synaptic) decay of a call over `neuronShape`, placed on `device`. The result
+   * of the previous call is returned again while the parameter holds the same values (bit for
+   * bit) and the neurons and device are the same: the arrays are never written after lowering,
+   * so pending calls may share them. The memo keeps a share of its own; each call gets another,
+   * which it releases with the rest of what it owns.
+   */
   decay(which: 'mem' | 'syn', neuronShape: number[], device: string, trainAlphas: boolean): LoweredDecay {
     const tau = which === 'mem' ? this.tauMem : this.tauSyn;
     const param = (tau ?? (which === 'mem' ? this.alphaMem : this.alphaSyn))!;
+    const values = param.device === 'cpu' ? param._data() : param.toFloat32Array();
+    const memo = this.#lowered.get(which);
+    if (
+      memo &&
+      memo.param === param &&
+      memo.device === device &&
+      memo.trainAlphas === trainAlphas &&
+      sameDims(memo.neuronShape, neuronShape) &&
+      sameBits(memo.values, values)
+    )
+      return { ...memo.lowered, arr: share(memo.lowered.arr) }; // each call owns (and releases) a share
+    const lowered = this.#lowerDecay(which, param, tau, values, neuronShape, device, trainAlphas);
+    if (memo) release(memo.lowered.arr); // the memo's own share of the decay it replaces
+    this.#lowered.set(which, {
+      param,
+      values: values.slice(),
+      neuronShape: neuronShape.slice(),
+      device,
+      trainAlphas,
+      lowered,
+    });
+    return { ...lowered, arr: share(lowered.arr) };
+  }
+
+  #lowerDecay(
+    which: 'mem' | 'syn',
+    param: Tensor,
+    tau: Tensor | null,
+    pd: Float32Array,
+    neuronShape: number[],
+    device: string,
+    trainAlphas: boolean,
+  ): LoweredDecay {
     const what = trainAlphas ? (which === 'mem' ? 'alphaMem' : 'alphaSyn') : which === 'mem' ? 'tauMem' : 'tauSyn';
     const map = this.#map(param, neuronShape, what);
-    const pd = param.toFloat32Array();
     const a = new Float32Array(pd.length);
     let dAlpha: Float64Array | null = null;
     if (tau) {
@@ -156,6 +196,36 @@ export class NeuronParameters {
   }
 }
 
+/** A decay lowered for one call and what it was lowered from. */
+interface LoweringMemo {
+  param: Tensor;
+  values: Float32Array;
+  neuronShape: number[];
+  device: string;
+  trainAlphas: boolean;
+  lowered: LoweredDecay;
+}
+
+/** The first element of a tensor, without copying a host tensor's data. */
+function firstValue(t: Tensor): number {
+  return t.device === 'cpu' ? t._data()[0]! : t.toFloat32Array()[0]!;
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; ++k) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/** Whether two float arrays hold the same bits (-0 and 0 differ, a NaN equals itself). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let k = 0; k < x.length; ++k) if (x[k] !== y[k]) return false;
+  return true;
+}
+
 /** Adds a per-neuron alpha gradient (double) into a parameter's grad, reduced to its shape. */
 export function accumulateGrad(info: ParamGradInfo, gN: Float64Array): void {
   const { param, map, dAlpha } = info;
@@ -171,6 +241,12 @@ export function accumulateGrad(info: ParamGradInfo, gN: Float64Array): void {
   }
   if (dAlpha) for (let k = 0; k < size; ++k) g[k]! *= dAlpha[k]!;
   if (!param.grad) param.grad = Tensor.zeros(param.shape, { device: param.device });
+  if (param.grad.device === 'cpu') {
+    // in place: the same float32 sums as writing a new array, without two copies per call
+    const cur = param.grad._data();
+    for (let k = 0; k < size; ++k) cur[k] = cur[k]! + g[k]!;
+    return;
+  }
   const cur = param.grad.toFloat32Array();
   const next = new Float32Array(size);
   for (let k = 0; k < size; ++k) next[k] = cur[k]! + g[k]!;
@@ -191,13 +267,4 @@ export function tauOf(alpha: Tensor): Tensor {
   const t = new Float32Array(d.length);
   for (let k = 0; k < d.length; ++k) t[k] = -1 / Math.log(d[k]!);
   return Tensor._adopt(t, alpha.shape);
-}
-
-/** Whether two float arrays hold the same bits (NaN payloads and signed zeros included). */
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let k = 0; k < x.length; ++k) if (x[k] !== y[k]) return false;
-  return true;
 }

@@ -69,6 +69,18 @@ SL_HD float bits_to_float(int32_t i) {
 #endif
 }
 
+SL_HD int32_t float_to_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_int(f);
+#elif defined(__GNUC__) || defined(__clang__)
+  return __builtin_bit_cast(int32_t, f);
+#else
+  int32_t i;
+  std::memcpy(&i, &f, sizeof i);
+  return i;
+#endif
+}
+
 // exp(x) for x <= 0 (the only range the surrogates need), error <= 2 ulp. Results below
 // FLT_MIN are flushed to 0 so that no denormal is ever produced. Uses only +, -, *, floor
 // and an exponent-bit construction, so host and device agree bit for bit.
@@ -122,6 +134,26 @@ SL_HD float integrate(float vPrev, float i, float alphaMem, float c) {
 // exactly like sinabs (False * trunc(u/theta)).
 SL_HD float spike_multi(float u, float theta, float maxSpikes) {
   float q = truncf(u / theta);
+  float s = (u > 0.0f) ? q : 0.0f * q;
+  return (s > maxSpikes) ? maxSpikes : s;
+}
+
+// The reciprocal of theta when dividing by theta can be replaced by multiplying with it without
+// changing any result, else 0. That holds when theta = 2^k with 2^-k a normal float
+// (k in [-126, 126]): u / theta and u * 2^-k are then both the exact quotient u * 2^-k rounded
+// once in the same mode, for every u (subnormal results, zeros, infinities and NaN included).
+// The default threshold 1 is such a value. Decided once per call on the host.
+SL_HD float exact_reciprocal(float theta) {
+  const int32_t bits = float_to_bits(theta);
+  const int32_t exponent = (bits >> 23) & 0xff;
+  const bool pow2 = bits >= 0 && (bits & 0x7fffff) == 0 && exponent >= 1 && exponent <= 253;
+  return pow2 ? bits_to_float((254 - exponent) << 23) : 0.0f;
+}
+
+// spike_multi for a theta whose reciprocal `rcp` is exact (exact_reciprocal(theta) != 0): the
+// same result bits without the division.
+SL_HD float spike_multi_rcp(float u, float rcp, float maxSpikes) {
+  float q = truncf(u * rcp);
   float s = (u > 0.0f) ? q : 0.0f * q;
   return (s > maxSpikes) ? maxSpikes : s;
 }

@@ -1,5 +1,5 @@
 // Run-time choice of the CPU kernel build (generic x86-64, x86-64-v2 with SSE4.1, x86-64-v3 with
-// AVX2), plus the bandwidth probe. The variants compute the same bits: the
+// AVX2, x86-64-v4 with AVX-512), plus the bandwidth probe. The variants compute the same bits: the
 // kernels use no FMA contraction and only IEEE operations.
 #include <omp.h>
 
@@ -24,6 +24,7 @@ SL_DECLARE_ISA(isa_generic)
 #if SL_CPU_X86_VARIANTS
 SL_DECLARE_ISA(isa_v2)
 SL_DECLARE_ISA(isa_v3)
+SL_DECLARE_ISA(isa_v4)
 #endif
 
 namespace {
@@ -39,17 +40,23 @@ Isa pick() {
 #if SL_CPU_X86_VARIANTS
   const Isa v2{"x86-64-v2", isa_v2::lif_forward_for_isa, isa_v2::lif_backward_for_isa};
   const Isa v3{"x86-64-v3", isa_v3::lif_forward_for_isa, isa_v3::lif_backward_for_isa};
+  const Isa v4{"x86-64-v4", isa_v4::lif_forward_for_isa, isa_v4::lif_backward_for_isa};
   __builtin_cpu_init();
   const bool hasV2 = __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
   const bool hasV3 = hasV2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                      __builtin_cpu_supports("bmi2");
+  const bool hasV4 = hasV3 && __builtin_cpu_supports("avx512f") &&
+                     __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
+                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   const char* want = std::getenv("SPIKELAYERS_CPU_ISA");
   if (want && *want) {
     std::string w(want);
     if (w == "generic") return generic;
     if (w == "x86-64-v2" && hasV2) return v2;
     if (w == "x86-64-v3" && hasV3) return v3;
+    if (w == "x86-64-v4" && hasV4) return v4;
   }
+  if (hasV4) return v4;
   if (hasV3) return v3;
   if (hasV2) return v2;
 #endif

@@ -13,8 +13,8 @@ namespace sl {
 void lif_forward_cpu(LifKernelArgs& a, int threads);
 void lif_backward_cpu(LifKernelArgs& a, int threads);
 
-// The kernel build chosen at run time for this CPU ("x86-64-v3", "x86-64-v2" or "generic");
-// SPIKELAYERS_CPU_ISA forces a lower one.
+// The kernel build chosen at run time for this CPU ("x86-64-v4", "x86-64-v3", "x86-64-v2" or
+// "generic"); SPIKELAYERS_CPU_ISA forces a lower one.
 const char* cpu_isa_name();
 
 // A STREAM-like triad (a = b + s*c) over `bytesPerArray`, best of `reps`, in GB/s (bytes read and

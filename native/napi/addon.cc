@@ -48,7 +48,7 @@ void parse_common(Napi::Object o, sl::LifKernelArgs& a, Keep& keep) {
   a.P.hasMin = get_bool(o, "hasMin");
   a.P.normInput = get_bool(o, "normInput");
   a.K = get_int(o, "K", 1, 1 << 16);
-  Napi::Value sp = o.Get("surrParams");
+  Napi::Value sp = KeyCache::get(o, "surrParams");
   if (!sp.IsUndefined() && !sp.IsNull()) {
     int64_t n = 0;
     Loc* saved = g_loc;
@@ -170,12 +170,14 @@ void run_call(Call& c, int threads) {
 
 // Parses one call: the arrays decide the device (all host, or all on one CUDA device);
 // `emulate: true` runs host arrays through the CPU emulation of the CUDA launch.
-std::unique_ptr<Call> parse_call(const Napi::CallbackInfo& info, bool backward) {
+// `hold`: keep the arrays referenced (async calls; a sync call's arguments live until it returns).
+std::unique_ptr<Call> parse_call(const Napi::CallbackInfo& info, bool backward, bool hold) {
   if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray())
     throw_type(info.Env(), "native: expected one argument object");
   Napi::Object o = info[0].As<Napi::Object>();
   auto c = std::make_unique<Call>();
   c->backward = backward;
+  c->keep.hold = hold;
   Loc loc;
   g_loc = &loc;
   try {
@@ -273,7 +275,7 @@ class KernelWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value RunSync(const Napi::CallbackInfo& info, bool backward) {
-  std::unique_ptr<Call> c = parse_call(info, backward);
+  std::unique_ptr<Call> c = parse_call(info, backward, false);
   try {
     run_call(*c, threads_now());
   } catch (const sl::CudaError& e) {
@@ -283,7 +285,7 @@ Napi::Value RunSync(const Napi::CallbackInfo& info, bool backward) {
 }
 
 Napi::Value RunAsync(const Napi::CallbackInfo& info, bool backward) {
-  auto* w = new KernelWorker(info.Env(), parse_call(info, backward), threads_now());
+  auto* w = new KernelWorker(info.Env(), parse_call(info, backward, true), threads_now());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -351,7 +353,10 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   o.Set("openmp", _OPENMP);
   // SIMD level of the kernels in use (the run-time choice), and of the rest of the binary
   const std::string isa = sl::cpu_isa_name();
-  o.Set("simd", isa == "x86-64-v3" ? "avx2" : isa == "x86-64-v2" ? "sse4.2" : simd_level());
+  o.Set("simd", isa == "x86-64-v4"   ? "avx512f"
+                : isa == "x86-64-v3" ? "avx2"
+                : isa == "x86-64-v2" ? "sse4.2"
+                                     : simd_level());
   o.Set("cpuKernels", sl::cpu_isa_name());
   Napi::Object c = Napi::Object::New(env);
   c.Set("built", SPIKELAYERS_HAVE_CUDA != 0);

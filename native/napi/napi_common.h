@@ -39,10 +39,16 @@ inline int threads_now() {
 // Holds what a call uses: the JS objects (so that an async call keeps them from the garbage
 // collector) and an owning reference to every block of device memory it reads or writes (so that
 // no dispose, finalizer or worker teardown can free that memory while the call may still use it).
+// A synchronous call does not need the JS references (its arguments stay referenced until it
+// returns): `hold = false` skips them, a sizeable part of a small call's cost; the memory
+// references are taken either way.
 struct Keep {
   std::vector<Napi::Reference<Napi::Value>> refs;
   std::vector<sl::mem::DeviceRef> device;
-  void add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
+  bool hold = true;
+  void add(Napi::Value v) {
+    if (hold) refs.push_back(Napi::Persistent(v));
+  }
 };
 
 // Rethrows a kernel failure as a JavaScript error with a stable code.
@@ -294,9 +300,90 @@ struct Loc {
 };
 inline thread_local Loc* g_loc = nullptr;
 
+// ---- property names ---------------------------------------------------------------------------
+// o.Get("name") makes the key string from UTF-8 and interns it on every call, a large part of a
+// small call's cost (a LIF call reads ~25 properties). The readers below take their names from
+// string literals, so each name is made once per environment and thread and kept in a JS array
+// (N-API 8 can reference objects only): a lookup by the literal's address, checked against its
+// text, then an element read. Anything unusual falls back to o.Get.
+class KeyCache {
+ public:
+  static Napi::Value get(Napi::Object o, const char* key) {
+    napi_env env = o.Env();
+    KeyCache& c = instance();
+    napi_value k = c.key(env, key);
+    if (!k) return o.Get(key);
+    return o.Get(Napi::Value(env, k));
+  }
+
+ private:
+  static constexpr size_t kSlots = 256;  // open addressing on the address; at most half full
+  struct Entry {
+    const char* ptr = nullptr;
+    std::string text;
+    uint32_t index = 0;
+  };
+  static KeyCache& instance() {
+    static thread_local KeyCache c;
+    return c;
+  }
+  // The environment is torn down on its own thread: its array goes with it. env_ stays set, so
+  // that a late call from that environment falls back to o.Get instead of registering the
+  // cleanup hook a second time.
+  static void forget(void* arg) {
+    KeyCache* c = static_cast<KeyCache*>(arg);
+    c->reset(c->env_, nullptr);
+  }
+  void reset(napi_env env, napi_ref holder) {
+    env_ = env;
+    holder_ = holder;
+    used_ = 0;
+    for (Entry& e : slots_) e = Entry{};
+  }
+  napi_value key(napi_env env, const char* key) {
+    if (env != env_) {
+      if (env_) return nullptr;  // a second environment on this thread: not cached
+      napi_value arr;
+      napi_ref ref;
+      if (napi_create_array(env, &arr) != napi_ok ||
+          napi_create_reference(env, arr, 1, &ref) != napi_ok ||
+          napi_add_env_cleanup_hook(env, forget, this) != napi_ok)
+        return nullptr;
+      reset(env, ref);
+    }
+    napi_value arr;
+    if (!holder_ || napi_get_reference_value(env, holder_, &arr) != napi_ok || !arr) return nullptr;
+    size_t h = (reinterpret_cast<uintptr_t>(key) >> 3) % kSlots;
+    for (size_t probe = 0; probe < kSlots; ++probe, h = (h + 1) % kSlots) {
+      Entry& e = slots_[h];
+      if (e.ptr == key) {
+        if (e.text != key) return nullptr;  // not a literal after all: its text changed
+        napi_value v;
+        if (napi_get_element(env, arr, e.index, &v) != napi_ok) return nullptr;
+        return v;
+      }
+      if (e.ptr) continue;
+      if (used_ >= kSlots / 2) return nullptr;  // full: the rest goes through o.Get
+      napi_value v;
+      if (napi_create_string_utf8(env, key, NAPI_AUTO_LENGTH, &v) != napi_ok ||
+          napi_set_element(env, arr, used_, v) != napi_ok)
+        return nullptr;
+      e.ptr = key;
+      e.text = key;
+      e.index = used_++;
+      return v;
+    }
+    return nullptr;
+  }
+  napi_env env_ = nullptr;
+  napi_ref holder_ = nullptr;
+  uint32_t used_ = 0;
+  Entry slots_[kSlots];
+};
+
 inline int64_t get_int(Napi::Object o, const char* key, int64_t lo, int64_t hi) {
   Napi::Env env = o.Env();
-  Napi::Value v = o.Get(key);
+  Napi::Value v = KeyCache::get(o, key);
   if (!v.IsNumber()) throw_type(env, std::string("native: '") + key + "' must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(lo) ||
@@ -307,14 +394,14 @@ inline int64_t get_int(Napi::Object o, const char* key, int64_t lo, int64_t hi) 
 }
 
 inline float get_float(Napi::Object o, const char* key, float dflt) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = KeyCache::get(o, key);
   if (v.IsUndefined() || v.IsNull()) return dflt;
   if (!v.IsNumber()) throw_type(o.Env(), std::string("native: '") + key + "' must be a number");
   return static_cast<float>(v.As<Napi::Number>().DoubleValue());
 }
 
 inline bool get_bool(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = KeyCache::get(o, key);
   if (v.IsUndefined() || v.IsNull()) return false;
   if (!v.IsBoolean()) throw_type(o.Env(), std::string("native: '") + key + "' must be a boolean");
   return v.As<Napi::Boolean>().Value();
@@ -325,7 +412,7 @@ template <typename T, napi_typedarray_type TT>
 T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
              int64_t* lenOut = nullptr) {
   Napi::Env env = o.Env();
-  Napi::Value v = o.Get(key);
+  Napi::Value v = KeyCache::get(o, key);
   if (v.IsUndefined() || v.IsNull()) {
     if (optional) return nullptr;
     throw_type(env, std::string("native: '") + key + "' is required");
@@ -336,7 +423,7 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
                       : TT == napi_uint8_array  ? "Uint8Array"
                                                 : "Float64Array";
   if constexpr (TT == napi_float32_array) {
-    if (DeviceBuffer::Is(v)) {
+    if (!v.IsTypedArray() && DeviceBuffer::Is(v)) {  // IsTypedArray first: instanceof is slow
       DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(v.As<Napi::Object>());
       if (!d->ref()) throw_type(env, std::string("native: '") + key + "' was disposed");
       if (d->length() < need)
@@ -349,10 +436,16 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
       return reinterpret_cast<T*>(d->ptr());
     }
   }
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TT)
+  // type, length and data in one napi_get_typedarray_info call (the Napi::TypedArray accessors
+  // make one call each)
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!v.IsTypedArray() ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != TT)
     throw_type(env, std::string("native: '") + key + "' must be a " + tname);
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  int64_t len = static_cast<int64_t>(ta.ElementLength());
+  int64_t len = static_cast<int64_t>(length);
   if (len < need)
     throw_range(env, std::string("native: '") + key + "' has " + std::to_string(len) +
                          " elements, needs " + std::to_string(need));
@@ -360,14 +453,13 @@ T* get_array(Napi::Object o, const char* key, int64_t need, bool optional, Keep&
   keep.add(v);
   if (TT == napi_float32_array && g_loc) g_loc->see(env, -1, key);
   if (len == 0) return nullptr;
-  auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
-  if (!base) throw_type(env, std::string("native: '") + key + "' is detached");
-  T* data = reinterpret_cast<T*>(base + ta.ByteOffset());
+  if (!data) throw_type(env, std::string("native: '") + key + "' is detached");
+  T* p = static_cast<T*>(data);  // the data pointer includes the view's byte offset
   // pooled host memory (memory_napi.cc): the call owns a reference, as for a device buffer
   if constexpr (TT == napi_float32_array)
     if (static_cast<size_t>(len) * sizeof(float) >= sl::mem::kHostPoolMin)
-      if (sl::mem::Block* b = sl::mem::find_host_block(data)) keep.device.emplace_back(b);
-  return data;
+      if (sl::mem::Block* b = sl::mem::find_host_block(p)) keep.device.emplace_back(b);
+  return p;
 }
 inline float* f32(Napi::Object o, const char* key, int64_t need, bool optional, Keep& keep,
                   int64_t* lenOut = nullptr) {
