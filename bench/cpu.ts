@@ -53,6 +53,7 @@ function timeRow(
   x: Tensor,
   gradOut: Tensor,
   reps: number,
+  disposeNew: boolean,
   onFirstOutput?: (spikes: Float32Array) => void,
 ): Row {
   const shape = shapeOf(w);
@@ -63,7 +64,7 @@ function timeRow(
   // (Tensor.zeros memory is only mapped on first write, which would count against the row).
   const out = path === 'out' ? Tensor.full(shape, 0) : null;
   const gradIn = path === 'out' && mode === 'training' ? Tensor.full(shape, 0) : null;
-  return timeLayer('cpu', w, cfg, mode, path, layer, x, gradOut, out, gradIn, reps, { onFirstOutput });
+  return timeLayer('cpu', w, cfg, mode, path, layer, x, gradOut, out, gradIn, reps, { onFirstOutput, disposeNew });
 }
 
 /** The CPU rows, the triad bound and the thread-count determinism check. */
@@ -128,7 +129,7 @@ function runCpu(
       for (const mode of ['inference', 'training'] as const) {
         for (const path of ['new', 'out'] as const) {
           const check = mode === 'inference' && path === 'new' ? checkSpikes : undefined;
-          const row = timeRow(w, cfg, mode, path, x, gradOut, reps, check);
+          const row = timeRow(w, cfg, mode, path, x, gradOut, reps, !opt.keepNew, check);
           setBound(row, bandwidthBefore); // provisional, for the progress line
           if (mode === 'training') row.pendingMeasuredBytesPerNeuronStep = pendingMeasured;
           if (mode === 'inference') {

@@ -132,7 +132,11 @@ export interface PlainResult {
 export interface TimerOptions {
   /** Receives the spikes of the warm-up run (downloaded before anything is disposed). */
   onFirstOutput?: (spikes: Float32Array) => void;
-  /** Dispose the tensors the `new` path returns after each run, outside the timed calls (CUDA). */
+  /**
+   * Dispose the tensors the `new` path returns after each run, outside the timed calls, as a loop
+   * that is done with its outputs does (CUDA always; CPU unless --keep-new): their memory then goes
+   * back to the memory cache at once instead of when the garbage collector finds them.
+   */
   disposeNew?: boolean;
   /** Rows whose warm-up run takes longer than `ms` are timed `reps` times instead (CUDA). */
   slow?: { ms: number; reps: number };

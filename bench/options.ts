@@ -16,13 +16,19 @@ export interface Options {
    * CUDA results equal the CPU's (the GPU check's verdict). Off by default.
    */
   requireTargets: boolean;
+  /**
+   * --keep-new: the CPU `new` rows keep the tensors each run returns, for the garbage collector,
+   * instead of disposing them after the run (outside the timed calls). Kept outputs only go back
+   * to the memory cache when V8 collects them, so these rows then show the cost of fresh memory.
+   */
+  keepNew: boolean;
 }
 
 /** Parts of the benchmark that --only names besides the workloads (CPU only). */
 export const CPU_PARTS = ['network', 'small', 'scaling', 'dtype'];
 
 export const USAGE =
-  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,small,scaling,dtype] [--device cpu|cuda|all] [--require-targets]';
+  'usage: node dist/bench/run.js [--threads N] [--json] [--quick] [--only mlp,conv,long,big,network,small,scaling,dtype] [--device cpu|cuda|all] [--require-targets] [--keep-new]';
 
 /** Prints the message and the usage to stderr and exits with status 2. */
 export function fail(msg: string): never {
@@ -48,6 +54,7 @@ export function readOptions(argv: string[]): Options {
         only: { type: 'string', multiple: true },
         device: { type: 'string' },
         'require-targets': { type: 'boolean' },
+        'keep-new': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -74,6 +81,7 @@ export function readOptions(argv: string[]): Options {
     only: null,
     device: 'all',
     requireTargets: !!v['require-targets'],
+    keepNew: !!v['keep-new'],
   };
   if (v.threads !== undefined) {
     const n = Number(v.threads);

@@ -12,6 +12,8 @@
  *                 exit status 3 unless CUDA rows ran, every GPU target below was met and the CUDA
  *                 results equal the CPU's; the verdict, one line per target, goes to stderr
  *                 (without it the exit status does not depend on the targets)
+ *   --keep-new    the CPU `new` rows keep their outputs for the garbage collector instead of
+ *                 disposing them after each run (the cost of fresh memory)
  *   --help, -h    print the usage
  *
  * For every workload x config x mode x output path it reports the median time of >= 5 runs
