@@ -40,10 +40,8 @@ import {
 } from '../lib/index.js';
 import { native } from '../lib/backend.js';
 import { Rng } from '../lib/rng.js';
-import { progress } from './measure.js';
-import type { BenchContext, GroupOutput, RowGroup } from './report.js';
 
-const B = 128,
+export const B = 128,
   T = 100,
   IN = 700,
   HID = 256,
@@ -55,8 +53,8 @@ export const SINABS_MS: Record<number, { inference: number; training: number }> 
   2: { inference: 43.4, training: 296 },
 };
 
-type Mode = 'inference' | 'training';
-type InputKind = 'spikes5' | 'dense';
+export type Mode = 'inference' | 'training';
+export type InputKind = 'spikes5' | 'dense';
 
 export interface NetworkRow {
   threads: number;
@@ -101,13 +99,12 @@ const median = (xs: number[]): number => {
 };
 
 /**
- * Input (B, T, 700): 'spikes5' has ones at exactly 5% of the positions (a seeded random choice),
+ * Input (B, T, 700), or `n` elements: 'spikes5' has ones at exactly 5% of the positions (a seeded random choice),
  * zeros elsewhere; 'dense' is uniform in [0, 1) everywhere.
  */
-function inputData(kind: InputKind): Float32Array {
+export function inputData(kind: InputKind, n = B * T * IN): Float32Array {
   const rng = new Rng(SEED + (kind === 'dense' ? 7 : 3));
-  const n = B * T * IN,
-    x = new Float32Array(n);
+  const x = new Float32Array(n);
   if (kind === 'dense') {
     for (let k = 0; k < n; ++k) x[k] = rng.next();
     return x;
@@ -156,7 +153,7 @@ function rate(t: Tensor): number {
 }
 
 /** Times one (threads, input, mode) row. */
-function timeRow(
+export function timeRow(
   threads: number,
   kind: InputKind,
   mode: Mode,
@@ -372,26 +369,6 @@ export function networkTable(res: NetworkResult): string {
   ];
   return out.join('\n');
 }
-
-/**
- * The network rows as a part of `npm run bench` (bench/run.ts): on the CPU, unless --device cuda
- * or --only without 'network'. JSON: the `network` field.
- */
-export const networkRows: RowGroup = {
-  name: 'network',
-  run(ctx: BenchContext): GroupOutput {
-    const want = ctx.opt.device !== 'cuda' && (ctx.opt.only === null || ctx.opt.only.includes('network'));
-    // --threads N runs the rows at N threads only; by default at 1 and 2
-    const threads = ctx.opt.threads !== null ? [ctx.opt.threads] : undefined;
-    const res = want ? runNetworkBench({ quick: ctx.opt.quick, log: progress, threads }) : null;
-    return {
-      header: [],
-      jsonHead: {},
-      json: { network: res },
-      text: (afterSection) => (res ? [...(afterSection ? [''] : []), ...networkTable(res).split('\n')] : []),
-    };
-  },
-};
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);

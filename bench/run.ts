@@ -50,14 +50,15 @@
  * bench/report.ts (the row-group interface, the table, the text and JSON documents), and one file
  * per row group: bench/cpu.ts, bench/gpu.ts, bench/network.ts (the SHD-shaped network: inference
  * and a training step, synaptic and neuron shares against bounds measured in the run, 1 and 2
- * threads, against sinabs). A new group implements RowGroup
+ * threads, against sinabs; with a usable GPU also on CUDA, bench/network-cuda.ts, checked bit for
+ * bit against the emulated CUDA launch; both through bench/network-rows.ts). A new group implements RowGroup
  * and is added to ROW_GROUPS below; its output follows the existing groups'.
  */
 import { backendInfo, getNumThreads, setNumThreads } from '../lib/index.js';
 import { cpuRows } from './cpu.js';
 import { gpuRows, usableGpu } from './gpu.js';
 import { dtypeRows } from './dtype.js';
-import { networkRows } from './network.js';
+import { networkRows } from './network-rows.js';
 import { scalingRows } from './scaling.js';
 import { smallRows } from './small.js';
 import { progress, startProgress } from './measure.js';
@@ -79,7 +80,7 @@ import { WORKLOADS } from './workloads.js';
 const ROW_GROUPS: RowGroup[] = [
   cpuRows,
   gpuRows,
-  networkRows, // bench/network.ts: the SHD-shaped network
+  networkRows, // bench/network-rows.ts: the SHD-shaped network (bench/network.ts), and on CUDA (bench/network-cuda.ts)
   dtypeRows, // bench/dtype.ts: compact input and spike dtypes against their byte bounds
   smallRows, // bench/small.ts: the fixed cost of small calls
   scalingRows, // bench/scaling.ts: cost against T, N and threads
