@@ -102,7 +102,7 @@ mapfile -t dirs <<< "$keep"
 for d in "${dirs[@]}"; do
   [[ -d "node_modules/$d" ]] || { echo "gpu-pack: node_modules/$d is missing (npm ci?)" >&2; exit 1; }
 done
-# -h: node_modules may be a link (a worktree's); the pack holds the files
+# -h: node_modules may be a symbolic link; the pack holds the files
 tar -C node_modules -chf - "${dirs[@]}" | xzc > "$pack/modules.tar.xz"
 
 # --- the golden files of the CUDA suites ---
