@@ -2,7 +2,7 @@
 // factors, calculated taus), and the reduction of per-neuron gradients into their `.grad`.
 import type { NativeArray } from '#binding';
 import { Tensor } from '../tensor.js';
-import { isHost, place, release, share } from '../storage.js';
+import { place, release, share } from '../storage.js';
 import { broadcastMap } from './broadcast.js';
 import type { LayerConfig } from './options.js';
 
@@ -39,8 +39,6 @@ export class NeuronParameters {
   /** No leak (IAF): alpha_mem is the constant 1, not a parameter. */
   readonly fixedAlphaMem: boolean;
   readonly #mapCache = new Map<string, Int32Array | null>();
-  /** The decay factors last placed on a device, per which: reused while their values are unchanged. */
-  readonly #placed = new Map<'mem' | 'syn', { device: string; host: Float32Array; arr: NativeArray }>();
   /** The last lowering of each decay, reused while its parameter's values and the call's neurons stay the same. */
   readonly #lowered = new Map<'mem' | 'syn', LoweringMemo>();
 
@@ -166,27 +164,7 @@ export class NeuronParameters {
       arr = new Float32Array(N);
       for (let n = 0; n < N; ++n) arr[n] = a[map[n]!]!;
     }
-    return { arr: this.#place(which, device, arr), grad: { param, map, dAlpha } };
-  }
-
-  /**
-   * `arr` on `device`: on a GPU, the buffer placed by an earlier call while its values are the
-   * same bits (each call gets its own share of it), so that an unchanged parameter is neither
-   * allocated nor uploaded again.
-   */
-  #place(which: 'mem' | 'syn', device: string, arr: Float32Array): NativeArray {
-    const prev = this.#placed.get(which);
-    if (device === 'cpu') {
-      if (prev) release(prev.arr); // the layer moved off the GPU
-      this.#placed.delete(which);
-      return place(device, arr);
-    }
-    if (prev && prev.device === device && sameBits(prev.host, arr)) return share(prev.arr);
-    const placed = place(device, arr);
-    if (isHost(placed)) return placed;
-    if (prev) release(prev.arr);
-    this.#placed.set(which, { device, host: arr.slice(), arr: placed });
-    return share(placed);
+    return { arr: place(device, arr), grad: { param, map, dAlpha } };
   }
 
   #map(p: Tensor, neuronShape: number[], what: string): Int32Array | null {

@@ -41,10 +41,8 @@ size_t bytes_arg(const Napi::CallbackInfo& info, const char* fn) {
   return static_cast<size_t>(b);
 }
 
-Napi::Value Stats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int device = device_arg(info, "stats", false);
-  const sl::mem::Stats s = sl::mem::stats(memory_arg(info, "stats"), device);
+// An allocator's counters as the JS stats object (binding.d.ts NativeDeviceMemoryStats).
+Napi::Object stats_object(Napi::Env env, const sl::mem::Stats& s, int64_t handles) {
   Napi::Object o = Napi::Object::New(env);
   auto set = [&](const char* k, int64_t v) {
     o.Set(k, Napi::Number::New(env, static_cast<double>(v)));
@@ -59,8 +57,15 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   set("rawFrees", s.rawFrees);
   set("cacheHits", s.cacheHits);
   set("fenceWaits", s.fenceWaits);
-  set("handles", g_device_handles.load());
+  set("handles", handles);
   return o;
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int device = device_arg(info, "stats", false);
+  const sl::mem::Stats s = sl::mem::stats(memory_arg(info, "stats"), device);
+  return stats_object(env, s, g_device_handles.load());
 }
 
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
@@ -268,22 +273,7 @@ Napi::Value HostSameMemory(const Napi::CallbackInfo& info) {
 Napi::Value HostStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const sl::mem::Stats s = sl::mem::stats(sl::mem::host_memory(), 0);
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, int64_t v) {
-    o.Set(k, Napi::Number::New(env, static_cast<double>(v)));
-  };
-  set("bytesInUse", s.bytesInUse);
-  set("bytesCached", s.bytesCached);
-  set("blocksInUse", s.blocksInUse);
-  set("blocksCached", s.blocksCached);
-  set("rawBlocks", s.rawBlocks);
-  set("rawBytes", s.rawBytes);
-  set("rawAllocs", s.rawAllocs);
-  set("rawFrees", s.rawFrees);
-  set("cacheHits", s.cacheHits);
-  set("fenceWaits", s.fenceWaits);
-  set("handles", 0);
-  return o;
+  return stats_object(env, s, 0);
 }
 
 Napi::Value SetHostCacheLimit(const Napi::CallbackInfo& info) {
