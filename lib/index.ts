@@ -79,6 +79,10 @@ export {
   emptyDeviceCache,
   setDeviceCacheLimit,
   deviceCacheLimit,
+  hostMemoryStats,
+  emptyHostCache,
+  setHostCacheLimit,
+  hostCacheLimit,
   type DeviceMemoryStats,
 } from './memory.js';
 export { SpikelayersError, ErrorCodes } from './errors.js';

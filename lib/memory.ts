@@ -1,6 +1,7 @@
-// The caching allocator of device memory, seen from JavaScript: its counters per device, emptying
-// its cache, and the limit on what it keeps cached. Device tensors take their memory from it and
-// give it back on dispose() (or collection) once no call in flight uses it any more.
+// The caching allocators seen from JavaScript: their counters, emptying their caches, and the
+// limits on what they keep. Device tensors take their memory from the device allocator, the
+// neuron layers' large CPU outputs from the pooled host memory; both give it back on dispose()
+// (or collection) once no call in flight uses it any more.
 import type { NativeDeviceMemoryStats } from '#binding';
 import { _testDevice, native } from './backend.js';
 
@@ -40,7 +41,10 @@ function cudaIndex(device: unknown, what: string): number {
 
 /** Counters of the device-memory cache of `device` ('cuda' = 'cuda:0'; zeros before first use). */
 export function deviceMemoryStats(device?: string): DeviceMemoryStats {
-  const s: NativeDeviceMemoryStats = native().deviceMemory.stats(cudaIndex(device, 'deviceMemoryStats'), _testDevice());
+  return toStats(native().deviceMemory.stats(cudaIndex(device, 'deviceMemoryStats'), _testDevice()));
+}
+
+function toStats(s: NativeDeviceMemoryStats): DeviceMemoryStats {
   return {
     bytesInUse: s.bytesInUse,
     bytesCached: s.bytesCached,
@@ -71,14 +75,52 @@ export function emptyDeviceCache(device?: string): void {
  * devices first used after the call.
  */
 export function setDeviceCacheLimit(bytes: number): void {
-  if (typeof bytes !== 'number')
-    throw new TypeError(`setDeviceCacheLimit: bytes must be a number, got ${typeof bytes}`);
-  if (!(bytes >= 0) || (bytes !== Infinity && !Number.isSafeInteger(bytes)))
-    throw new RangeError(`setDeviceCacheLimit: bytes must be a non-negative integer or Infinity, got ${bytes}`);
-  native().deviceMemory.setCacheLimit(bytes);
+  native().deviceMemory.setCacheLimit(limitArg(bytes, 'setDeviceCacheLimit'));
 }
 
 /** The current cache limit in bytes (see {@link setDeviceCacheLimit}). */
 export function deviceCacheLimit(): number {
   return native().deviceMemory.cacheLimit();
+}
+
+// ---- pooled host memory -----------------------------------------------------------------------
+
+function limitArg(bytes: unknown, what: string): number {
+  if (typeof bytes !== 'number') throw new TypeError(`${what}: bytes must be a number, got ${typeof bytes}`);
+  if (!(bytes >= 0) || (bytes !== Infinity && !Number.isSafeInteger(bytes)))
+    throw new RangeError(`${what}: bytes must be a non-negative integer or Infinity, got ${bytes}`);
+  return bytes;
+}
+
+/**
+ * Counters of the pooled host memory: the large CPU outputs, final states, checkpoints and
+ * gradients of the neuron layers' default path (`forward(x)`, `backward(g)` without `out`), from
+ * 64 KiB on. A block given back (the tensor disposed or collected) is kept warm for the next call
+ * of its size class. `rawAllocs`/`rawFrees` count the blocks taken from and returned to the
+ * operating system; `fenceWaits` is always 0 on the host.
+ */
+export function hostMemoryStats(): DeviceMemoryStats {
+  return toStats(native().hostMemory.stats());
+}
+
+/** Returns the cached (unused) pooled host memory to the operating system; blocks in use stay. */
+export function emptyHostCache(): void {
+  native().hostMemory.emptyCache();
+}
+
+/**
+ * Sets the limit of the pooled host memory in bytes: at most this much is kept cached, and at
+ * most this much is handed out at a time (beyond it, outputs are ordinary V8 arrays, so that a
+ * synchronous loop that drops its outputs without `dispose()` cannot hold unbounded memory until
+ * their finalizers run). The default is 1 GiB, or an eighth of the physical memory where that is
+ * less; 0 turns the pool off. A lower limit applies as blocks come back; {@link emptyHostCache}
+ * frees the cache at once.
+ */
+export function setHostCacheLimit(bytes: number): void {
+  native().hostMemory.setCacheLimit(limitArg(bytes, 'setHostCacheLimit'));
+}
+
+/** The current limit of the pooled host memory in bytes (see {@link setHostCacheLimit}). */
+export function hostCacheLimit(): number {
+  return native().hostMemory.cacheLimit();
 }

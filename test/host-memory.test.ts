@@ -9,7 +9,9 @@
 // (a synchronous loop that never releases its outputs falls back to V8's own arrays), and the
 // in-flight scenarios of test/support/device-memory.ts on 'cpu'.
 import { expect } from 'chai';
-import { LIF, Tensor } from '../lib/index.js';
+import os from 'node:os';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { LIF, Tensor, emptyHostCache, hostCacheLimit, hostMemoryStats, setHostCacheLimit } from '../lib/index.js';
 import { native } from '../lib/backend.js';
 import { allocOutput, share, release } from '../lib/storage.js';
 import { collect, defineOwnershipScenarios, expectBits } from './support/device-memory.js';
@@ -108,11 +110,103 @@ describe('pooled host memory of the default path', function () {
     await collect();
     const layer = new LIF({ tauMem: 10 }).eval();
     const xs = Tensor.from(uniform(9, prod(SHAPE), -0.5, 2.5), SHAPE);
-    const limit = host().cacheLimit();
+    const saved = hostCacheLimit();
+    const limit = host().stats().bytesInUse + 32 * 1024 * 1024; // room for ~40 outputs of 800 KiB
+    setHostCacheLimit(limit);
     const held: Tensor[] = [];
-    for (let k = 0; k < Math.ceil(limit / (4 * prod(SHAPE))) + 20; ++k) held.push(layer.forward(xs));
-    expect(host().stats().bytesInUse).to.be.at.most(limit);
-    held.forEach((t) => t.dispose());
+    try {
+      for (let k = 0; k < Math.ceil(limit / (4 * prod(SHAPE))) + 20; ++k) held.push(layer.forward(xs));
+      expect(host().stats().bytesInUse).to.be.at.most(limit);
+      expect(
+        held.filter((t) => !host().sameMemory(t._storage() as Float32Array, t._storage() as Float32Array)).length,
+      ).to.be.at.least(20);
+    } finally {
+      held.forEach((t) => t.dispose());
+      setHostCacheLimit(saved);
+    }
+  });
+
+  describe('the public controls: hostMemoryStats, emptyHostCache, setHostCacheLimit, hostCacheLimit', function () {
+    it('the default limit is 1 GiB, or an eighth of the physical memory where that is less', function () {
+      expect(hostCacheLimit()).to.be.closeTo(Math.min(2 ** 30, os.totalmem() / 8), 1 << 20);
+    });
+
+    it('a released output is cached and serves the next call warm; emptyHostCache returns the cache', async function () {
+      await collect();
+      const layer = new LIF({ tauMem: 10 }).eval();
+      const xs = Tensor.from(uniform(11, prod(SHAPE), -0.5, 2.5), SHAPE);
+      layer.forward(xs).dispose(); // the size classes of this call are now cached
+      const before = hostMemoryStats();
+      const y = layer.forward(xs);
+      const during = hostMemoryStats();
+      expect(during.rawAllocs, 'no block from the operating system').to.equal(before.rawAllocs);
+      expect(during.cacheHits).to.be.above(before.cacheHits);
+      expect(during.bytesInUse).to.be.at.least(before.bytesInUse + 4 * prod(SHAPE));
+      y.dispose();
+      expect(hostMemoryStats().bytesCached).to.be.at.least(4 * prod(SHAPE));
+      emptyHostCache();
+      const after = hostMemoryStats();
+      expect(after.bytesCached).to.equal(0);
+      expect(after.blocksCached).to.equal(0);
+      expect(after.rawFrees).to.be.above(during.rawFrees);
+    });
+
+    it('limit 0 turns the pool off: outputs are V8 arrays', function () {
+      const saved = hostCacheLimit();
+      setHostCacheLimit(0);
+      try {
+        expect(hostCacheLimit()).to.equal(0);
+        const y = new LIF({ tauMem: 10 }).eval().forward(Tensor.from(uniform(12, prod(SHAPE), -0.5, 2.5), SHAPE));
+        const a = y._storage() as Float32Array;
+        expect(host().sameMemory(a, a), 'a V8 array').to.equal(false);
+        y.dispose();
+      } finally {
+        setHostCacheLimit(saved);
+      }
+      expect(hostCacheLimit()).to.equal(saved);
+    });
+
+    it('bad limits are TypeError/RangeError naming the function and argument, and change nothing', function () {
+      const saved = hostCacheLimit();
+      expect(() => setHostCacheLimit('1' as unknown as number)).to.throw(
+        TypeError,
+        /setHostCacheLimit: bytes must be a number/,
+      );
+      expect(() => setHostCacheLimit(-1)).to.throw(RangeError, /setHostCacheLimit: bytes/);
+      expect(() => setHostCacheLimit(1.5)).to.throw(RangeError, /setHostCacheLimit: bytes/);
+      expect(() => setHostCacheLimit(NaN)).to.throw(RangeError, /setHostCacheLimit: bytes/);
+      expect(hostCacheLimit()).to.equal(saved);
+    });
+  });
+
+  // V8 counts an external ArrayBuffer's bytes itself; the pool once reported them a second time
+  // (napi_adjust_external_memory), so that a 40 MB output per call crossed V8's limit on external
+  // growth between collections (64 MB) and started a full collection per call, whose concurrent
+  // marking took a core from the kernels. Allocating and releasing 40 MB arrays must not.
+  it('pooled arrays are counted once by V8: allocating and releasing 40 MB arrays starts no full collections', async function () {
+    await collect();
+    const n = 10 * 1024 * 1024;
+    release(allocOutput('cpu', n)); // its size class is cached from here on
+    const majors: number[] = [];
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries())
+        if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+          majors.push(e.startTime);
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    try {
+      for (let k = 0; k < 40; ++k) {
+        const a = allocOutput('cpu', n) as Float32Array;
+        expect(host().sameMemory(a, a), 'pooled').to.equal(true);
+        a[0] = k;
+        await new Promise((r) => setImmediate(r)); // let V8's incremental marking run, as real work would
+        release(a);
+      }
+      await new Promise((r) => setTimeout(r, 50)); // the observer's entries arrive asynchronously
+    } finally {
+      obs.disconnect();
+    }
+    expect(majors.length, 'full collections during 40 allocations (8-10 when counted twice)').to.be.at.most(1);
   });
 
   it('bad arguments of the native pool are TypeError/RangeError naming the argument', function () {
