@@ -33,6 +33,8 @@ export interface NativeConstants {
   readonly checkpointInterval: number;
   /** The largest K the CUDA kernels (and their emulated launch) accept. */
   readonly maxDeviceCheckpointInterval: number;
+  /** The order of the scalar fields in `NativeCommonArgs.scalars`. */
+  readonly scalarFields: readonly string[];
 }
 
 /**
@@ -141,6 +143,12 @@ export interface NativeCommonArgs {
   ckI?: NativeArray;
   /** Run host arrays through the CPU emulation of the CUDA launch (tests). */
   emulate?: boolean;
+  /**
+   * The scalar fields (B ... emulate, xType, outType, in `constants.scalarFields` order; booleans
+   * as 0/1, every field present) in one array: the native side then reads them from here instead
+   * of the named fields, one property read instead of eighteen.
+   */
+  scalars?: Float64Array;
 }
 
 export interface NativeForwardArgs extends NativeCommonArgs {

@@ -178,6 +178,11 @@ export class Tensor {
     return this.#shape.slice();
   }
 
+  /** @internal The dimensions without a copy (frozen): for the layers' per-call checks. */
+  _shapeRef(): readonly number[] {
+    return this.#shape;
+  }
+
   /** Number of dimensions. */
   get rank(): number {
     return this.#shape.length;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../lib/backend.js';
+import { SCALAR_FIELDS, packScalars } from '../lib/neurons/kernel.js';
 import {
   CHECKPOINT_INTERVAL,
   Gaussian,
@@ -101,5 +102,88 @@ describe('kernel constants: one definition, exported by the addon', function () 
         RangeError,
         new RegExp(key),
       );
+  });
+
+  describe("the packed scalars ('scalars': one Float64Array instead of eighteen named fields)", function () {
+    const named = {
+      B: 2,
+      T: 3,
+      N: 2,
+      spike: c.spike.multi,
+      reset: c.reset.subtract,
+      surr: c.surrogate.singleExponential,
+      hasSyn: false,
+      theta: 0.75,
+      hasMin: false,
+      normInput: true,
+      K: c.checkpointInterval,
+    };
+    const arrays = (): Record<string, Float32Array> => ({
+      alphaMem: Float32Array.of(0.5, 0.9),
+      x: Float32Array.from({ length: 12 }, (_, k) => 0.3 * k - 0.4),
+      v0: Float32Array.of(0.1, -0.2, 0.3, 0),
+      out: new Float32Array(12),
+      v1: new Float32Array(4),
+    });
+
+    it("the field order of lib/neurons/kernel.ts is the addon's (constants.scalarFields)", function () {
+      expect([...c.scalarFields]).to.deep.equal([...SCALAR_FIELDS]);
+    });
+
+    it('packed and named fields give the same outputs, bit for bit', function () {
+      const a = arrays(),
+        b = arrays();
+      const sumA = native().lifForward({ ...named, ...a } as never);
+      const sumB = native().lifForward({ ...a, ...b, scalars: packScalars(named as never).slice() } as never);
+      expect(sumB).to.equal(sumA);
+      expect(Buffer.from(b.out!.buffer).equals(Buffer.from(a.out!.buffer))).to.equal(true);
+      expect(Buffer.from(b.v1!.buffer).equals(Buffer.from(a.v1!.buffer))).to.equal(true);
+      // the packed fields win over named ones (here: a different threshold is ignored)
+      const d = arrays();
+      native().lifForward({ ...d, theta: 9, scalars: packScalars(named as never).slice() } as never);
+      expect(Buffer.from(d.out!.buffer).equals(Buffer.from(a.out!.buffer))).to.equal(true);
+    });
+
+    it('bad packed scalars are TypeError/RangeError naming the field, and write nothing', function () {
+      const at = (name: string): number => SCALAR_FIELDS.indexOf(name as (typeof SCALAR_FIELDS)[number]);
+      const call = (s: unknown): { e: unknown; out: Float32Array } => {
+        const a = arrays();
+        a.out!.fill(7);
+        try {
+          native().lifForward({ ...a, scalars: s } as never);
+        } catch (e) {
+          return { e, out: a.out! };
+        }
+        return { e: null, out: a.out! };
+      };
+      const withField = (name: string, v: number): Float64Array => {
+        const s = packScalars(named as never).slice();
+        s[at(name)] = v;
+        return s;
+      };
+      const cases: [unknown, ErrorConstructor, RegExp][] = [
+        [new Float32Array(18), TypeError, /'scalars' must be a Float64Array/],
+        [[1, 2, 3], TypeError, /'scalars' must be a Float64Array/],
+        [new Float64Array(17), RangeError, /'scalars' must have 18 elements/],
+        [withField('B', 0), RangeError, /'B' must be an integer/],
+        [withField('N', 1.5), RangeError, /'N' must be an integer/],
+        [withField('T', NaN), RangeError, /'T' must be an integer/],
+        [withField('spike', 99), RangeError, /'spike'/],
+        [withField('hasSyn', 2), RangeError, /'hasSyn' must be 0 or 1/],
+        [withField('emulate', 0.5), RangeError, /'emulate' must be 0 or 1/],
+        [withField('K', 0), RangeError, /'K' must be an integer/],
+        [withField('outType', 1), RangeError, /'outType' must be 0 \(float32\) or 3 \(uint8\)/],
+        [withField('B', 3), RangeError, /'x'|'v0'|'out'/], // arrays too short for B = 3
+      ];
+      for (const [s, type, re] of cases) {
+        const { e, out } = call(s);
+        expect(e, String(re)).to.be.instanceOf(type);
+        expect((e as Error).message).to.match(re);
+        expect(
+          [...out].every((v) => v === 7),
+          `${String(re)}: out untouched`,
+        ).to.equal(true);
+      }
+    });
   });
 });

@@ -8,7 +8,7 @@ import { kernelConstants } from '../kinds.js';
 import { Module } from '../nn/module.js';
 import { sameShape } from '../nn/shape.js';
 import { Rng } from '../rng.js';
-import { sameData, type Storage } from '../storage.js';
+import { sameData } from '../storage.js';
 import { layerIterate, layerStream, type LayerIterateOptions, type LayerStreamOptions } from '../stream.js';
 import { Tensor, checkTensor, describe } from '../tensor.js';
 import { commitBackward, prepareBackward } from './backward.js';
@@ -319,8 +319,9 @@ export class LIF extends Module {
     this.#state.commit(finalStates(p.outputs), [B, ...neuronShape]);
     this.#firingRate = spikeSum / (B * T * N);
     this.#recordings = {};
-    for (const [k, arr] of Object.entries(recordingsOf(p.outputs)) as [keyof Recordings, Storage | undefined][])
-      if (arr) this.#recordings[k] = Tensor._adopt(arr, inputShape, dev);
+    const rec = recordingsOf(p.outputs);
+    if (rec.vMem) this.#recordings.vMem = Tensor._adopt(rec.vMem, inputShape, dev);
+    if (rec.iSyn) this.#recordings.iSyn = Tensor._adopt(rec.iSyn, inputShape, dev);
     if (p.training) {
       this.#tape.push({
         B,

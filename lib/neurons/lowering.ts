@@ -129,17 +129,23 @@ export function callShape(
   const x = checkTensor(input, `${what}: input`, dtypes);
   if (x.device !== device)
     throw new TypeError(`${what}: input is on ${x.device} but the layer is on ${device}; move one with .to()`);
-  const shape = x.shape;
-  if (shape.length < 2)
-    throw new RangeError(`${what}: input must have rank >= 2, (B, T, ...neurons); got shape [${shape.join(', ')}]`);
-  const [B, T, ...neuronShape] = shape as [number, number, ...number[]];
-  if (B === 0) throw new RangeError(`${what}: input batch size B must be >= 1, got shape [${shape.join(', ')}]`);
+  const ref = x._shapeRef();
+  if (ref.length < 2)
+    throw new RangeError(`${what}: input must have rank >= 2, (B, T, ...neurons); got shape [${ref.join(', ')}]`);
+  const B = ref[0]!,
+    T = ref[1]!;
+  if (B === 0) throw new RangeError(`${what}: input batch size B must be >= 1, got shape [${ref.join(', ')}]`);
   if (T === 0)
-    throw new RangeError(`${what}: input must have at least one time step (T >= 1), got shape [${shape.join(', ')}]`);
-  if (neuronShape.some((d) => d === 0))
-    throw new RangeError(`${what}: input neuron dimensions must be >= 1, got shape [${shape.join(', ')}]`);
-  const N = neuronShape.reduce((a, b) => a * b, 1);
-  return { x, shape: { B, T, N, neuronShape, inputShape: shape } };
+    throw new RangeError(`${what}: input must have at least one time step (T >= 1), got shape [${ref.join(', ')}]`);
+  const neuronShape: number[] = [];
+  let N = 1;
+  for (let k = 2; k < ref.length; ++k) {
+    const d = ref[k]!;
+    if (d === 0) throw new RangeError(`${what}: input neuron dimensions must be >= 1, got shape [${ref.join(', ')}]`);
+    neuronShape.push(d);
+    N *= d;
+  }
+  return { x, shape: { B, T, N, neuronShape, inputShape: [B, T, ...neuronShape] } };
 }
 
 /** Reads the options `{ out }` of forward/backward: the `out` tensor, or null. */

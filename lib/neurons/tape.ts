@@ -46,7 +46,10 @@ export function moveStorages(obj: object, device: string): void {
 /** Releases every storage field of `obj`, which owns them (device memory goes back to the cache once no one else uses it). */
 export function releaseStorages(obj: object | null | undefined): void {
   if (!obj) return;
-  for (const v of Object.values(obj)) if (isStorage(v)) release(v);
+  for (const k in obj) {
+    const v = (obj as Record<string, unknown>)[k];
+    if (isStorage(v)) release(v);
+  }
 }
 
 /** The pending calls of one layer, oldest first. */
