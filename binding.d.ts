@@ -88,6 +88,8 @@ export interface NativeHostMemory {
   share(a: Float32Array): Float32Array;
   /** Whether two pooled arrays own the same memory. */
   sameMemory(a: Float32Array, b: Float32Array): boolean;
+  /** The bytes of a pooled array's block when the array is its only owner, else 0. */
+  soleOwner(a: Float32Array): number;
   stats(): NativeDeviceMemoryStats;
   setCacheLimit(bytes: number): void;
   cacheLimit(): number;

@@ -4,6 +4,7 @@
 // (or collection) once no call in flight uses it any more.
 import type { NativeDeviceMemoryStats } from '#binding';
 import { _testDevice, native } from './backend.js';
+import { drainRecycled, recycledHostBytes } from './storage.js';
 
 /** The counters of the device-memory cache of one device. */
 export interface DeviceMemoryStats {
@@ -100,11 +101,19 @@ function limitArg(bytes: unknown, what: string): number {
  * operating system; `fenceWaits` is always 0 on the host.
  */
 export function hostMemoryStats(): DeviceMemoryStats {
-  return toStats(native().hostMemory.stats());
+  const s = toStats(native().hostMemory.stats());
+  // arrays kept for reuse as they are (lib/storage.ts) are in use for the allocator, cached for users
+  const r = recycledHostBytes();
+  s.bytesInUse -= r.bytes;
+  s.blocksInUse -= r.blocks;
+  s.bytesCached += r.bytes;
+  s.blocksCached += r.blocks;
+  return s;
 }
 
 /** Returns the cached (unused) pooled host memory to the operating system; blocks in use stay. */
 export function emptyHostCache(): void {
+  drainRecycled();
   native().hostMemory.emptyCache();
 }
 
@@ -118,6 +127,7 @@ export function emptyHostCache(): void {
  */
 export function setHostCacheLimit(bytes: number): void {
   native().hostMemory.setCacheLimit(limitArg(bytes, 'setHostCacheLimit'));
+  drainRecycled();
 }
 
 /** The current limit of the pooled host memory in bytes (see {@link setHostCacheLimit}). */

@@ -42,9 +42,63 @@ export function allocOutput(device: string, n: number): Storage {
   if (deviceIndex(device) >= 0) return alloc(device, n);
   const h = native().hostMemory;
   if (4 * n < h.poolMinBytes) return new Float32Array(n);
+  const kept = recycled.get(n);
+  if (kept !== undefined && kept.length > 0) {
+    const a = kept.pop()!;
+    recycledBytes -= recycledBlockBytes.get(a) ?? 0;
+    recycledBlockBytes.delete(a);
+    return a;
+  }
   const a = h.alloc(n, false);
   pooled.add(a);
   return a;
+}
+
+// ---- recycled pooled arrays -----------------------------------------------------------------
+// A pooled array given up by its only owner (no share, no call in flight: the native count of
+// owners says so) is kept as it is, ArrayBuffer and all, for the next output of the same length,
+// instead of being detached and made anew. V8 counts an ArrayBuffer's bytes while it exists: a
+// new one per output made a training step's two new 52 MB arrays exceed V8's 64 MB of external
+// growth between collections, so that it started a collection per step whose concurrent marking
+// took a core from the kernels. Nothing outside this module holds a recycled array (its tensor
+// was disposed, and dispose drops the tensor's reference), so no JavaScript can see its memory
+// change hands. At most RECYCLE_PER_LENGTH arrays per length, and a quarter of the host cache
+// limit in all; emptyHostCache and setHostCacheLimit give them back.
+const RECYCLE_PER_LENGTH = 2;
+const recycled = new Map<number, Float32Array[]>();
+const recycledBlockBytes = new WeakMap<Float32Array, number>();
+let recycledBytes = 0;
+
+/** Bytes held by recycled arrays (their blocks' size classes): cached, from the user's view. */
+export function recycledHostBytes(): { bytes: number; blocks: number } {
+  let blocks = 0;
+  for (const list of recycled.values()) blocks += list.length;
+  return { bytes: recycledBytes, blocks };
+}
+
+/** Gives every recycled array back to the host pool (detached, like any released array). */
+export function drainRecycled(): void {
+  const h = native().hostMemory;
+  for (const list of recycled.values())
+    for (const a of list) {
+      pooled.delete(a);
+      h.release(a);
+    }
+  recycled.clear();
+  recycledBytes = 0;
+}
+
+function recycle(a: Float32Array): boolean {
+  const h = native().hostMemory;
+  const list = recycled.get(a.length);
+  if (list !== undefined && list.length >= RECYCLE_PER_LENGTH) return false;
+  const bytes = h.soleOwner(a);
+  if (bytes === 0 || recycledBytes + bytes > h.cacheLimit() / 4) return false;
+  if (list === undefined) recycled.set(a.length, [a]);
+  else list.push(a);
+  recycledBlockBytes.set(a, bytes);
+  recycledBytes += bytes;
+  return true;
 }
 
 /** Runs a device-memory operation; a native CUDA failure becomes the package's coded error. */
@@ -124,5 +178,8 @@ export function sameData(a: Storage, b: Storage): boolean {
 export function release(s: Storage | null | undefined): void {
   if (!s) return;
   if (!isHost(s)) s.dispose();
-  else if (pooled.delete(s)) native().hostMemory.release(s);
+  else if (pooled.has(s) && !recycle(s)) {
+    pooled.delete(s);
+    native().hostMemory.release(s);
+  }
 }

@@ -41,16 +41,20 @@ describe('pooled host memory of the default path', function () {
     const keptArr = kept._storage() as Float32Array;
     expect(host().sameMemory(keptArr, keptArr), 'the output is pooled').to.equal(true);
     const s0 = host().stats();
+    let prev: unknown = null,
+      again = 0;
     for (let k = 0; k < 12; ++k) {
       const y = layer.forward(x(2 + k));
       expect(host().sameMemory(y._storage() as Float32Array, keptArr)).to.equal(false);
+      if (y._storage() === prev) ++again; // the released array itself, kept for reuse
+      prev = y._storage();
       y.dispose();
     }
     const s1 = host().stats();
     expectBits(kept.toFloat32Array(), keptData, 'the kept output');
     // per call one pooled array, the output (v1, 16 KiB, is a V8 array): each released output
-    // serves the next call, so at most the first of the 12 allocates
-    expect(s1.cacheHits - s0.cacheHits, 'calls served from the cache').to.be.at.least(11);
+    // serves the next call (from the cache, or kept as it is), so at most the first allocates
+    expect(s1.cacheHits - s0.cacheHits + again, 'calls served by released outputs').to.be.at.least(11);
     expect(s1.rawAllocs - s0.rawAllocs).to.be.at.most(1);
     kept.dispose();
   }
@@ -70,7 +74,7 @@ describe('pooled host memory of the default path', function () {
     }
   });
 
-  it('a share outlives the array it was taken from; a released array is detached; release of a plain array does nothing', function () {
+  it('a share outlives the array it was taken from; a released array is detached or, released by its only owner, kept for the next output of its length; release of a plain array does nothing', function () {
     const n = 64 * 1024; // 256 KiB
     const a = allocOutput('cpu', n) as Float32Array;
     const v = uniform(5, n, -1, 1);
@@ -81,7 +85,11 @@ describe('pooled host memory of the default path', function () {
     release(a);
     expect(a.length, 'released: detached').to.equal(0);
     expectBits(s, v, 'the share');
+    release(s); // the only owner now: kept as it is for the next output of this length
+    expect(s.length).to.equal(n);
+    expect(allocOutput('cpu', n), 'handed out again').to.equal(s);
     release(s);
+    emptyHostCache(); // gives the kept arrays back: detached
     expect(s.length).to.equal(0);
     const plain = new Float32Array(n);
     expect(host().release(plain)).to.equal(false);
@@ -126,12 +134,30 @@ describe('pooled host memory of the default path', function () {
     }
   });
 
+  it('a disposed output whose view is alive is not reused: the view keeps its data through calls that dispose their outputs', async function () {
+    await collect();
+    const layer = new LIF({ tauMem: 10 }).eval();
+    const xs = (k: number): Tensor => Tensor.from(uniform(20 + k, prod(SHAPE), -0.5, 2.5), SHAPE);
+    const y = layer.forward(xs(0));
+    const view = y.reshape([SHAPE[0]! * SHAPE[1]!, SHAPE[2]!]);
+    const want = view.toFloat32Array();
+    y.dispose(); // the view still owns the block: not kept for reuse
+    for (let k = 1; k <= 6; ++k) {
+      layer.resetStates();
+      const z = layer.forward(xs(k));
+      expect(host().sameMemory(z._storage() as Float32Array, view._storage() as Float32Array)).to.equal(false);
+      z.dispose(); // kept for reuse: the next call gets it back
+    }
+    expectBits(view.toFloat32Array(), want, 'the view');
+    view.dispose();
+  });
+
   describe('the public controls: hostMemoryStats, emptyHostCache, setHostCacheLimit, hostCacheLimit', function () {
     it('the default limit is 1 GiB, or an eighth of the physical memory where that is less', function () {
       expect(hostCacheLimit()).to.be.closeTo(Math.min(2 ** 30, os.totalmem() / 8), 1 << 20);
     });
 
-    it('a released output is cached and serves the next call warm; emptyHostCache returns the cache', async function () {
+    it('a released output is cached and serves the next call warm (counted as cached while kept for reuse); emptyHostCache returns the cache', async function () {
       await collect();
       const layer = new LIF({ tauMem: 10 }).eval();
       const xs = Tensor.from(uniform(11, prod(SHAPE), -0.5, 2.5), SHAPE);
@@ -140,7 +166,6 @@ describe('pooled host memory of the default path', function () {
       const y = layer.forward(xs);
       const during = hostMemoryStats();
       expect(during.rawAllocs, 'no block from the operating system').to.equal(before.rawAllocs);
-      expect(during.cacheHits).to.be.above(before.cacheHits);
       expect(during.bytesInUse).to.be.at.least(before.bytesInUse + 4 * prod(SHAPE));
       y.dispose();
       expect(hostMemoryStats().bytesCached).to.be.at.least(4 * prod(SHAPE));

@@ -255,6 +255,17 @@ Napi::Value HostShare(const Napi::CallbackInfo& info) {
   return s;
 }
 
+// hostSoleOwner(a): the bytes of a's block (its size class) when a's hold is the block's only
+// owner (no share, no call in flight), else 0 (also for arrays that are not pooled). Such an
+// array can be handed out again as it is (lib/storage.ts), keeping its ArrayBuffer.
+Napi::Value HostSoleOwner(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HostHold* h = host_hold(env, f32_arg(info, 0, "hostSoleOwner"));
+  if (!h || !h->ref || h->ref.block()->refs.load(std::memory_order_acquire) != 1)
+    return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, static_cast<double>(h->ref.block()->bytes));
+}
+
 // hostSameMemory(a, b): whether two pooled arrays own the same memory.
 Napi::Value HostSameMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -305,6 +316,7 @@ void register_memory_ops(Napi::Env env, Napi::Object exports) {
   h.Set("release", Napi::Function::New(env, HostRelease, "release"));
   h.Set("share", Napi::Function::New(env, HostShare, "share"));
   h.Set("sameMemory", Napi::Function::New(env, HostSameMemory, "sameMemory"));
+  h.Set("soleOwner", Napi::Function::New(env, HostSoleOwner, "soleOwner"));
   h.Set("stats", Napi::Function::New(env, HostStats, "stats"));
   h.Set("setCacheLimit", Napi::Function::New(env, SetHostCacheLimit, "setCacheLimit"));
   h.Set("cacheLimit", Napi::Function::New(env, HostCacheLimit, "cacheLimit"));

@@ -5,7 +5,15 @@
 // checks that the results are bit-identical to the same computation on the CPU, and that every
 // block the scenario allocated is back with the allocator afterwards.
 import { expect } from 'chai';
-import { LIF, Linear, Sequential, Tensor, deviceMemoryStats, type LIFOptions } from '../../lib/index.js';
+import {
+  LIF,
+  Linear,
+  Sequential,
+  Tensor,
+  deviceMemoryStats,
+  hostMemoryStats,
+  type LIFOptions,
+} from '../../lib/index.js';
 import { native } from '../../lib/backend.js';
 import { prod, uniform } from './random.js';
 
@@ -84,7 +92,7 @@ function churn(device: string, n: number): void {
 
 /** Blocks in use by the pool that `device`'s tensors come from ('cpu': the pooled host memory). */
 export function blocksInUse(device: string): number {
-  return device === 'cpu' ? native().hostMemory.stats().blocksInUse : deviceMemoryStats(device).blocksInUse;
+  return device === 'cpu' ? hostMemoryStats().blocksInUse : deviceMemoryStats(device).blocksInUse;
 }
 
 /** The scenarios on `device` ('cuda:0' with the test memory, a real GPU, or 'cpu'). */
