@@ -97,8 +97,10 @@ function limitArg(bytes: unknown, what: string): number {
  * Counters of the pooled host memory: the large CPU outputs, final states, checkpoints and
  * gradients of the neuron layers' default path (`forward(x)`, `backward(g)` without `out`), from
  * 64 KiB on. A block given back (the tensor disposed or collected) is kept warm for the next call
- * of its size class. `rawAllocs`/`rawFrees` count the blocks taken from and returned to the
- * operating system; `fenceWaits` is always 0 on the host.
+ * of its size class; an array disposed by its only owner is kept as it is for the next output of
+ * its length (counted here as cached, not in use; it makes no `cacheHits`). `rawAllocs`/`rawFrees`
+ * count the blocks taken from and returned to the operating system; `fenceWaits` is always 0 on
+ * the host.
  */
 export function hostMemoryStats(): DeviceMemoryStats {
   const s = toStats(native().hostMemory.stats());
@@ -111,7 +113,10 @@ export function hostMemoryStats(): DeviceMemoryStats {
   return s;
 }
 
-/** Returns the cached (unused) pooled host memory to the operating system; blocks in use stay. */
+/**
+ * Returns the cached (unused) pooled host memory, the arrays kept for reuse included, to the
+ * operating system; blocks in use stay.
+ */
 export function emptyHostCache(): void {
   drainRecycled();
   native().hostMemory.emptyCache();
