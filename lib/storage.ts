@@ -89,6 +89,7 @@ export function drainRecycled(): void {
 }
 
 function recycle(a: Float32Array): boolean {
+  if (recycledBlockBytes.has(a)) return true; // released twice: kept once
   const h = native().hostMemory;
   const list = recycled.get(a.length);
   if (list !== undefined && list.length >= RECYCLE_PER_LENGTH) return false;

@@ -89,6 +89,14 @@ describe('pooled host memory of the default path', function () {
     expect(s.length).to.equal(n);
     expect(allocOutput('cpu', n), 'handed out again').to.equal(s);
     release(s);
+    release(s); // a second release of a kept array keeps it once: never handed out twice
+    const again = allocOutput('cpu', n) as Float32Array;
+    const other = allocOutput('cpu', n) as Float32Array;
+    expect(again).to.equal(s);
+    expect(other).to.not.equal(s);
+    expect(host().sameMemory(other, s)).to.equal(false);
+    release(other);
+    release(s);
     emptyHostCache(); // gives the kept arrays back: detached
     expect(s.length).to.equal(0);
     const plain = new Float32Array(n);
