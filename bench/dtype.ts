@@ -19,6 +19,7 @@ import { LIF, Tensor, type Dtype, type SpikeDtype } from '../lib/index.js';
 import { native } from '../lib/backend.js';
 import { MB, gc, median, progress } from './measure.js';
 import { fmt, type BenchContext, type GroupOutput, type RowGroup } from './report.js';
+import { textTable } from './text-table.js';
 import {
   CONFIGS,
   SEED,
@@ -175,13 +176,7 @@ function dtypeTable(rows: DtypeRow[]): string {
     `${(r.spikeRate * 100).toFixed(1)}%`,
     r.spikesMatch ? 'yes' : 'NO',
   ]);
-  const width = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k]!.length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, k) => (k < 2 ? c.padEnd(width[k]!) : c.padStart(width[k]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(width.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
+  return textTable(head, body, (k) => k < 2).join('\n');
 }
 
 /** The dtype rows (CPU, inference, the CPU workloads --only selects, defaults config). */

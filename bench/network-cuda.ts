@@ -20,6 +20,7 @@
 import { Adam, LIF, Linear, SumOverTime, Tensor, crossEntropyLoss, getNumThreads } from '../lib/index.js';
 import { _cudaLaunchEmulation, _setCudaLaunchEmulation } from '../lib/backend.js';
 import { bitMismatches } from './measure.js';
+import { textTable } from './text-table.js';
 import { B, HID, IN, OUT, T, inputData, timeRow, type InputKind, type Mode, type NetworkRow } from './network.js';
 
 /** The layer sizes of the network: Linear(IN, HID) -> LIF -> Linear(HID, OUT) -> LIF, on (B, T, IN). */
@@ -293,18 +294,10 @@ export function cudaNetworkTable(rows: CudaNetworkRow[], shape: NetShape, reps: 
     r.speedupVsCpu === null ? '-' : `${r.speedupVsCpu.toFixed(2)}x`,
     r.check.identical ? 'identical' : 'DIFFER',
   ]);
-  const w = head.map((h, k) => Math.max(h.length, ...body.map((row) => row[k]!.length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, k) => (k < 2 || k === 7 ? c.padEnd(w[k]!) : c.padStart(w[k]!)))
-      .join('  ')
-      .trimEnd();
   return [
     `CUDA network rows on ${rows[0]?.device ?? '-'}: B ${shape.B}, T ${shape.T}, Linear(${shape.IN}, ${shape.HID}) -> LIF(20) -> Linear(${shape.HID}, ${shape.OUT}) -> LIF(20), median of ${reps} after 1 warm-up, every tensor device-resident`,
     '',
-    line(head),
-    w.map((n) => '-'.repeat(n)).join('  '),
-    ...body.map(line),
+    ...textTable(head, body, (k) => k < 2 || k === 7),
     '',
     'cpu ms: the CPU network row of the same input and mode; cpu / cuda = cpu ms / median ms. A step ends with a download (logits, or the last bias after Adam), outputs disposed outside the timed step.',
     'vs emulated launch: the first run (Linear outputs, spikes, logits; training: loss, parameter gradients, parameters after Adam) against the same step through the CPU emulation of the CUDA launch, bit for bit.',

@@ -40,6 +40,7 @@ import {
 } from '../lib/index.js';
 import { native } from '../lib/backend.js';
 import { Rng } from '../lib/rng.js';
+import { textTable } from './text-table.js';
 
 export const B = 128,
   T = 100,
@@ -344,9 +345,6 @@ export function networkTable(res: NetworkResult): string {
     f(r.sinabsMs, 1),
     r.speedupVsSinabs === null ? '-' : `${r.speedupVsSinabs.toFixed(2)}x`,
   ]);
-  const w = head.map((h, k) => Math.max(h.length, ...body.map((row) => row[k]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, k) => (k < 3 ? c.padEnd(w[k]!) : c.padStart(w[k]!))).join('  ');
   const out = [
     `network ${res.shape.layers}, B ${res.shape.B}, T ${res.shape.T}: median of ${res.reps} after 1 warm-up`,
     'bounds, measured in this run: ' +
@@ -357,9 +355,7 @@ export function networkTable(res: NetworkResult): string {
         )
         .join('; '),
     '',
-    line(head),
-    w.map((n) => '-'.repeat(n)).join('  '),
-    ...body.map(line),
+    ...textTable(head, body, (k) => k < 3),
     '',
     'synaptic: the two Linear layers (forward; training adds their backward: both weight gradients and the input gradient of the second layer). x bound: median / (dense GEMM flops / sgemm rate).',
     'neuron: the two LIF layers. x bound: median / (LIF byte model / triad bandwidth), the model of the LIF rows above.',

@@ -8,6 +8,7 @@ import { CHECKPOINT_INTERVAL, type BackendInfo } from '../lib/index.js';
 import type { Options } from './options.js';
 import type { PlainResult, Row } from './measure.js';
 import type { Workload } from './workloads.js';
+import { textTable } from './text-table.js';
 
 /** What every row group sees: the options, the machine, the selection and the shared results. */
 export interface BenchContext {
@@ -110,14 +111,7 @@ export function table(rows: Row[], gpu = false): string {
       : `${r.pendingModelBytesPerNeuronStep.toFixed(3)}` +
         (r.pendingMeasuredBytesPerNeuronStep === null ? '' : ` (${r.pendingMeasuredBytesPerNeuronStep.toFixed(3)})`),
   ]);
-  const width = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k]!.length)));
-  const left = 4; // the first four columns are text
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, k) => (k < left ? c.padEnd(width[k]!) : c.padStart(width[k]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(width.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
+  return textTable(head, body, (k) => k < 4).join('\n'); // the first four columns are text
 }
 
 function cpuModel(): string {

@@ -126,8 +126,14 @@ describe('kernel constants: one definition, exported by the addon', function () 
       v1: new Float32Array(4),
     });
 
-    it("the field order of lib/neurons/kernel.ts is the addon's (constants.scalarFields)", function () {
+    it("the field order of lib/neurons/kernel.ts is the addon's (constants.scalarFields), and packScalars follows it", function () {
       expect([...c.scalarFields]).to.deep.equal([...SCALAR_FIELDS]);
+      // every field a distinct value (booleans true = 1): each lands at its own slot
+      const flags = new Set(['hasSyn', 'hasMin', 'normInput', 'emulate']);
+      const o: Record<string, number | boolean> = {};
+      SCALAR_FIELDS.forEach((k, i) => (o[k] = flags.has(k) ? true : 10 + i));
+      const s = packScalars(o as never);
+      SCALAR_FIELDS.forEach((k, i) => expect(s[i], k).to.equal(flags.has(k) ? 1 : 10 + i));
     });
 
     it('packed and named fields give the same outputs, bit for bit', function () {

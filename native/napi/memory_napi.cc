@@ -140,14 +140,7 @@ struct HostHold {
   sl::mem::DeviceRef ref;
 };
 
-// Gives up the hold's reference.
-void host_drop(napi_env, HostHold* h) { h->ref.reset(); }
-
-void host_finalize(napi_env env, void*, void* hint) {
-  auto* h = static_cast<HostHold*>(hint);
-  host_drop(env, h);
-  delete h;
-}
+void host_finalize(napi_env, void*, void* hint) { delete static_cast<HostHold*>(hint); }
 
 // A Float32Array of n elements over `ref`'s memory, or an empty value when the environment does
 // not allow external ArrayBuffers.
@@ -240,7 +233,7 @@ Napi::Value HostRelease(const Napi::CallbackInfo& info) {
   NAPI_THROW_IF_FAILED(env, napi_remove_wrap(env, a, &h), Napi::Value());
   napi_value ab = a.ArrayBuffer();
   NAPI_THROW_IF_FAILED(env, napi_detach_arraybuffer(env, ab), Napi::Value());
-  host_drop(env, static_cast<HostHold*>(h));  // the finalizer of the ArrayBuffer deletes the hold
+  static_cast<HostHold*>(h)->ref.reset();  // the finalizer of the ArrayBuffer deletes the hold
   return Napi::Boolean::New(env, true);
 }
 
